@@ -1,0 +1,69 @@
+// Package blob defines Silo's content-addressed blob store: the contract
+// every backend (filesystem, S3) implements and the blobtest suite checks.
+//
+// Blobs are repository-agnostic and addressed by digest (sha256; sha512
+// accepted). Writes go through resumable upload sessions that hash while
+// they write, so an upload may span many HTTP requests and many processes.
+package blob
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// Info describes a committed blob.
+type Info struct {
+	Digest  digest.Digest
+	Size    int64
+	ModTime time.Time
+}
+
+// Store is the blob store contract. Errors use apperr codes: a missing
+// blob or upload session is apperr.NotFound; a digest or size mismatch at
+// commit is apperr.Invalid.
+type Store interface {
+	// Stat reports a committed blob.
+	Stat(ctx context.Context, d digest.Digest) (Info, error)
+	// Open returns a reader over a committed blob; it supports Seek so
+	// transports can serve ranges (http.ServeContent).
+	Open(ctx context.Context, d digest.Digest) (io.ReadSeekCloser, Info, error)
+	// Delete removes a committed blob. Deleting a missing blob is NotFound.
+	Delete(ctx context.Context, d digest.Digest) error
+	// Walk calls fn for each committed blob, in no particular order.
+	Walk(ctx context.Context, fn func(Info) error) error
+	// NewUpload starts an upload session that hashes with alg (sha256 when
+	// empty).
+	NewUpload(ctx context.Context, alg digest.Algorithm) (Writer, error)
+	// ResumeUpload reopens a session written earlier, possibly by another
+	// process, positioned at its end.
+	ResumeUpload(ctx context.Context, id string) (Writer, error)
+	// AbortUpload discards a session and everything it wrote.
+	AbortUpload(ctx context.Context, id string) error
+	// Ping checks the backend is reachable and writable.
+	Ping(ctx context.Context) error
+}
+
+// Writer appends to an upload session. Close persists the session (data and
+// hash state) so ResumeUpload can continue it; Commit verifies and publishes
+// the blob atomically; Cancel discards it. After Close, Commit or Cancel the
+// Writer must not be used.
+type Writer interface {
+	io.Writer
+	// ID names the session for ResumeUpload.
+	ID() string
+	// Size is the number of bytes written so far, across all requests.
+	Size() int64
+	// Close flushes data and hash state, keeping the session for later.
+	Close() error
+	// Commit verifies the content against expected (digest; any supported
+	// algorithm) and, when size >= 0, its size; then stores it under its
+	// digest and removes the session. A mismatch returns apperr.Invalid and
+	// removes the session; nothing becomes visible. Committing a digest that
+	// already exists succeeds and keeps one copy.
+	Commit(ctx context.Context, expected digest.Digest, size int64) (Info, error)
+	// Cancel discards the session.
+	Cancel(ctx context.Context) error
+}

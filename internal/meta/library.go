@@ -1,0 +1,4 @@
+package meta
+
+// Library stores library images, per-architecture tags and labels.
+type Library interface{}

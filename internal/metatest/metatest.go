@@ -1,0 +1,299 @@
+// Package metatest is the one contract suite every meta.Store
+// implementation runs (SQLite and PostgreSQL).
+package metatest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/silo-hpc/silo/internal/apperr"
+	"github.com/silo-hpc/silo/internal/meta"
+)
+
+// NewStore returns a fresh, empty, migrated store for one subtest.
+type NewStore func(t *testing.T) meta.Store
+
+// Run runs the whole contract.
+func Run(t *testing.T, newStore NewStore) {
+	t.Run("users", func(t *testing.T) { testUsers(t, newStore(t)) })
+	t.Run("tokens", func(t *testing.T) { testTokens(t, newStore(t)) })
+	t.Run("teams", func(t *testing.T) { testTeams(t, newStore(t)) })
+	t.Run("namespaces", func(t *testing.T) { testNamespaces(t, newStore(t)) })
+	t.Run("uploads", func(t *testing.T) { testUploads(t, newStore(t)) })
+	t.Run("transactions", func(t *testing.T) { testTx(t, newStore(t)) })
+	t.Run("concurrent-writers", func(t *testing.T) { testConcurrent(t, newStore(t)) })
+	t.Run("library", func(t *testing.T) { testLibrary(t, newStore) })
+	t.Run("oci", func(t *testing.T) { testOCI(t, newStore) })
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func wantCode(t *testing.T, err error, code apperr.Code) {
+	t.Helper()
+	if !apperr.Is(err, code) {
+		t.Fatalf("got error %v (code %s), want code %s", err, apperr.CodeOf(err), code)
+	}
+}
+
+// MkUser creates a user for tests that need an owner.
+func MkUser(t *testing.T, s meta.Store, name string) meta.User {
+	t.Helper()
+	u := meta.User{Name: name, Role: meta.RoleUser, PasswordHash: "x"}
+	must(t, s.CreateUser(context.Background(), &u))
+	return u
+}
+
+// MkContainer creates entity/collection/container for tests.
+func MkContainer(t *testing.T, s meta.Store, owner meta.User, e, c, n string) (meta.Entity, meta.Collection, meta.Container) {
+	t.Helper()
+	ctx := context.Background()
+	ent, err := s.GetEntityByName(ctx, e)
+	if apperr.Is(err, apperr.NotFound) {
+		ent = meta.Entity{Name: e, OwnerID: owner.ID}
+		err = s.CreateEntity(ctx, &ent)
+	}
+	must(t, err)
+	col, err := s.GetCollectionByName(ctx, ent.ID, c)
+	if apperr.Is(err, apperr.NotFound) {
+		col = meta.Collection{EntityID: ent.ID, Name: c, OwnerID: owner.ID}
+		err = s.CreateCollection(ctx, &col)
+	}
+	must(t, err)
+	con := meta.Container{CollectionID: col.ID, Name: n}
+	must(t, s.CreateContainer(ctx, &con))
+	return ent, col, con
+}
+
+func testUsers(t *testing.T, s meta.Store) {
+	ctx := context.Background()
+	u := meta.User{Name: "alice", Email: "a@example.org", Role: meta.RoleAdmin, PasswordHash: "$argon2id$..."}
+	must(t, s.CreateUser(ctx, &u))
+	if u.ID == "" || u.CreatedAt.IsZero() {
+		t.Fatalf("create did not fill id/created: %+v", u)
+	}
+	dup := meta.User{Name: "alice", Role: meta.RoleUser}
+	wantCode(t, s.CreateUser(ctx, &dup), apperr.Conflict)
+	got, err := s.GetUserByName(ctx, "alice")
+	must(t, err)
+	if got.ID != u.ID || got.Role != meta.RoleAdmin || got.Email != u.Email || !got.CreatedAt.Equal(u.CreatedAt) {
+		t.Fatalf("got %+v, want %+v", got, u)
+	}
+	got.Disabled, got.Role = true, meta.RoleManager
+	must(t, s.UpdateUser(ctx, &got))
+	again, err := s.GetUser(ctx, u.ID)
+	must(t, err)
+	if !again.Disabled || again.Role != meta.RoleManager {
+		t.Fatalf("update lost: %+v", again)
+	}
+	_, err = s.GetUser(ctx, "nope")
+	wantCode(t, err, apperr.NotFound)
+	_, err = s.GetUserByName(ctx, "nope")
+	wantCode(t, err, apperr.NotFound)
+	missing := meta.User{ID: "nope", Name: "x", Role: meta.RoleUser}
+	wantCode(t, s.UpdateUser(ctx, &missing), apperr.NotFound)
+	MkUser(t, s, "bob")
+	n, err := s.CountUsers(ctx)
+	must(t, err)
+	list, err := s.ListUsers(ctx)
+	must(t, err)
+	if n != 2 || len(list) != 2 || list[0].Name != "alice" || list[1].Name != "bob" {
+		t.Fatalf("count %d, list %+v", n, list)
+	}
+}
+
+func testTokens(t *testing.T, s meta.Store) {
+	ctx := context.Background()
+	u := MkUser(t, s, "alice")
+	exp := time.Now().Add(time.Hour).UTC().Truncate(time.Microsecond)
+	tok := meta.Token{UserID: u.ID, Label: "laptop", Hash: "h1", ExpiresAt: exp}
+	must(t, s.CreateToken(ctx, &tok))
+	wantCode(t, s.CreateToken(ctx, &meta.Token{UserID: u.ID, Hash: "h1"}), apperr.Conflict)
+	got, err := s.GetTokenByHash(ctx, "h1")
+	must(t, err)
+	if got.ID != tok.ID || got.Label != "laptop" || !got.ExpiresAt.Equal(exp) || !got.LastUsedAt.IsZero() || got.Revoked {
+		t.Fatalf("got %+v", got)
+	}
+	used := time.Now().UTC().Truncate(time.Microsecond)
+	must(t, s.TouchToken(ctx, tok.ID, used))
+	must(t, s.RevokeToken(ctx, tok.ID))
+	got, err = s.GetToken(ctx, tok.ID)
+	must(t, err)
+	if !got.Revoked || !got.LastUsedAt.Equal(used) {
+		t.Fatalf("after touch+revoke: %+v", got)
+	}
+	wantCode(t, s.RevokeToken(ctx, "nope"), apperr.NotFound)
+	_, err = s.GetTokenByHash(ctx, "nope")
+	wantCode(t, err, apperr.NotFound)
+	must(t, s.CreateToken(ctx, &meta.Token{UserID: u.ID, Hash: "h2"}))
+	list, err := s.ListTokens(ctx, u.ID)
+	must(t, err)
+	if len(list) != 2 {
+		t.Fatalf("list: %+v", list)
+	}
+	wantCode(t, s.CreateToken(ctx, &meta.Token{UserID: "no-such-user", Hash: "h3"}), apperr.Internal)
+}
+
+func testTeams(t *testing.T, s meta.Store) {
+	ctx := context.Background()
+	alice, bob := MkUser(t, s, "alice"), MkUser(t, s, "bob")
+	_, col, _ := MkContainer(t, s, alice, "alice", "private", "app")
+	team := meta.Team{Name: "lab"}
+	must(t, s.CreateTeam(ctx, &team))
+	wantCode(t, s.CreateTeam(ctx, &meta.Team{Name: "lab"}), apperr.Conflict)
+	ok, err := s.IsCollectionReader(ctx, col.ID, bob.ID)
+	must(t, err)
+	if ok {
+		t.Fatal("bob reads before any grant")
+	}
+	must(t, s.AddTeamMember(ctx, team.ID, bob.ID))
+	must(t, s.AddTeamMember(ctx, team.ID, bob.ID)) // idempotent
+	must(t, s.GrantCollection(ctx, col.ID, team.ID))
+	if ok, err = s.IsCollectionReader(ctx, col.ID, bob.ID); err != nil || !ok {
+		t.Fatalf("bob should read: %v %v", ok, err)
+	}
+	members, err := s.ListTeamMembers(ctx, team.ID)
+	must(t, err)
+	if len(members) != 1 || members[0].Name != "bob" {
+		t.Fatalf("members %+v", members)
+	}
+	must(t, s.RevokeCollection(ctx, col.ID, team.ID))
+	if ok, _ = s.IsCollectionReader(ctx, col.ID, bob.ID); ok {
+		t.Fatal("bob reads after revoke")
+	}
+	must(t, s.RemoveTeamMember(ctx, team.ID, bob.ID))
+	wantCode(t, s.RemoveTeamMember(ctx, team.ID, bob.ID), apperr.NotFound)
+	got, err := s.GetTeamByName(ctx, "lab")
+	must(t, err)
+	if got.ID != team.ID {
+		t.Fatalf("team %+v", got)
+	}
+}
+
+func testNamespaces(t *testing.T, s meta.Store) {
+	ctx := context.Background()
+	alice := MkUser(t, s, "alice")
+	ent, col, con := MkContainer(t, s, alice, "alice", "tools", "python")
+	wantCode(t, s.CreateEntity(ctx, &meta.Entity{Name: "alice"}), apperr.Conflict)
+	wantCode(t, s.CreateCollection(ctx, &meta.Collection{EntityID: ent.ID, Name: "tools"}), apperr.Conflict)
+	wantCode(t, s.CreateContainer(ctx, &meta.Container{CollectionID: col.ID, Name: "python"}), apperr.Conflict)
+	// The same names under another parent are fine.
+	_, col2, _ := MkContainer(t, s, alice, "alice", "other", "python")
+	if col2.ID == col.ID {
+		t.Fatal("collections share an id")
+	}
+	got, err := s.GetContainerByName(ctx, col.ID, "python")
+	must(t, err)
+	if got.ID != con.ID || got.Frozen {
+		t.Fatalf("container %+v", got)
+	}
+	got.Frozen = true
+	must(t, s.UpdateContainer(ctx, &got))
+	if got, _ = s.GetContainer(ctx, con.ID); !got.Frozen {
+		t.Fatal("freeze lost")
+	}
+	col.Private = true
+	must(t, s.UpdateCollection(ctx, &col))
+	if c, _ := s.GetCollection(ctx, col.ID); !c.Private {
+		t.Fatal("private lost")
+	}
+	cols, err := s.ListCollections(ctx, ent.ID)
+	must(t, err)
+	if len(cols) != 2 || cols[0].Name != "other" || cols[1].Name != "tools" {
+		t.Fatalf("collections %+v", cols)
+	}
+	must(t, s.DeleteCollection(ctx, col.ID))
+	_, err = s.GetContainer(ctx, con.ID)
+	wantCode(t, err, apperr.NotFound) // cascades
+	wantCode(t, s.DeleteContainer(ctx, con.ID), apperr.NotFound)
+	ents, err := s.ListEntities(ctx)
+	must(t, err)
+	if len(ents) != 1 {
+		t.Fatalf("entities %+v", ents)
+	}
+}
+
+func testUploads(t *testing.T, s meta.Store) {
+	ctx := context.Background()
+	past := time.Now().Add(-time.Hour).UTC().Truncate(time.Microsecond)
+	u := meta.Upload{Kind: "oci", Target: "repo", BlobUploadID: "b1", ExpiresAt: past}
+	must(t, s.CreateUpload(ctx, &u))
+	must(t, s.CreateUpload(ctx, &meta.Upload{Kind: "oci", ExpiresAt: time.Now().Add(time.Hour)}))
+	u.State = `{"offset":42}`
+	must(t, s.UpdateUpload(ctx, &u))
+	got, err := s.GetUpload(ctx, u.ID)
+	must(t, err)
+	if got.State != `{"offset":42}` || got.BlobUploadID != "b1" || !got.ExpiresAt.Equal(past) {
+		t.Fatalf("upload %+v", got)
+	}
+	exp, err := s.ListExpiredUploads(ctx, time.Now())
+	must(t, err)
+	if len(exp) != 1 || exp[0].ID != u.ID {
+		t.Fatalf("expired %+v", exp)
+	}
+	must(t, s.DeleteUpload(ctx, u.ID))
+	_, err = s.GetUpload(ctx, u.ID)
+	wantCode(t, err, apperr.NotFound)
+}
+
+func testTx(t *testing.T, s meta.Store) {
+	ctx := context.Background()
+	boom := errors.New("boom")
+	err := s.InTx(ctx, func(tx meta.Store) error {
+		must(t, tx.CreateUser(ctx, &meta.User{Name: "ghost", Role: meta.RoleUser}))
+		return tx.InTx(ctx, func(inner meta.Store) error { // nested joins the outer tx
+			must(t, inner.CreateUser(ctx, &meta.User{Name: "ghost2", Role: meta.RoleUser}))
+			return boom
+		})
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("InTx returned %v", err)
+	}
+	if n, _ := s.CountUsers(ctx); n != 0 {
+		t.Fatalf("rollback left %d users", n)
+	}
+	must(t, s.InTx(ctx, func(tx meta.Store) error {
+		return tx.CreateUser(ctx, &meta.User{Name: "kept", Role: meta.RoleUser})
+	}))
+	if _, err := s.GetUserByName(ctx, "kept"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// testConcurrent has many goroutines write in transactions at once: SQLite
+// must queue them (busy timeout), PostgreSQL run them, and none may fail.
+func testConcurrent(t *testing.T, s meta.Store) {
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, 32)
+	for i := 0; i < 32; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			errs <- s.InTx(ctx, func(tx meta.Store) error {
+				n, err := tx.CountUsers(ctx)
+				if err != nil {
+					return err
+				}
+				_ = n
+				return tx.CreateUser(ctx, &meta.User{Name: fmt.Sprintf("u%02d", i), Role: meta.RoleUser})
+			})
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		must(t, err)
+	}
+	if n, _ := s.CountUsers(ctx); n != 32 {
+		t.Fatalf("got %d users, want 32", n)
+	}
+}

@@ -1,0 +1,304 @@
+// Package sqlmeta implements meta.Store on SQLite (modernc.org/sqlite, pure
+// Go) and PostgreSQL (pgx). Both run the same SQL: queries are written with
+// "?" placeholders and rebound to "$n" for PostgreSQL, and the schema avoids
+// dialect-specific types.
+package sqlmeta
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" driver
+
+	"github.com/silo-hpc/silo/internal/apperr"
+	"github.com/silo-hpc/silo/internal/meta"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// querier is what both *sql.DB and *sql.Tx offer.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// Store implements meta.Store. A Store made by InTx is bound to its
+// transaction.
+type Store struct {
+	db       *sql.DB
+	q        querier
+	postgres bool
+	inTx     bool
+}
+
+var _ meta.Store = (*Store)(nil)
+
+// OpenSQLite opens (creating if needed) a SQLite database file and migrates it.
+func OpenSQLite(ctx context.Context, path string) (*Store, error) {
+	// WAL lets readers run beside the writer; immediate transactions take the
+	// write lock up front so concurrent writers wait (busy_timeout) instead of
+	// failing on lock upgrade.
+	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
+		"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, err
+	}
+	return open(ctx, db, false)
+}
+
+// OpenPostgres connects to PostgreSQL and migrates the database.
+func OpenPostgres(ctx context.Context, dsn string) (*Store, error) {
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(20)
+	return open(ctx, db, true)
+}
+
+func open(ctx context.Context, db *sql.DB, postgres bool) (*Store, error) {
+	s := &Store{db: db, q: db, postgres: postgres}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := db.PingContext(pingCtx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connecting to database: %w", err)
+	}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("migrating database: %w", err)
+	}
+	return s, nil
+}
+
+// migrate applies embedded migrations not yet recorded, each in its own
+// transaction. On PostgreSQL an advisory lock keeps replicas that start
+// together from racing.
+func (s *Store) migrate(ctx context.Context) error {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	return s.InTx(ctx, func(tx meta.Store) error {
+		t := tx.(*Store)
+		if t.postgres {
+			if _, err := t.q.ExecContext(ctx, "SELECT pg_advisory_xact_lock(7305321)"); err != nil {
+				return err
+			}
+		}
+		if _, err := t.q.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY)`); err != nil {
+			return err
+		}
+		for _, name := range names {
+			if err := t.applyMigration(ctx, name); err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+		}
+		return nil
+	})
+}
+
+func (s *Store) applyMigration(ctx context.Context, name string) error {
+	var n int
+	if err := s.q.QueryRowContext(ctx, s.rebind(`SELECT COUNT(*) FROM schema_migrations WHERE version = ?`), name).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	b, err := migrations.ReadFile(name)
+	if err != nil {
+		return err
+	}
+	bytesType := "BLOB"
+	if s.postgres {
+		bytesType = "BYTEA"
+	}
+	text := stripComments(strings.ReplaceAll(string(b), "{{BYTES}}", bytesType))
+	for _, stmt := range strings.Split(text, ";") {
+		if strings.TrimSpace(stmt) == "" {
+			continue
+		}
+		if _, err := s.q.ExecContext(ctx, stmt); err != nil {
+			return err
+		}
+	}
+	_, err = s.q.ExecContext(ctx, s.rebind(`INSERT INTO schema_migrations (version) VALUES (?)`), name)
+	return err
+}
+
+func stripComments(stmt string) string {
+	var b strings.Builder
+	for _, line := range strings.Split(stmt, "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(line), "--") {
+			b.WriteString(line + "\n")
+		}
+	}
+	return b.String()
+}
+
+// InTx implements meta.Store.
+func (s *Store) InTx(ctx context.Context, fn func(tx meta.Store) error) (err error) {
+	if s.inTx {
+		return fn(s)
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return mapErr(err, "beginning transaction")
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			tx.Rollback()
+			panic(p)
+		}
+		if err != nil {
+			tx.Rollback()
+			return
+		}
+		err = mapErr(tx.Commit(), "committing transaction")
+	}()
+	return fn(&Store{db: s.db, q: tx, postgres: s.postgres, inTx: true})
+}
+
+// Ping implements meta.Store.
+func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
+// Close implements meta.Store.
+func (s *Store) Close() error { return s.db.Close() }
+
+// rebind turns "?" placeholders into PostgreSQL's "$n". Queries in this
+// package never contain a literal "?".
+func (s *Store) rebind(q string) string {
+	if !s.postgres {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func (s *Store) exec(ctx context.Context, what, q string, args ...any) (sql.Result, error) {
+	res, err := s.q.ExecContext(ctx, s.rebind(q), args...)
+	return res, mapErr(err, what)
+}
+
+// execOne runs a statement that must change exactly one row.
+func (s *Store) execOne(ctx context.Context, what, q string, args ...any) error {
+	res, err := s.exec(ctx, what, q, args...)
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return mapErr(err, what)
+	}
+	if n == 0 {
+		return apperr.New(apperr.NotFound, "%s: not found", what)
+	}
+	return nil
+}
+
+func (s *Store) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	return s.q.QueryRowContext(ctx, s.rebind(q), args...)
+}
+
+// scanner is *sql.Row or *sql.Rows.
+type scanner interface{ Scan(dest ...any) error }
+
+// queryAll runs q and scans every row with scan.
+func queryAll[T any](ctx context.Context, s *Store, what string, scan func(scanner) (T, error), q string, args ...any) ([]T, error) {
+	rows, err := s.q.QueryContext(ctx, s.rebind(q), args...)
+	if err != nil {
+		return nil, mapErr(err, what)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, mapErr(err, what)
+		}
+		out = append(out, v)
+	}
+	return out, mapErr(rows.Err(), what)
+}
+
+// mapErr turns driver errors into apperr codes.
+func mapErr(err error, what string) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, sql.ErrNoRows):
+		return apperr.Wrap(apperr.NotFound, err, "%s: not found", what)
+	case isUniqueViolation(err):
+		return apperr.Wrap(apperr.Conflict, err, "%s: already exists", what)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return apperr.Wrap(apperr.Unavailable, err, "%s: interrupted", what)
+	}
+	var ae *apperr.Error
+	if errors.As(err, &ae) {
+		return err
+	}
+	return apperr.Wrap(apperr.Internal, err, "%s", what)
+}
+
+func isUniqueViolation(err error) bool {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		return pg.Code == "23505"
+	}
+	return strings.Contains(err.Error(), "UNIQUE constraint failed") ||
+		strings.Contains(err.Error(), "PRIMARY KEY constraint failed")
+}
+
+// newID returns an opaque, URL-safe id (24 hex characters, like the
+// ObjectIDs Sylabs clients are used to).
+func newID() string {
+	var b [12]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// Times are stored as Unix microseconds; 0 means unset.
+func toDB(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+func fromDB(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(v).UTC()
+}
+
+// now is the store's clock, truncated to what the database keeps.
+func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }

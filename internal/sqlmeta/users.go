@@ -1,0 +1,99 @@
+package sqlmeta
+
+import (
+	"context"
+	"time"
+
+	"github.com/silo-hpc/silo/internal/meta"
+)
+
+const userCols = `id, name, email, role, password_hash, disabled, created_at`
+
+func scanUser(r scanner) (meta.User, error) {
+	var u meta.User
+	var created int64
+	err := r.Scan(&u.ID, &u.Name, &u.Email, &u.Role, &u.PasswordHash, &u.Disabled, &created)
+	u.CreatedAt = fromDB(created)
+	return u, err
+}
+
+func (s *Store) CreateUser(ctx context.Context, u *meta.User) error {
+	if u.ID == "" {
+		u.ID = newID()
+	}
+	if u.CreatedAt.IsZero() {
+		u.CreatedAt = now()
+	}
+	_, err := s.exec(ctx, "user "+u.Name, `INSERT INTO users (`+userCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, u.Name, u.Email, string(u.Role), u.PasswordHash, u.Disabled, toDB(u.CreatedAt))
+	return err
+}
+
+func (s *Store) GetUser(ctx context.Context, id string) (meta.User, error) {
+	u, err := scanUser(s.queryRow(ctx, `SELECT `+userCols+` FROM users WHERE id = ?`, id))
+	return u, mapErr(err, "user")
+}
+
+func (s *Store) GetUserByName(ctx context.Context, name string) (meta.User, error) {
+	u, err := scanUser(s.queryRow(ctx, `SELECT `+userCols+` FROM users WHERE name = ?`, name))
+	return u, mapErr(err, "user "+name)
+}
+
+func (s *Store) ListUsers(ctx context.Context) ([]meta.User, error) {
+	return queryAll(ctx, s, "users", scanUser, `SELECT `+userCols+` FROM users ORDER BY name`)
+}
+
+func (s *Store) UpdateUser(ctx context.Context, u *meta.User) error {
+	return s.execOne(ctx, "user "+u.Name, `UPDATE users SET name = ?, email = ?, role = ?, password_hash = ?, disabled = ? WHERE id = ?`,
+		u.Name, u.Email, string(u.Role), u.PasswordHash, u.Disabled, u.ID)
+}
+
+func (s *Store) CountUsers(ctx context.Context) (int, error) {
+	var n int
+	err := s.queryRow(ctx, `SELECT COUNT(*) FROM users`).Scan(&n)
+	return n, mapErr(err, "users")
+}
+
+const tokenCols = `id, user_id, label, hash, created_at, last_used_at, expires_at, revoked`
+
+func scanToken(r scanner) (meta.Token, error) {
+	var t meta.Token
+	var created, used, expires int64
+	err := r.Scan(&t.ID, &t.UserID, &t.Label, &t.Hash, &created, &used, &expires, &t.Revoked)
+	t.CreatedAt, t.LastUsedAt, t.ExpiresAt = fromDB(created), fromDB(used), fromDB(expires)
+	return t, err
+}
+
+func (s *Store) CreateToken(ctx context.Context, t *meta.Token) error {
+	if t.ID == "" {
+		t.ID = newID()
+	}
+	if t.CreatedAt.IsZero() {
+		t.CreatedAt = now()
+	}
+	_, err := s.exec(ctx, "token", `INSERT INTO tokens (`+tokenCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		t.ID, t.UserID, t.Label, t.Hash, toDB(t.CreatedAt), toDB(t.LastUsedAt), toDB(t.ExpiresAt), t.Revoked)
+	return err
+}
+
+func (s *Store) GetTokenByHash(ctx context.Context, hash string) (meta.Token, error) {
+	t, err := scanToken(s.queryRow(ctx, `SELECT `+tokenCols+` FROM tokens WHERE hash = ?`, hash))
+	return t, mapErr(err, "token")
+}
+
+func (s *Store) GetToken(ctx context.Context, id string) (meta.Token, error) {
+	t, err := scanToken(s.queryRow(ctx, `SELECT `+tokenCols+` FROM tokens WHERE id = ?`, id))
+	return t, mapErr(err, "token "+id)
+}
+
+func (s *Store) ListTokens(ctx context.Context, userID string) ([]meta.Token, error) {
+	return queryAll(ctx, s, "tokens", scanToken, `SELECT `+tokenCols+` FROM tokens WHERE user_id = ? ORDER BY created_at, id`, userID)
+}
+
+func (s *Store) RevokeToken(ctx context.Context, id string) error {
+	return s.execOne(ctx, "token "+id, `UPDATE tokens SET revoked = TRUE WHERE id = ?`, id)
+}
+
+func (s *Store) TouchToken(ctx context.Context, id string, at time.Time) error {
+	return s.execOne(ctx, "token "+id, `UPDATE tokens SET last_used_at = ? WHERE id = ?`, toDB(at), id)
+}
