@@ -1,0 +1,236 @@
+// Package auth holds Silo's identity rules: accounts, password and token
+// checks, and the principal every request acts as.
+package auth
+
+import (
+	"context"
+	"crypto/subtle"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/silo-hpc/silo/internal/apperr"
+	"github.com/silo-hpc/silo/internal/meta"
+)
+
+// Principal is who a request acts as. The zero value is anonymous.
+type Principal struct {
+	UserID string
+	Name   string
+	Role   meta.Role
+}
+
+// Anonymous reports whether no user is authenticated.
+func (p Principal) Anonymous() bool { return p.UserID == "" }
+
+// IsAdmin reports whether p has the admin role.
+func (p Principal) IsAdmin() bool { return p.Role == meta.RoleAdmin }
+
+func principalOf(u meta.User) Principal {
+	return Principal{UserID: u.ID, Name: u.Name, Role: u.Role}
+}
+
+// Service checks credentials and manages accounts and tokens.
+type Service struct {
+	store meta.Store
+	now   func() time.Time
+}
+
+// New returns an auth service over store.
+func New(store meta.Store) *Service {
+	return &Service{store: store, now: func() time.Time { return time.Now().UTC() }}
+}
+
+// userNameRe matches library entity names, since each user owns the entity
+// of the same name.
+var userNameRe = regexp.MustCompile(`^[a-z0-9]+(?:[._-][a-z0-9]+)*$`)
+
+// CreateUser adds an account. An empty password leaves the account
+// usable only with tokens.
+func (s *Service) CreateUser(ctx context.Context, name string, role meta.Role, password string) (meta.User, error) {
+	if !userNameRe.MatchString(name) || len(name) > 64 {
+		return meta.User{}, apperr.New(apperr.Invalid, "invalid user name %q: use lowercase letters, digits and . _ - separators", name)
+	}
+	if !role.Valid() {
+		return meta.User{}, apperr.New(apperr.Invalid, "invalid role %q: want admin, manager or user", role)
+	}
+	u := meta.User{Name: name, Role: role}
+	if password != "" {
+		u.PasswordHash = HashPassword(password)
+	}
+	if err := s.store.CreateUser(ctx, &u); err != nil {
+		return meta.User{}, err
+	}
+	return u, nil
+}
+
+// SetPassword replaces a user's password.
+func (s *Service) SetPassword(ctx context.Context, name, password string) error {
+	u, err := s.store.GetUserByName(ctx, name)
+	if err != nil {
+		return err
+	}
+	u.PasswordHash = HashPassword(password)
+	return s.store.UpdateUser(ctx, &u)
+}
+
+// SetDisabled disables or re-enables a user; a disabled user's password
+// and tokens stop working.
+func (s *Service) SetDisabled(ctx context.Context, name string, disabled bool) error {
+	u, err := s.store.GetUserByName(ctx, name)
+	if err != nil {
+		return err
+	}
+	u.Disabled = disabled
+	return s.store.UpdateUser(ctx, &u)
+}
+
+var errBadCredentials = apperr.New(apperr.Unauthenticated, "invalid credentials")
+
+// CheckPassword authenticates a username and password. The password may
+// also be one of the user's API tokens, so tools that only speak Basic auth
+// (skopeo, podman, oras) can use tokens.
+func (s *Service) CheckPassword(ctx context.Context, name, password string) (Principal, error) {
+	if password == "" || name == "" {
+		return Principal{}, errBadCredentials
+	}
+	if p, err := s.CheckToken(ctx, password); err == nil {
+		if p.Name != name {
+			return Principal{}, errBadCredentials
+		}
+		return p, nil
+	}
+	u, err := s.store.GetUserByName(ctx, name)
+	if apperr.Is(err, apperr.NotFound) {
+		// Spend the same time as a real check so user names cannot be probed.
+		_, _ = VerifyPassword(dummyHash, password)
+		return Principal{}, errBadCredentials
+	}
+	if err != nil {
+		return Principal{}, err
+	}
+	if u.Disabled || u.PasswordHash == "" {
+		return Principal{}, errBadCredentials
+	}
+	ok, err := VerifyPassword(u.PasswordHash, password)
+	if err != nil || !ok {
+		return Principal{}, errBadCredentials
+	}
+	return principalOf(u), nil
+}
+
+var dummyHash = HashPassword("silo-dummy-password")
+
+// touchEvery limits last-used writes to one per token per interval.
+const touchEvery = time.Minute
+
+// CheckToken authenticates an API token.
+func (s *Service) CheckToken(ctx context.Context, token string) (Principal, error) {
+	if token == "" {
+		return Principal{}, errBadCredentials
+	}
+	h := HashToken(token)
+	t, err := s.store.GetTokenByHash(ctx, h)
+	if apperr.Is(err, apperr.NotFound) {
+		return Principal{}, errBadCredentials
+	}
+	if err != nil {
+		return Principal{}, err
+	}
+	// The lookup was by hash; compare again in constant time so a database
+	// collation quirk can never match a different token.
+	if subtle.ConstantTimeCompare([]byte(t.Hash), []byte(h)) != 1 || t.Revoked {
+		return Principal{}, errBadCredentials
+	}
+	now := s.now()
+	if !t.ExpiresAt.IsZero() && now.After(t.ExpiresAt) {
+		return Principal{}, apperr.New(apperr.Unauthenticated, "token expired")
+	}
+	u, err := s.store.GetUser(ctx, t.UserID)
+	if err != nil {
+		return Principal{}, err
+	}
+	if u.Disabled {
+		return Principal{}, errBadCredentials
+	}
+	if now.Sub(t.LastUsedAt) > touchEvery {
+		if err := s.store.TouchToken(ctx, t.ID, now); err != nil {
+			return Principal{}, err
+		}
+	}
+	return principalOf(u), nil
+}
+
+// IssueToken creates an API token for a user and returns it in clear, the
+// only time it is ever available. ttl 0 means no expiry.
+func (s *Service) IssueToken(ctx context.Context, userName, label string, ttl time.Duration) (string, meta.Token, error) {
+	return s.issueToken(ctx, userName, label, ttl, NewToken())
+}
+
+func (s *Service) issueToken(ctx context.Context, userName, label string, ttl time.Duration, secret string) (string, meta.Token, error) {
+	u, err := s.store.GetUserByName(ctx, userName)
+	if err != nil {
+		return "", meta.Token{}, err
+	}
+	t := meta.Token{UserID: u.ID, Label: label, Hash: HashToken(secret)}
+	if ttl > 0 {
+		t.ExpiresAt = s.now().Add(ttl)
+	}
+	if err := s.store.CreateToken(ctx, &t); err != nil {
+		return "", meta.Token{}, err
+	}
+	return secret, t, nil
+}
+
+// ListTokens lists a user's tokens (hashes only).
+func (s *Service) ListTokens(ctx context.Context, userName string) ([]meta.Token, error) {
+	u, err := s.store.GetUserByName(ctx, userName)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.ListTokens(ctx, u.ID)
+}
+
+// RevokeToken revokes a token by id.
+func (s *Service) RevokeToken(ctx context.Context, id string) error {
+	return s.store.RevokeToken(ctx, id)
+}
+
+// Bootstrap is what EnsureAdmin created on first start.
+type Bootstrap struct {
+	Created  bool
+	Password string // generated password, "" when it came from the caller
+	Token    string // generated token, "" when it came from the caller
+}
+
+// EnsureAdmin creates user "admin" when the database has no users. A
+// given password or token is used verbatim (automation); otherwise random
+// ones are generated and returned once.
+func (s *Service) EnsureAdmin(ctx context.Context, password, token string) (Bootstrap, error) {
+	var b Bootstrap
+	err := s.store.InTx(ctx, func(tx meta.Store) error {
+		n, err := tx.CountUsers(ctx)
+		if err != nil || n > 0 {
+			return err
+		}
+		ts := &Service{store: tx, now: s.now}
+		pw, tok := password, token
+		if pw == "" {
+			pw = NewPassword()
+			b.Password = pw
+		}
+		if tok == "" {
+			tok = NewToken()
+			b.Token = tok
+		}
+		if _, err := ts.CreateUser(ctx, "admin", meta.RoleAdmin, pw); err != nil {
+			return err
+		}
+		if _, _, err := ts.issueToken(ctx, "admin", "bootstrap", 0, tok); err != nil {
+			return fmt.Errorf("admin token: %w", err)
+		}
+		b.Created = true
+		return nil
+	})
+	return b, err
+}

@@ -1,0 +1,286 @@
+package fsblob
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/silo-hpc/silo/internal/apperr"
+	"github.com/silo-hpc/silo/internal/blob"
+)
+
+const (
+	dataFile  = "data"
+	stateFile = "state.json"
+	idBytes   = 16
+)
+
+// state is what a session needs to continue in another process: the
+// marshalled hash and how many bytes of the data file it has consumed.
+type state struct {
+	Algorithm digest.Algorithm `json:"algorithm"`
+	Offset    int64            `json:"offset"`
+	Hash      []byte           `json:"hash"`
+}
+
+func newID() (string, error) {
+	b := make([]byte, idBytes)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// uploadDir returns a session's directory. Ids are ours (random hex), so
+// anything else cannot name a session and must never reach the filesystem.
+func (s *Store) uploadDir(id string) (string, error) {
+	if len(id) != 2*idBytes || !isHex(id) {
+		return "", apperr.New(apperr.NotFound, "upload unknown")
+	}
+	return filepath.Join(s.uploads, id), nil
+}
+
+func sessionErr(err error, id, op string) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return apperr.Wrap(apperr.NotFound, err, "upload unknown")
+	}
+	return apperr.Wrap(apperr.Internal, err, "blob store: %s upload %s", op, id)
+}
+
+// NewUpload starts a session hashing with alg (sha256 when empty).
+func (s *Store) NewUpload(ctx context.Context, alg digest.Algorithm) (blob.Writer, error) {
+	if alg == "" {
+		alg = digest.SHA256
+	}
+	if !supported(alg) {
+		return nil, apperr.New(apperr.Invalid, "unsupported digest algorithm %q", alg)
+	}
+	id, err := newID()
+	if err != nil {
+		return nil, apperr.Wrap(apperr.Internal, err, "blob store: new upload id")
+	}
+	dir := filepath.Join(s.uploads, id)
+	if err := os.Mkdir(dir, dirPerm); err != nil {
+		return nil, sessionErr(err, id, "create")
+	}
+	f, err := os.OpenFile(filepath.Join(dir, dataFile), os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, sessionErr(err, id, "create")
+	}
+	w := newWriter(s, id, dir, alg, f, alg.Hash(), 0)
+	// Save the empty state now: if this process dies before Close, the
+	// session still says which algorithm it hashes with and can resume.
+	if err := w.saveState(); err != nil {
+		f.Close()
+		os.RemoveAll(dir)
+		return nil, sessionErr(err, id, "create")
+	}
+	return w, nil
+}
+
+// ResumeUpload reopens a session at the end of what its hash state covers.
+// A process killed mid-write leaves the data file longer than the saved
+// state (bytes the client was never told were stored): they are cut off.
+// A data file shorter than the state (a crash lost unsynced data) is
+// rehashed, since the saved hash covers bytes that no longer exist.
+func (s *Store) ResumeUpload(ctx context.Context, id string) (blob.Writer, error) {
+	dir, err := s.uploadDir(id)
+	if err != nil {
+		return nil, err
+	}
+	st, h, err := loadState(dir)
+	if err != nil {
+		return nil, sessionErr(err, id, "resume")
+	}
+	data := filepath.Join(dir, dataFile)
+	f, err := os.OpenFile(data, os.O_WRONLY, 0)
+	if err != nil {
+		return nil, sessionErr(err, id, "resume")
+	}
+	offset, err := reconcile(ctx, f, data, st, &h)
+	if err == nil {
+		_, err = f.Seek(offset, io.SeekStart)
+	}
+	if err != nil {
+		f.Close()
+		return nil, sessionErr(err, id, "resume")
+	}
+	return newWriter(s, id, dir, st.Algorithm, f, h, offset), nil
+}
+
+// reconcile makes the data file and hash agree and returns the offset to
+// continue at; *h is replaced when the data had to be rehashed.
+func reconcile(ctx context.Context, f *os.File, data string, st state, h *hash.Hash) (int64, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	switch {
+	case fi.Size() > st.Offset:
+		return st.Offset, f.Truncate(st.Offset)
+	case fi.Size() < st.Offset:
+		*h = st.Algorithm.Hash()
+		return hashFile(ctx, data, *h)
+	}
+	return st.Offset, nil
+}
+
+// hashFile feeds the file at path into h and returns how many bytes it read.
+func hashFile(ctx context.Context, path string, h hash.Hash) (int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	buf := make([]byte, bufSize)
+	var n int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+		m, err := f.Read(buf)
+		h.Write(buf[:m])
+		n += int64(m)
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+}
+
+func loadState(dir string) (state, hash.Hash, error) {
+	var st state
+	b, err := os.ReadFile(filepath.Join(dir, stateFile))
+	if err != nil {
+		return st, nil, err
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return st, nil, fmt.Errorf("decode upload state: %w", err)
+	}
+	if !supported(st.Algorithm) || st.Offset < 0 {
+		return st, nil, fmt.Errorf("corrupt upload state (%q, offset %d)", st.Algorithm, st.Offset)
+	}
+	h := st.Algorithm.Hash()
+	u, ok := h.(encoding.BinaryUnmarshaler)
+	if !ok {
+		return st, nil, fmt.Errorf("%s hash state cannot be restored", st.Algorithm)
+	}
+	if err := u.UnmarshalBinary(st.Hash); err != nil {
+		return st, nil, fmt.Errorf("restore hash state: %w", err)
+	}
+	return st, h, nil
+}
+
+// writeState replaces dir's state atomically (temp file, fsync, rename), so
+// a crash leaves either the old or the new state, never a torn one.
+func writeState(dir string, st state) error {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(dir, stateFile+".tmp")
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, filePerm)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if err = errors.Join(err, f.Close()); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(dir, stateFile))
+}
+
+// AbortUpload discards a session and everything it wrote.
+func (s *Store) AbortUpload(ctx context.Context, id string) error {
+	dir, err := s.uploadDir(id)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(dir); err != nil {
+		return sessionErr(err, id, "abort")
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return sessionErr(err, id, "abort")
+	}
+	return nil
+}
+
+// PurgeUploads removes sessions untouched for longer than olderThan and
+// returns how many it removed. A session's age is its newest file: data is
+// written on every flush and the state on every Close.
+func (s *Store) PurgeUploads(ctx context.Context, olderThan time.Duration) (int, error) {
+	entries, err := os.ReadDir(s.uploads)
+	if err != nil {
+		return 0, apperr.Wrap(apperr.Internal, err, "blob store: list uploads")
+	}
+	cutoff := time.Now().Add(-olderThan)
+	n := 0
+	for _, e := range entries {
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+		dir, err := s.uploadDir(e.Name())
+		if err != nil || !e.IsDir() {
+			continue // not a session of ours
+		}
+		last, err := lastModified(dir)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // committed or aborted meanwhile
+		}
+		if err != nil {
+			return n, apperr.Wrap(apperr.Internal, err, "blob store: stat upload %s", e.Name())
+		}
+		if last.After(cutoff) {
+			continue
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			return n, apperr.Wrap(apperr.Internal, err, "blob store: purge upload %s", e.Name())
+		}
+		n++
+	}
+	return n, nil
+}
+
+// lastModified returns the newest mtime of dir and its entries.
+func lastModified(dir string) (time.Time, error) {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return time.Time{}, err
+	}
+	last := fi.ModTime()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return time.Time{}, err
+	}
+	for _, e := range entries {
+		fi, err := e.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return time.Time{}, err
+		}
+		if fi.ModTime().After(last) {
+			last = fi.ModTime()
+		}
+	}
+	return last, nil
+}

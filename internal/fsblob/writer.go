@@ -1,0 +1,223 @@
+package fsblob
+
+import (
+	"bufio"
+	"context"
+	"encoding"
+	"errors"
+	"fmt"
+	"hash"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/silo-hpc/silo/internal/apperr"
+	"github.com/silo-hpc/silo/internal/blob"
+)
+
+// bufSize batches small HTTP body reads (32 KiB from io.Copy) into large
+// write syscalls; it is the only per-session memory besides the hash.
+const bufSize = 1 << 20
+
+var errDone = errors.New("fsblob: writer already closed, committed or cancelled")
+
+// sink hashes exactly the bytes that reached the data file, so after any
+// error the hash state still matches the file and the session can resume.
+type sink struct {
+	f *os.File
+	h hash.Hash
+	n int64 // bytes written to f and hashed
+}
+
+func (s *sink) Write(p []byte) (int, error) {
+	n, err := s.f.Write(p)
+	s.h.Write(p[:n])
+	s.n += int64(n)
+	return n, err
+}
+
+// writer is one open session. Like an io.Writer it is used by one goroutine.
+type writer struct {
+	s    *Store
+	id   string
+	dir  string
+	alg  digest.Algorithm
+	sink *sink
+	buf  *bufio.Writer
+	done bool
+}
+
+var _ blob.Writer = (*writer)(nil)
+
+func newWriter(s *Store, id, dir string, alg digest.Algorithm, f *os.File, h hash.Hash, offset int64) *writer {
+	sk := &sink{f: f, h: h, n: offset}
+	return &writer{s: s, id: id, dir: dir, alg: alg, sink: sk, buf: bufio.NewWriterSize(sk, bufSize)}
+}
+
+func (w *writer) ID() string { return w.id }
+
+// Size counts flushed and still-buffered bytes.
+func (w *writer) Size() int64 { return w.sink.n + int64(w.buf.Buffered()) }
+
+func (w *writer) Write(p []byte) (int, error) {
+	if w.done {
+		return 0, errDone
+	}
+	n, err := w.buf.Write(p)
+	if err != nil {
+		return n, apperr.Wrap(apperr.Internal, err, "blob store: write upload %s", w.id)
+	}
+	return n, nil
+}
+
+// saveState records the hash of everything flushed so far.
+func (w *writer) saveState() error {
+	m, ok := w.sink.h.(encoding.BinaryMarshaler)
+	if !ok {
+		return fmt.Errorf("%s hash state cannot be saved", w.alg)
+	}
+	b, err := m.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	return writeState(w.dir, state{Algorithm: w.alg, Offset: w.sink.n, Hash: b})
+}
+
+// Close flushes and saves the state. If the flush fails the state still
+// covers what reached the file, so the session stays consistent.
+func (w *writer) Close() error {
+	if w.done {
+		return errDone
+	}
+	w.done = true
+	err := w.buf.Flush()
+	err = errors.Join(err, w.saveState(), w.sink.f.Close())
+	if err != nil {
+		return apperr.Wrap(apperr.Internal, err, "blob store: close upload %s", w.id)
+	}
+	return nil
+}
+
+// Cancel discards the session.
+func (w *writer) Cancel(ctx context.Context) error {
+	if w.done {
+		return errDone
+	}
+	w.done = true
+	w.sink.f.Close()
+	if err := os.RemoveAll(w.dir); err != nil {
+		return apperr.Wrap(apperr.Internal, err, "blob store: cancel upload %s", w.id)
+	}
+	return nil
+}
+
+// Commit verifies the session against expected and size, then publishes
+// it. A malformed digest is a caller error, not a bad upload: the session
+// is kept (as by Close) so a multi-gigabyte upload survives a typo. Any
+// other failure removes the session.
+func (w *writer) Commit(ctx context.Context, expected digest.Digest, size int64) (blob.Info, error) {
+	if w.done {
+		return blob.Info{}, errDone
+	}
+	if err := checkDigest(expected); err != nil {
+		if cerr := w.Close(); cerr != nil {
+			return blob.Info{}, errors.Join(err, cerr)
+		}
+		return blob.Info{}, err
+	}
+	w.done = true
+	info, err := w.commit(ctx, expected, size)
+	if err != nil {
+		w.sink.f.Close()
+		os.RemoveAll(w.dir)
+		return blob.Info{}, err
+	}
+	return info, nil
+}
+
+func (w *writer) commit(ctx context.Context, expected digest.Digest, size int64) (blob.Info, error) {
+	if err := w.buf.Flush(); err != nil {
+		return blob.Info{}, apperr.Wrap(apperr.Internal, err, "blob store: flush upload %s", w.id)
+	}
+	if size >= 0 && w.sink.n != size {
+		return blob.Info{}, apperr.New(apperr.Invalid, "size mismatch: got %d bytes, expected %d", w.sink.n, size)
+	}
+	got, err := w.digest(ctx, expected.Algorithm())
+	if err != nil {
+		return blob.Info{}, apperr.Wrap(apperr.Internal, err, "blob store: hash upload %s", w.id)
+	}
+	if got != expected {
+		return blob.Info{}, apperr.New(apperr.Invalid, "digest mismatch: content is %s", got)
+	}
+	// Data must be on disk before the rename makes it visible, or a crash
+	// could publish a name whose content was never written.
+	if err := w.sink.f.Sync(); err != nil {
+		return blob.Info{}, apperr.Wrap(apperr.Internal, err, "blob store: sync upload %s", w.id)
+	}
+	if err := w.sink.f.Close(); err != nil {
+		return blob.Info{}, apperr.Wrap(apperr.Internal, err, "blob store: close upload %s", w.id)
+	}
+	return w.publish(expected)
+}
+
+// digest returns the content's digest in alg, re-reading the data file
+// when the client verifies with another algorithm than the session's.
+func (w *writer) digest(ctx context.Context, alg digest.Algorithm) (digest.Digest, error) {
+	if alg == w.alg {
+		return digest.NewDigest(alg, w.sink.h), nil
+	}
+	h := alg.Hash()
+	if _, err := hashFile(ctx, filepath.Join(w.dir, dataFile), h); err != nil {
+		return "", err
+	}
+	return digest.NewDigest(alg, h), nil
+}
+
+// publish moves the verified data to its digest path. When the blob
+// already exists ours is dropped: content addressing makes both identical.
+// Two commits racing past the existence check both rename; the second
+// replaces the first with identical bytes, and readers holding the first
+// file keep reading it, so that race is harmless.
+func (w *writer) publish(d digest.Digest) (blob.Info, error) {
+	target, _ := w.s.blobPath(d) // d was validated by Commit
+	shard := filepath.Dir(target)
+	if err := w.s.mkShard(shard); err != nil {
+		return blob.Info{}, apperr.Wrap(apperr.Internal, err, "blob store: create %s", shard)
+	}
+	if _, err := os.Lstat(target); err == nil {
+		// Refresh the mtime so a GC grace period counts from this upload,
+		// not from the first one.
+		now := time.Now()
+		os.Chtimes(target, now, now)
+	} else {
+		if err := os.Rename(filepath.Join(w.dir, dataFile), target); err != nil {
+			return blob.Info{}, apperr.Wrap(apperr.Internal, err, "blob store: publish %s", d)
+		}
+		if err := syncDir(shard); err != nil {
+			return blob.Info{}, apperr.Wrap(apperr.Internal, err, "blob store: sync %s", shard)
+		}
+	}
+	os.RemoveAll(w.dir)
+	fi, err := os.Stat(target)
+	if err != nil {
+		return blob.Info{}, notFoundOr(err, d, "stat")
+	}
+	return blob.Info{Digest: d, Size: fi.Size(), ModTime: fi.ModTime()}, nil
+}
+
+// mkShard creates blobs/<alg>/<xx> and makes new directory entries durable.
+func (s *Store) mkShard(shard string) error {
+	if _, err := os.Stat(shard); err == nil {
+		return nil
+	}
+	algDir := filepath.Dir(shard)
+	if err := os.MkdirAll(shard, dirPerm); err != nil {
+		return err
+	}
+	if err := syncDir(algDir); err != nil {
+		return err
+	}
+	return syncDir(s.blobs)
+}

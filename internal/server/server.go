@@ -1,0 +1,189 @@
+// Package server composes Silo's stores, services and transports into one
+// HTTP server and runs it.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/silo-hpc/silo/internal/auth"
+	"github.com/silo-hpc/silo/internal/blob"
+	"github.com/silo-hpc/silo/internal/config"
+	"github.com/silo-hpc/silo/internal/fsblob"
+	"github.com/silo-hpc/silo/internal/libraryapi"
+	"github.com/silo-hpc/silo/internal/meta"
+	"github.com/silo-hpc/silo/internal/sqlmeta"
+)
+
+// Server is a composed Silo registry.
+type Server struct {
+	cfg     config.Config
+	log     *slog.Logger
+	Meta    meta.Store
+	Blobs   blob.Store
+	Auth    *auth.Service
+	metrics *metrics
+	handler http.Handler
+	// signingKey signs registry bearer tokens; replicas share it.
+	signingKey []byte
+}
+
+// OpenStores opens the metadata and blob stores a configuration selects.
+// PostgreSQL is reached before the data directory is created, so an
+// unreachable database leaves no files behind.
+func OpenStores(ctx context.Context, cfg config.Config) (meta.Store, blob.Store, error) {
+	var ms meta.Store
+	var err error
+	if config.IsPostgres(cfg.Database) {
+		if ms, err = sqlmeta.OpenPostgres(ctx, cfg.Database); err != nil {
+			return nil, nil, fmt.Errorf("metadata database: %w", err)
+		}
+	}
+	if err := prepareDataDir(cfg.DataDir); err != nil {
+		if ms != nil {
+			ms.Close()
+		}
+		return nil, nil, err
+	}
+	if ms == nil {
+		if ms, err = sqlmeta.OpenSQLite(ctx, cfg.SQLitePath()); err != nil {
+			return nil, nil, fmt.Errorf("metadata database: %w", err)
+		}
+	}
+	bs, err := fsblob.New(cfg.BlobDir())
+	if err != nil {
+		ms.Close()
+		return nil, nil, fmt.Errorf("blob store: %w", err)
+	}
+	return ms, bs, nil
+}
+
+func prepareDataDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	if err := checkWritable(dir); err != nil {
+		return fmt.Errorf("data directory %s is not writable: %w", dir, err)
+	}
+	return nil
+}
+
+func checkWritable(dir string) error {
+	f, err := os.CreateTemp(dir, ".write-check-*")
+	if err != nil {
+		return err
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
+}
+
+// New composes a server over open stores.
+func New(cfg config.Config, log *slog.Logger, ms meta.Store, bs blob.Store, signingKey []byte) *Server {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s := &Server{cfg: cfg, log: log, Meta: ms, Blobs: bs, Auth: auth.New(ms), metrics: newMetrics(reg), signingKey: signingKey}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /readyz", s.ready)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	libraryapi.New(s.Auth, cfg.PublicURL).Register(mux)
+	s.handler = s.observe(mux)
+	return s
+}
+
+// Handler returns the server's root handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// ready reports whether both stores answer.
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	var problems []string
+	if err := s.Meta.Ping(ctx); err != nil {
+		s.log.Warn("readiness: database", "err", err)
+		problems = append(problems, "database unreachable")
+	}
+	if err := s.Blobs.Ping(ctx); err != nil {
+		s.log.Warn("readiness: blob store", "err", err)
+		problems = append(problems, "blob store unreachable")
+	}
+	if len(problems) > 0 {
+		http.Error(w, fmt.Sprint(problems), http.StatusServiceUnavailable)
+		return
+	}
+	fmt.Fprintln(w, "ready")
+}
+
+// Serve runs the HTTP server on ln until ctx ends, then shuts down
+// gracefully, letting in-flight transfers finish for up to grace.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	if s.cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
+		if err != nil {
+			return fmt.Errorf("loading TLS certificate: %w", err)
+		}
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down", "grace", grace)
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Close releases the stores.
+func (s *Server) Close() error { return s.Meta.Close() }
+
+// SigningKey loads (or on first start creates) the secret that signs
+// registry bearer tokens. Replicas share it through configuration.
+func SigningKey(cfg config.Config) ([]byte, error) {
+	path := cfg.Auth.SigningKeyFile
+	if path == "" {
+		path = filepath.Join(cfg.DataDir, "token-signing.key")
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			if err := os.WriteFile(path, []byte(auth.NewPassword()+auth.NewPassword()), 0o600); err != nil {
+				return nil, err
+			}
+		}
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) < 32 {
+		return nil, fmt.Errorf("signing key %s is shorter than 32 bytes", path)
+	}
+	return b, nil
+}
