@@ -100,7 +100,9 @@ func New(cfg config.Config, log *slog.Logger, ms meta.Store, bs blob.Store, sign
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", s.ready)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	// Transports: each registers its own routes.
 	libraryapi.New(s.Auth, cfg.PublicURL).Register(mux)
+	// (OCI transport registers here.)
 	s.handler = s.observe(mux)
 	return s
 }
