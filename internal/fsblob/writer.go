@@ -23,21 +23,6 @@ const bufSize = 1 << 20
 
 var errDone = errors.New("fsblob: writer already closed, committed or cancelled")
 
-// sink hashes exactly the bytes that reached the data file, so after any
-// error the hash state still matches the file and the session can resume.
-type sink struct {
-	f *os.File
-	h hash.Hash
-	n int64 // bytes written to f and hashed
-}
-
-func (s *sink) Write(p []byte) (int, error) {
-	n, err := s.f.Write(p)
-	s.h.Write(p[:n])
-	s.n += int64(n)
-	return n, err
-}
-
 // writer is one open session. Like an io.Writer it is used by one goroutine.
 type writer struct {
 	s    *Store
@@ -47,29 +32,39 @@ type writer struct {
 	sink *sink
 	buf  *bufio.Writer
 	done bool
+	// accepted counts bytes taken by Write; sink.n lags behind it while
+	// chunks are in flight.
+	accepted int64
 }
 
 var _ blob.Writer = (*writer)(nil)
 
 func newWriter(s *Store, id, dir string, alg digest.Algorithm, f *os.File, h hash.Hash, offset int64) *writer {
-	sk := &sink{f: f, h: h, n: offset}
-	return &writer{s: s, id: id, dir: dir, alg: alg, sink: sk, buf: bufio.NewWriterSize(sk, bufSize)}
+	sk := newSink(f, h, offset)
+	return &writer{s: s, id: id, dir: dir, alg: alg, sink: sk, buf: bufio.NewWriterSize(sk, bufSize), accepted: offset}
 }
 
 func (w *writer) ID() string { return w.id }
 
-// Size counts flushed and still-buffered bytes.
-func (w *writer) Size() int64 { return w.sink.n + int64(w.buf.Buffered()) }
+// Size counts every byte accepted so far.
+func (w *writer) Size() int64 { return w.accepted }
 
 func (w *writer) Write(p []byte) (int, error) {
 	if w.done {
 		return 0, errDone
 	}
 	n, err := w.buf.Write(p)
+	w.accepted += int64(n)
 	if err != nil {
 		return n, apperr.Wrap(apperr.Internal, err, "blob store: write upload %s", w.id)
 	}
 	return n, nil
+}
+
+// flush pushes buffered bytes to the sink and waits until they are on
+// disk and hashed.
+func (w *writer) flush() error {
+	return errors.Join(w.buf.Flush(), w.sink.wait())
 }
 
 // saveState records the hash of everything flushed so far.
@@ -92,7 +87,8 @@ func (w *writer) Close() error {
 		return errDone
 	}
 	w.done = true
-	err := w.buf.Flush()
+	err := w.flush()
+	w.sink.stop()
 	err = errors.Join(err, w.saveState(), w.sink.f.Close())
 	if err != nil {
 		return apperr.Wrap(apperr.Internal, err, "blob store: close upload %s", w.id)
@@ -106,6 +102,7 @@ func (w *writer) Cancel(ctx context.Context) error {
 		return errDone
 	}
 	w.done = true
+	w.sink.stop()
 	w.sink.f.Close()
 	if err := os.RemoveAll(w.dir); err != nil {
 		return apperr.Wrap(apperr.Internal, err, "blob store: cancel upload %s", w.id)
@@ -138,7 +135,9 @@ func (w *writer) Commit(ctx context.Context, expected digest.Digest, size int64)
 }
 
 func (w *writer) commit(ctx context.Context, expected digest.Digest, size int64) (blob.Info, error) {
-	if err := w.buf.Flush(); err != nil {
+	err := w.flush()
+	w.sink.stop()
+	if err != nil {
 		return blob.Info{}, apperr.Wrap(apperr.Internal, err, "blob store: flush upload %s", w.id)
 	}
 	if size >= 0 && w.sink.n != size {
