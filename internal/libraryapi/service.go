@@ -41,3 +41,22 @@ func (a *API) tokenStatus(w http.ResponseWriter, r *http.Request) error {
 	writeData(w, http.StatusOK, map[string]string{"status": "valid", "username": p.Name})
 	return nil
 }
+
+// currentUser serves `remote status` and `remote get-login-password`
+// (LA §3.3): unwrapped, 401 without a valid token. There is no separate
+// OCI password; the API token is one, so "secret" stays empty.
+func (a *API) currentUser(w http.ResponseWriter, r *http.Request) error {
+	p, err := a.principal(r)
+	if err != nil {
+		return err
+	}
+	u, err := a.lib.CurrentUser(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"username": u.Name, "email": u.Email, "realname": "",
+		"oidc_user_meta": map[string]string{"secret": ""},
+	})
+	return nil
+}

@@ -18,12 +18,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/silo-hpc/silo/internal/access"
 	"github.com/silo-hpc/silo/internal/auth"
 	"github.com/silo-hpc/silo/internal/blob"
 	"github.com/silo-hpc/silo/internal/config"
 	"github.com/silo-hpc/silo/internal/fsblob"
+	"github.com/silo-hpc/silo/internal/library"
 	"github.com/silo-hpc/silo/internal/libraryapi"
 	"github.com/silo-hpc/silo/internal/meta"
+	"github.com/silo-hpc/silo/internal/ociapi"
+	"github.com/silo-hpc/silo/internal/registry"
 	"github.com/silo-hpc/silo/internal/sqlmeta"
 )
 
@@ -101,8 +105,16 @@ func New(cfg config.Config, log *slog.Logger, ms meta.Store, bs blob.Store, sign
 	mux.HandleFunc("GET /readyz", s.ready)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	// Transports: each registers its own routes.
-	libraryapi.New(s.Auth, cfg.PublicURL).Register(mux)
+	lib := library.New(ms, bs, access.Checker{Policy: access.Policy{
+		UserCollections: cfg.Library.UserCollections, DefaultPrivate: cfg.Library.DefaultPrivate}}, library.Options{})
+	libraryapi.New(s.Auth, lib, cfg.PublicURL).Register(mux)
 	// (OCI transport registers here.)
+	ociSvc := registry.New(ms, bs, s.Auth, access.Checker{Policy: access.Policy{
+		UserCollections: cfg.Library.UserCollections, DefaultPrivate: cfg.Library.DefaultPrivate}},
+		registry.Config{SigningKey: signingKey, TokenTTL: time.Duration(cfg.Auth.TokenTTL), DefaultPrivate: cfg.Library.DefaultPrivate})
+	ociSvc.SetLibrary(lib)
+	lib.Mirror = ociSvc // library pushes appear as OCI SIF artifacts
+	ociapi.New(ociSvc, cfg.PublicURL).Register(mux)
 	s.handler = s.observe(mux)
 	return s
 }

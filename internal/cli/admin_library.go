@@ -1,0 +1,93 @@
+package cli
+
+import (
+	"context"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/silo-hpc/silo/internal/access"
+	"github.com/silo-hpc/silo/internal/apperr"
+	"github.com/silo-hpc/silo/internal/auth"
+	"github.com/silo-hpc/silo/internal/library"
+	"github.com/silo-hpc/silo/internal/meta"
+	"github.com/silo-hpc/silo/internal/server"
+)
+
+func init() { adminCommandSets = append(adminCommandSets, newAdminLibraryCmds) }
+
+// adminPrincipal is who admin commands act as: the rules of the library
+// service apply, with an admin's rights.
+var adminPrincipal = auth.Principal{UserID: "silo-admin-cli", Name: "admin", Role: meta.RoleAdmin}
+
+// runLibrary wraps a subcommand body with opening the stores and building
+// the library service, as `serve` does.
+func (e *adminEnv) runLibrary(f func(ctx context.Context, lib *library.Service, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		cfg, err := e.flags.load(cmd.Flags())
+		if err != nil {
+			return err
+		}
+		ms, bs, err := server.OpenStores(cmd.Context(), cfg)
+		if err != nil {
+			return err
+		}
+		defer ms.Close()
+		checker := access.Checker{Policy: access.Policy{UserCollections: cfg.Library.UserCollections, DefaultPrivate: cfg.Library.DefaultPrivate}}
+		return f(cmd.Context(), library.New(ms, bs, checker, library.Options{}), args)
+	}
+}
+
+func newAdminLibraryCmds(env *adminEnv) []*cobra.Command {
+	container := &cobra.Command{Use: "container", Short: "Manage library containers"}
+	for _, frozen := range []bool{true, false} {
+		verb, done, short := "freeze", "frozen", "Freeze a container: its existing tags can no longer be replaced"
+		if !frozen {
+			verb, done, short = "unfreeze", "unfrozen", "Unfreeze a container: pushes may replace its tags again"
+		}
+		container.AddCommand(&cobra.Command{
+			Use:   verb + " ENTITY/COLLECTION/CONTAINER",
+			Short: short,
+			Args:  cobra.ExactArgs(1),
+			RunE: env.runLibrary(func(ctx context.Context, lib *library.Service, args []string) error {
+				ref, err := lib.ContainerForPull(ctx, adminPrincipal, args[0])
+				if err != nil {
+					return err
+				}
+				if _, err := lib.UpdateContainer(ctx, adminPrincipal, ref.Container.ID, library.ContainerUpdate{Frozen: &frozen}); err != nil {
+					return err
+				}
+				env.out.Infof("Container %s %s.", ref.Path(), done)
+				return nil
+			}),
+		})
+	}
+	collection := &cobra.Command{Use: "collection", Short: "Manage library collections"}
+	for _, private := range []bool{true, false} {
+		verb := "private"
+		if !private {
+			verb = "public"
+		}
+		collection.AddCommand(&cobra.Command{
+			Use:   verb + " ENTITY/COLLECTION",
+			Short: "Make a collection " + verb,
+			Args:  cobra.ExactArgs(1),
+			RunE: env.runLibrary(func(ctx context.Context, lib *library.Service, args []string) error {
+				ent, col, ok := strings.Cut(args[0], "/")
+				if !ok || strings.Contains(col, "/") {
+					return apperr.New(apperr.Invalid, "invalid collection path %q: want ENTITY/COLLECTION", args[0])
+				}
+				info, err := lib.GetCollection(ctx, adminPrincipal, ent, col)
+				if err != nil {
+					return err
+				}
+				if _, err := lib.UpdateCollection(ctx, adminPrincipal, info.Collection.ID, library.CollectionUpdate{Private: &private}); err != nil {
+					return err
+				}
+				env.out.Infof("Collection %s/%s is now %s.", ent, col, verb)
+				return nil
+			}),
+		})
+	}
+	return []*cobra.Command{container, collection}
+}

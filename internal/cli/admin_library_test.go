@@ -1,0 +1,77 @@
+package cli_test
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/silo-hpc/silo/internal/access"
+	"github.com/silo-hpc/silo/internal/auth"
+	"github.com/silo-hpc/silo/internal/cli"
+	"github.com/silo-hpc/silo/internal/config"
+	"github.com/silo-hpc/silo/internal/library"
+	"github.com/silo-hpc/silo/internal/meta"
+	"github.com/silo-hpc/silo/internal/server"
+)
+
+// TestAdminLibrary runs `silo admin container freeze|unfreeze` and
+// `silo admin collection private|public` against a data directory.
+func TestAdminLibrary(t *testing.T) {
+	ctx := context.Background()
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	ms, bs, err := server.OpenStores(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := auth.New(ms).CreateUser(ctx, "alice", meta.RoleUser, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lib := library.New(ms, bs, access.Checker{Policy: access.Policy{UserCollections: true}}, library.Options{})
+	alice := auth.Principal{UserID: u.ID, Name: u.Name, Role: u.Role}
+	var ref library.Ref
+	err = ms.InTx(ctx, func(tx meta.Store) error {
+		ref, err = lib.ContainerForPush(ctx, tx, alice, "alice/tools/app")
+		return err
+	})
+	ms.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(want int, args ...string) string {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		args = append([]string{"admin"}, append(args, "--data-dir", cfg.DataDir)...)
+		if code := cli.Execute(args, strings.NewReader(""), &out, &errOut); code != want {
+			t.Fatalf("silo %v: exit %d, want %d: %s", args, code, want, errOut.String())
+		}
+		return errOut.String()
+	}
+	check := func(frozen, private bool) {
+		t.Helper()
+		ms, _, err := server.OpenStores(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ms.Close()
+		k, _ := ms.GetContainer(ctx, ref.Container.ID)
+		c, _ := ms.GetCollection(ctx, ref.Collection.ID)
+		if k.Frozen != frozen || c.Private != private {
+			t.Fatalf("frozen %v private %v, want %v %v", k.Frozen, c.Private, frozen, private)
+		}
+	}
+	if out := run(0, "container", "freeze", "alice/tools/app"); !strings.Contains(out, "INFO:    Container alice/tools/app frozen.") {
+		t.Fatalf("output %q", out)
+	}
+	run(0, "collection", "private", "alice/tools")
+	check(true, true)
+	run(0, "container", "unfreeze", "alice/tools/app")
+	run(0, "collection", "public", "alice/tools")
+	check(false, false)
+	if out := run(cli.ExitFatal, "container", "freeze", "alice/tools/nope"); !strings.Contains(out, "FATAL:   container alice/tools/nope not found") {
+		t.Fatalf("output %q", out)
+	}
+	run(cli.ExitFatal, "collection", "private", "alice")
+}

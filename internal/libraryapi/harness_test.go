@@ -1,0 +1,378 @@
+package libraryapi_test
+
+// The tests here start the real composed server (server.OpenStores +
+// server.New over a temporary data directory) behind httptest, and drive
+// it with the client library SingularityCE uses, scs-library-client, plus
+// raw HTTP for what that client never sends.
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	mrand "math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sylabs/scs-library-client/client"
+	"github.com/sylabs/sif/v2/pkg/sif"
+
+	"github.com/silo-hpc/silo/internal/blob"
+	"github.com/silo-hpc/silo/internal/config"
+	"github.com/silo-hpc/silo/internal/meta"
+	"github.com/silo-hpc/silo/internal/server"
+)
+
+type env struct {
+	t      *testing.T
+	srv    *server.Server
+	ts     *httptest.Server
+	cfg    config.Config
+	tokens map[string]string // user name -> token
+}
+
+// newEnv starts a server; edit adjusts the configuration first.
+func newEnv(t *testing.T, edit ...func(*config.Config)) *env {
+	t.Helper()
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	for _, f := range edit {
+		f(&cfg)
+	}
+	ctx := context.Background()
+	ms, bs, err := server.OpenStores(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := make([]byte, 32)
+	rand.Read(key)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv := server.New(cfg, log, ms, bs, key)
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() {
+		ts.Close()
+		srv.Close()
+	})
+	e := &env{t: t, srv: srv, ts: ts, cfg: cfg, tokens: map[string]string{}}
+	e.user("alice", meta.RoleUser)
+	e.user("bob", meta.RoleUser)
+	e.user("root", meta.RoleAdmin)
+	return e
+}
+
+// user creates an account with a token.
+func (e *env) user(name string, role meta.Role) string {
+	e.t.Helper()
+	ctx := context.Background()
+	if _, err := e.srv.Auth.CreateUser(ctx, name, role, ""); err != nil {
+		e.t.Fatal(err)
+	}
+	tok, _, err := e.srv.Auth.IssueToken(ctx, name, "test", 0)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.tokens[name] = tok
+	return tok
+}
+
+// recorder remembers the requests a client sent ("METHOD /path").
+//
+// It also answers the client's OCI probe (LA §5.1) with a 404 itself, as
+// a server without OCI would: these tests are about the Library API, and
+// the server's OCI side may redirect pushes away from it (that path has
+// its own tests with the OCI transport).
+type recorder struct {
+	mu   sync.Mutex
+	reqs []string
+}
+
+func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	r.mu.Lock()
+	r.reqs = append(r.reqs, req.Method+" "+req.URL.Path)
+	r.mu.Unlock()
+	if strings.HasSuffix(req.URL.Path, "/v1/oci-redirect") {
+		body := `{"error":{"code":404,"message":"library API only"}}`
+		return &http.Response{StatusCode: http.StatusNotFound, Status: "404 Not Found", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+			Header: http.Header{"Content-Type": {"application/json"}}, Body: io.NopCloser(strings.NewReader(body)),
+			ContentLength: int64(len(body)), Request: req}, nil
+	}
+	return http.DefaultTransport.RoundTrip(req)
+}
+
+func (r *recorder) sent(prefix string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, s := range r.reqs {
+		if strings.HasPrefix(s, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// logger collects the client's log lines.
+type logger struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *logger) Log(v ...any) { l.add(fmt.Sprint(v...)) }
+func (l *logger) Logf(f string, v ...any) {
+	l.add(fmt.Sprintf(f, v...))
+}
+func (l *logger) add(s string) {
+	l.mu.Lock()
+	l.lines = append(l.lines, s)
+	l.mu.Unlock()
+}
+func (l *logger) has(s string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, line := range l.lines {
+		if strings.Contains(line, s) {
+			return true
+		}
+	}
+	return false
+}
+
+type libClient struct {
+	*client.Client
+	rec *recorder
+	log *logger
+}
+
+// client returns a scs-library-client for user ("" = anonymous).
+func (e *env) client(user string) *libClient {
+	e.t.Helper()
+	rec, lg := &recorder{}, &logger{}
+	c, err := client.NewClient(&client.Config{
+		BaseURL: e.ts.URL, AuthToken: e.tokens[user], Logger: lg,
+		HTTPClient: &http.Client{Transport: rec},
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return &libClient{Client: c, rec: rec, log: lg}
+}
+
+// makeSIF writes a SIF with a primary squashfs-typed partition of size
+// pseudo-random bytes (seeded, so equal seeds give equal files) for arch.
+// Data streams from the generator: nothing is held in memory.
+func makeSIF(t testing.TB, arch string, size int64, seed uint64) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), fmt.Sprintf("img-%s-%d.sif", arch, seed))
+	data := io.LimitReader(mrand.NewChaCha8(seedBytes(seed)), size)
+	di, err := sif.NewDescriptorInput(sif.DataPartition, data,
+		sif.OptPartitionMetadata(sif.FsSquash, sif.PartPrimSys, arch))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := sif.CreateContainerAtPath(path, sif.OptCreateWithDescriptors(di), sif.OptCreateDeterministic())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.UnloadContainer(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func seedBytes(seed uint64) [32]byte {
+	var b [32]byte
+	for i := range 8 {
+		b[i] = byte(seed >> (8 * i))
+	}
+	return b
+}
+
+// fileHash returns "sha256.<hex>" of a file, the Library API's image hash.
+func fileHash(t testing.TB, path string) string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		t.Fatal(err)
+	}
+	return "sha256." + hex.EncodeToString(h.Sum(nil))
+}
+
+// push uploads path to ref ("e/c/n") with tags and returns the result.
+func (c *libClient) push(t testing.TB, path, ref, arch string, tags ...string) (*client.UploadImageComplete, error) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	return c.UploadImage(context.Background(), f, ref, arch, tags, "test image", nil)
+}
+
+// mustPush is push that fails the test on error.
+func (c *libClient) mustPush(t testing.TB, path, ref, arch string, tags ...string) *client.UploadImageComplete {
+	t.Helper()
+	res, err := c.push(t, path, ref, arch, tags...)
+	if err != nil {
+		t.Fatalf("push %s to %s: %v", path, ref, err)
+	}
+	return res
+}
+
+// pullBoth pulls ref:tag with DownloadImage and ConcurrentDownloadImage
+// and checks both copies equal want (a file path).
+func (c *libClient) pullBoth(t testing.TB, ref, tag, arch, want string) {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	a, err := os.Create(filepath.Join(dir, "a.sif"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if err := c.DownloadImage(ctx, a, arch, ref, tag, nil); err != nil {
+		t.Fatalf("DownloadImage %s:%s (%s): %v", ref, tag, arch, err)
+	}
+	b, err := os.Create(filepath.Join(dir, "b.sif"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	spec := &client.Downloader{Concurrency: 3, PartSize: 5 << 20}
+	if err := c.ConcurrentDownloadImage(ctx, b, arch, ref, tag, spec, nil); err != nil {
+		t.Fatalf("ConcurrentDownloadImage %s:%s (%s): %v", ref, tag, arch, err)
+	}
+	wantHash := fileHash(t, want)
+	for _, got := range []string{a.Name(), b.Name()} {
+		if h := fileHash(t, got); h != wantHash {
+			t.Fatalf("%s: pulled %s, want %s", filepath.Base(got), h, wantHash)
+		}
+	}
+}
+
+// do sends a raw request; token "" sends no Authorization. It returns the
+// status and body.
+func (e *env) do(method, path, token string, body io.Reader) (int, []byte) {
+	e.t.Helper()
+	u := path
+	if !strings.HasPrefix(u, "http") {
+		u = e.ts.URL + path
+	}
+	req, err := http.NewRequest(method, u, body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return res.StatusCode, b
+}
+
+// doJSON sends v as a JSON body without Content-Type, as the Sylabs
+// client does, and decodes the response's "data" into out when not nil.
+func (e *env) doJSON(method, path, token string, v any, out any) (int, []byte) {
+	e.t.Helper()
+	var body io.Reader
+	switch b := v.(type) {
+	case nil:
+	case string:
+		body = strings.NewReader(b)
+	default:
+		j, err := json.Marshal(v)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		body = bytes.NewReader(j)
+	}
+	status, b := e.do(method, path, token, body)
+	if out != nil && status < 300 {
+		var env struct{ Data json.RawMessage }
+		if err := json.Unmarshal(b, &env); err != nil {
+			e.t.Fatalf("%s %s: %v: %s", method, path, err, b)
+		}
+		if err := json.Unmarshal(env.Data, out); err != nil {
+			e.t.Fatalf("%s %s: data: %v: %s", method, path, err, b)
+		}
+	}
+	return status, b
+}
+
+// wantError checks a response is the protocol's error envelope with the
+// HTTP status as its code (LA §1.2) and returns its message.
+func wantError(t testing.TB, status int, body []byte, want int) string {
+	t.Helper()
+	var e struct {
+		Error *struct {
+			Code    int    `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if status != want {
+		t.Fatalf("status %d, want %d: %s", status, want, body)
+	}
+	if err := json.Unmarshal(body, &e); err != nil || e.Error == nil || e.Error.Code != want || e.Error.Message == "" {
+		t.Fatalf("not an error envelope with code %d: %s", want, body)
+	}
+	return e.Error.Message
+}
+
+// storedBlobs lists committed blobs and upload sessions left in the store.
+func (e *env) storedBlobs() (blobs []string, sessions int) {
+	e.t.Helper()
+	err := e.srv.Blobs.Walk(context.Background(), func(i blob.Info) error {
+		blobs = append(blobs, i.Digest.String())
+		return nil
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	entries, err := os.ReadDir(filepath.Join(e.cfg.BlobDir(), "uploads"))
+	if err != nil && !os.IsNotExist(err) {
+		e.t.Fatal(err)
+	}
+	return blobs, len(entries)
+}
+
+// uploadRows counts upload sessions in the metadata store.
+func (e *env) uploadRows() int {
+	e.t.Helper()
+	ups, err := e.srv.Meta.ListExpiredUploads(context.Background(), time.Now().Add(1000*time.Hour))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return len(ups)
+}
+
+// wantNothingStored checks no blob, blob session or upload row is left.
+func (e *env) wantNothingStored() {
+	e.t.Helper()
+	blobs, sessions := e.storedBlobs()
+	if len(blobs) != 0 || sessions != 0 || e.uploadRows() != 0 {
+		e.t.Fatalf("left behind: blobs %v, %d blob sessions, %d upload rows", blobs, sessions, e.uploadRows())
+	}
+}
+
+type configT = config.Config

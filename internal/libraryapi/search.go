@@ -1,0 +1,47 @@
+package libraryapi
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/silo-hpc/silo/internal/library"
+)
+
+// search implements L25, GET /v1/search?value=&arch=&signed= (LA §5.4,
+// §6.7): all four arrays, always present; arch may be comma-separated.
+func (a *API) search(w http.ResponseWriter, r *http.Request) error {
+	p, err := a.principal(r)
+	if err != nil {
+		return err
+	}
+	q := library.SearchQuery{Value: r.URL.Query().Get("value"), Signed: r.URL.Query().Get("signed") == "true"}
+	for _, arch := range strings.Split(archParam(r), ",") {
+		if arch = strings.TrimSpace(arch); arch != "" {
+			q.Arches = append(q.Arches, arch)
+		}
+	}
+	res, err := a.lib.Search(r.Context(), p, q)
+	if err != nil {
+		return err
+	}
+	out := struct {
+		Entity     []entityJSON     `json:"entity"`
+		Collection []collectionJSON `json:"collection"`
+		Container  []containerJSON  `json:"container"`
+		Image      []imageJSON      `json:"image"`
+	}{[]entityJSON{}, []collectionJSON{}, []containerJSON{}, []imageJSON{}}
+	for _, e := range res.Entities {
+		out.Entity = append(out.Entity, entityView(e, nil))
+	}
+	for _, c := range res.Collections {
+		out.Collection = append(out.Collection, collectionView(c.Entity, c.Collection, nil))
+	}
+	for _, k := range res.Containers {
+		out.Container = append(out.Container, containerView(library.ContainerInfo{Ref: library.Ref{Entity: k.Entity, Collection: k.Collection, Container: k.Container}}))
+	}
+	for _, i := range res.Images {
+		out.Image = append(out.Image, imageView(i))
+	}
+	writeData(w, http.StatusOK, out)
+	return nil
+}

@@ -1,0 +1,112 @@
+// Package oci is the OCI Distribution vocabulary Silo's registry speaks:
+// repository name, tag and reference grammar, digests, media types, the
+// SIF artifact constants, the token scope grammar and the error detail
+// services use to pick an OCI error code. It is a leaf: no I/O.
+//
+// Spec: OCI Distribution v1.1 (../shared/protocols/oci-and-auth.md §1).
+package oci
+
+import (
+	_ "crypto/sha256" // registers the hashes go-digest validates against
+	_ "crypto/sha512"
+	"regexp"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/silo-hpc/silo/internal/apperr"
+)
+
+// MaxNameLength caps repository names: many clients cap host[:port]/name
+// at 255 characters, so longer names could never be pulled.
+const MaxNameLength = 255
+
+// MaxManifestSize is the largest manifest accepted. The spec requires at
+// least 4 MiB (the conformance suite pushes ~3.9 MB); above it is 413.
+const MaxManifestSize = 4 << 20
+
+var (
+	nameRe = regexp.MustCompile(`^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$`)
+	tagRe  = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)
+)
+
+// ValidName reports whether name is a repository name (spec "Pulling
+// manifests" grammar).
+func ValidName(name string) bool {
+	return len(name) <= MaxNameLength && nameRe.MatchString(name)
+}
+
+// ValidTag reports whether tag matches the spec's tag grammar.
+func ValidTag(tag string) bool { return tagRe.MatchString(tag) }
+
+// Components splits a repository name at its slashes.
+func Components(name string) []string { return strings.Split(name, "/") }
+
+// ParseDigest parses a digest of a supported algorithm (sha256, sha512).
+// Anything else is apperr.Invalid with DIGEST_INVALID, so a malformed
+// digest is a 400, never a 500.
+func ParseDigest(s string) (digest.Digest, error) {
+	d, err := digest.Parse(s)
+	if err != nil {
+		return "", Errorf(CodeDigestInvalid, apperr.Invalid, "invalid digest %q", truncate(s))
+	}
+	if !SupportedAlgorithm(d.Algorithm()) {
+		return "", Errorf(CodeDigestInvalid, apperr.Invalid, "unsupported digest algorithm %q", d.Algorithm())
+	}
+	return d, nil
+}
+
+// SupportedAlgorithm reports whether blobs and manifests may be addressed
+// with alg.
+func SupportedAlgorithm(alg digest.Algorithm) bool {
+	return alg == digest.SHA256 || alg == digest.SHA512
+}
+
+// Reference is a parsed <reference>: exactly one of Tag and Digest is set.
+type Reference struct {
+	Tag    string
+	Digest digest.Digest
+}
+
+func (r Reference) String() string {
+	if r.Digest != "" {
+		return r.Digest.String()
+	}
+	return r.Tag
+}
+
+// ParseReference parses a manifest reference. Something containing ":" is
+// a digest (DIGEST_INVALID when malformed); otherwise it must be a tag.
+// A string that is neither is MANIFEST_UNKNOWN: the v1.1.1 conformance
+// suite wants 404 for GET manifests/.INVALID_MANIFEST_NAME.
+func ParseReference(s string) (Reference, error) {
+	if strings.Contains(s, ":") {
+		d, err := ParseDigest(s)
+		return Reference{Digest: d}, err
+	}
+	if !ValidTag(s) {
+		return Reference{}, Errorf(CodeManifestUnknown, apperr.NotFound, "invalid tag %q", truncate(s))
+	}
+	return Reference{Tag: s}, nil
+}
+
+// ReferrersTag is the fallback tag clients use for referrers of d when a
+// registry has no referrers API (spec "Referrers Tag Schema").
+func ReferrersTag(d digest.Digest) string {
+	alg, enc := string(d.Algorithm()), d.Encoded()
+	if len(alg) > 32 {
+		alg = alg[:32]
+	}
+	if len(enc) > 64 {
+		enc = enc[:64]
+	}
+	return alg + "-" + enc
+}
+
+// truncate keeps error messages about hostile input short.
+func truncate(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "..."
+	}
+	return s
+}

@@ -1,0 +1,64 @@
+package ociapi
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/silo-hpc/silo/internal/apperr"
+	"github.com/silo-hpc/silo/internal/oci"
+	"github.com/silo-hpc/silo/internal/registry"
+)
+
+// tokenResponse is the token endpoint's JSON (distribution token.md,
+// oauth.md; notes §3.4). token and access_token carry the same value so
+// both families of clients find it.
+type tokenResponse struct {
+	Token        string `json:"token"`
+	AccessToken  string `json:"access_token"`
+	ExpiresIn    int    `json:"expires_in"`
+	IssuedAt     string `json:"issued_at"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	Scope        string `json:"scope,omitempty"`
+}
+
+// token is /v2/token: GET with Basic credentials (token.md) or the OAuth2
+// POST form (oauth.md). Bad credentials are 401 even without a scope.
+func (a *API) token(w http.ResponseWriter, r *http.Request) error {
+	var req registry.TokenRequest
+	switch r.Method {
+	case http.MethodGet:
+		q := r.URL.Query()
+		req.Username, req.Password, _ = r.BasicAuth()
+		req.Service, req.Scopes = q.Get("service"), oci.ParseScopes(q["scope"]...)
+		req.Offline = q.Get("offline_token") == "true"
+	case http.MethodPost:
+		if err := r.ParseForm(); err != nil {
+			return oci.WithCode(oci.CodeUnsupported, apperr.Wrap(apperr.Invalid, err, "invalid form"))
+		}
+		f := r.PostForm
+		switch f.Get("grant_type") {
+		case "password":
+			req.Username, req.Password = f.Get("username"), f.Get("password")
+		case "refresh_token":
+			if req.RefreshToken = f.Get("refresh_token"); req.RefreshToken == "" {
+				return oci.Errorf(oci.CodeUnauthorized, apperr.Unauthenticated, "missing refresh_token")
+			}
+		default:
+			return oci.Errorf(oci.CodeUnsupported, apperr.Invalid, "unsupported grant_type %q", f.Get("grant_type"))
+		}
+		req.Service, req.Scopes = f.Get("service"), oci.ParseScopes(f.Get("scope"))
+		req.Offline = f.Get("access_type") == "offline"
+	default:
+		return unsupported()
+	}
+	res, err := a.svc.Token(r.Context(), req)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, tokenResponse{
+		Token: res.Token, AccessToken: res.Token, ExpiresIn: res.ExpiresIn,
+		IssuedAt: res.IssuedAt.UTC().Format(time.RFC3339), RefreshToken: res.RefreshToken, Scope: res.Scope,
+	})
+	return nil
+}

@@ -1,0 +1,233 @@
+package sqlmeta
+
+import (
+	"context"
+	"strings"
+
+	"github.com/silo-hpc/silo/internal/meta"
+)
+
+const imageCols = `id, container_id, digest, size, arch, description, uploaded, metadata, manifest_digest, created_by, created_at, updated_at`
+
+func scanImage(r scanner) (meta.Image, error) {
+	var i meta.Image
+	var created, updated int64
+	err := r.Scan(&i.ID, &i.ContainerID, &i.Digest, &i.Size, &i.Arch, &i.Description, &i.Uploaded,
+		&i.Metadata, &i.ManifestDigest, &i.CreatedBy, &created, &updated)
+	i.CreatedAt, i.UpdatedAt = fromDB(created), fromDB(updated)
+	return i, err
+}
+
+// libQualify qualifies a column list with a table alias for joins.
+func libQualify(alias, cols string) string {
+	parts := strings.Split(cols, ", ")
+	for i, p := range parts {
+		parts[i] = alias + "." + p
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (s *Store) CreateImage(ctx context.Context, i *meta.Image) error {
+	if i.ID == "" {
+		i.ID = newID()
+	}
+	if i.CreatedAt.IsZero() {
+		i.CreatedAt = now()
+	}
+	if i.Metadata == "" {
+		i.Metadata = "{}"
+	}
+	i.UpdatedAt = i.CreatedAt
+	_, err := s.exec(ctx, "image", `INSERT INTO images (`+imageCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		i.ID, i.ContainerID, i.Digest, i.Size, i.Arch, i.Description, i.Uploaded, i.Metadata, i.ManifestDigest,
+		i.CreatedBy, toDB(i.CreatedAt), toDB(i.UpdatedAt))
+	return err
+}
+
+func (s *Store) GetImage(ctx context.Context, id string) (meta.Image, error) {
+	i, err := scanImage(s.queryRow(ctx, `SELECT `+imageCols+` FROM images WHERE id = ?`, id))
+	return i, mapErr(err, "image")
+}
+
+func (s *Store) GetImageByDigest(ctx context.Context, containerID, digest string) (meta.Image, error) {
+	i, err := scanImage(s.queryRow(ctx, `SELECT `+imageCols+` FROM images WHERE container_id = ? AND digest = ?`, containerID, digest))
+	return i, mapErr(err, "image")
+}
+
+func (s *Store) ListImages(ctx context.Context, containerID string) ([]meta.Image, error) {
+	return queryAll(ctx, s, "images", scanImage, `SELECT `+imageCols+` FROM images WHERE container_id = ? ORDER BY created_at, id`, containerID)
+}
+
+func (s *Store) ListImagesByDigest(ctx context.Context, digest string) ([]meta.Image, error) {
+	return queryAll(ctx, s, "images", scanImage, `SELECT `+imageCols+` FROM images WHERE digest = ? ORDER BY created_at, id`, digest)
+}
+
+func (s *Store) UpdateImage(ctx context.Context, i *meta.Image) error {
+	i.UpdatedAt = now()
+	if i.Metadata == "" {
+		i.Metadata = "{}"
+	}
+	return s.execOne(ctx, "image", `UPDATE images SET size = ?, arch = ?, description = ?, uploaded = ?, metadata = ?,
+		manifest_digest = ?, updated_at = ? WHERE id = ?`,
+		i.Size, i.Arch, i.Description, i.Uploaded, i.Metadata, i.ManifestDigest, toDB(i.UpdatedAt), i.ID)
+}
+
+// DeleteImage relies on ON DELETE CASCADE for the image's tags and labels.
+func (s *Store) DeleteImage(ctx context.Context, id string) error {
+	return s.execOne(ctx, "image", `DELETE FROM images WHERE id = ?`, id)
+}
+
+func (s *Store) EntityUsage(ctx context.Context, entityID string) (int64, error) {
+	var n int64
+	err := s.queryRow(ctx, `SELECT COALESCE(SUM(i.size), 0) FROM images i
+		JOIN containers k ON k.id = i.container_id
+		JOIN collections c ON c.id = k.collection_id
+		WHERE c.entity_id = ? AND i.uploaded = ?`, entityID, true).Scan(&n)
+	return n, mapErr(err, "entity usage")
+}
+
+func (s *Store) ListUploadsFor(ctx context.Context, kind, target string) ([]meta.Upload, error) {
+	return queryAll(ctx, s, "uploads", scanUpload, `SELECT `+uploadCols+` FROM uploads WHERE kind = ? AND target = ? ORDER BY created_at DESC, id`, kind, target)
+}
+
+const libraryTagCols = `container_id, arch, tag, image_id, updated_at`
+
+func scanLibraryTag(r scanner) (meta.LibraryTag, error) {
+	var t meta.LibraryTag
+	var updated int64
+	err := r.Scan(&t.ContainerID, &t.Arch, &t.Tag, &t.ImageID, &updated)
+	t.UpdatedAt = fromDB(updated)
+	return t, err
+}
+
+func (s *Store) SetLibraryTag(ctx context.Context, t *meta.LibraryTag) error {
+	t.UpdatedAt = now()
+	_, err := s.exec(ctx, "tag "+t.Tag, `INSERT INTO library_tags (`+libraryTagCols+`) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (container_id, arch, tag) DO UPDATE SET image_id = excluded.image_id, updated_at = excluded.updated_at`,
+		t.ContainerID, t.Arch, t.Tag, t.ImageID, toDB(t.UpdatedAt))
+	return err
+}
+
+func (s *Store) GetLibraryTag(ctx context.Context, containerID, arch, tag string) (meta.LibraryTag, error) {
+	t, err := scanLibraryTag(s.queryRow(ctx, `SELECT `+libraryTagCols+` FROM library_tags WHERE container_id = ? AND arch = ? AND tag = ?`, containerID, arch, tag))
+	return t, mapErr(err, "tag "+tag)
+}
+
+func (s *Store) ListLibraryTags(ctx context.Context, containerID string) ([]meta.LibraryTag, error) {
+	return queryAll(ctx, s, "tags", scanLibraryTag, `SELECT `+libraryTagCols+` FROM library_tags WHERE container_id = ? ORDER BY tag, arch`, containerID)
+}
+
+func (s *Store) DeleteLibraryTag(ctx context.Context, containerID, arch, tag string) error {
+	return s.execOne(ctx, "tag "+tag, `DELETE FROM library_tags WHERE container_id = ? AND arch = ? AND tag = ?`, containerID, arch, tag)
+}
+
+func (s *Store) SetLabels(ctx context.Context, imageID string, labels map[string]string) error {
+	if _, err := s.exec(ctx, "labels", `DELETE FROM labels WHERE image_id = ?`, imageID); err != nil {
+		return err
+	}
+	for k, v := range labels {
+		if _, err := s.exec(ctx, "label "+k, `INSERT INTO labels (image_id, key, value) VALUES (?, ?, ?)`, imageID, k, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) GetLabels(ctx context.Context, imageID string) (map[string]string, error) {
+	type kv struct{ k, v string }
+	rows, err := queryAll(ctx, s, "labels", func(r scanner) (kv, error) {
+		var p kv
+		return p, r.Scan(&p.k, &p.v)
+	}, `SELECT key, value FROM labels WHERE image_id = ?`, imageID)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(rows))
+	for _, p := range rows {
+		out[p.k] = p.v
+	}
+	return out, nil
+}
+
+// libLike makes a case-insensitive "contains" pattern; LIKE's
+// wildcards in the text match literally (ESCAPE '\').
+func libLike(text string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return "%" + strings.ToLower(r.Replace(text)) + "%"
+}
+
+// libContains is the SQL condition "column contains the pattern", written so
+// SQLite and PostgreSQL agree (PostgreSQL's LIKE is case-sensitive).
+func libContains(col string) string { return `LOWER(` + col + `) LIKE ? ESCAPE '\'` }
+
+func (s *Store) SearchEntities(ctx context.Context, text string, limit int) ([]meta.Entity, error) {
+	p := libLike(text)
+	return queryAll(ctx, s, "search entities", scanEntity, `SELECT `+entityCols+` FROM entities
+		WHERE `+libContains("name")+` OR `+libContains("description")+` ORDER BY name LIMIT ?`, p, p, limit)
+}
+
+func (s *Store) SearchCollections(ctx context.Context, text string, limit int) ([]meta.CollectionHit, error) {
+	p := libLike(text)
+	return queryAll(ctx, s, "search collections", func(r scanner) (meta.CollectionHit, error) {
+		var h meta.CollectionHit
+		var cc, cu, ec int64
+		err := r.Scan(&h.Collection.ID, &h.Collection.EntityID, &h.Collection.Name, &h.Collection.Description,
+			&h.Collection.OwnerID, &h.Collection.Private, &cc, &cu,
+			&h.Entity.ID, &h.Entity.Name, &h.Entity.Description, &h.Entity.OwnerID, &h.Entity.DefaultPrivate, &ec)
+		h.Collection.CreatedAt, h.Collection.UpdatedAt, h.Entity.CreatedAt = fromDB(cc), fromDB(cu), fromDB(ec)
+		return h, err
+	}, `SELECT `+libQualify("c", collectionCols)+`, `+libQualify("e", entityCols)+`
+		FROM collections c JOIN entities e ON e.id = c.entity_id
+		WHERE `+libContains("c.name")+` OR `+libContains("c.description")+` ORDER BY e.name, c.name LIMIT ?`, p, p, limit)
+}
+
+// scanLibraryHit reads containerCols, collectionCols and entityCols in
+// that order, then any extra destinations.
+func scanLibraryHit(r scanner, extra ...any) (meta.ContainerHit, error) {
+	var h meta.ContainerHit
+	var kc, ku, cc, cu, ec int64
+	dest := []any{&h.Container.ID, &h.Container.CollectionID, &h.Container.Name, &h.Container.Description,
+		&h.Container.Frozen, &kc, &ku,
+		&h.Collection.ID, &h.Collection.EntityID, &h.Collection.Name, &h.Collection.Description,
+		&h.Collection.OwnerID, &h.Collection.Private, &cc, &cu,
+		&h.Entity.ID, &h.Entity.Name, &h.Entity.Description, &h.Entity.OwnerID, &h.Entity.DefaultPrivate, &ec}
+	err := r.Scan(append(dest, extra...)...)
+	h.Container.CreatedAt, h.Container.UpdatedAt = fromDB(kc), fromDB(ku)
+	h.Collection.CreatedAt, h.Collection.UpdatedAt, h.Entity.CreatedAt = fromDB(cc), fromDB(cu), fromDB(ec)
+	return h, err
+}
+
+var libHitCols = libQualify("k", containerCols) + `, ` + libQualify("c", collectionCols) + `, ` + libQualify("e", entityCols)
+
+const libHitJoins = ` FROM containers k JOIN collections c ON c.id = k.collection_id JOIN entities e ON e.id = c.entity_id `
+
+func (s *Store) SearchContainers(ctx context.Context, text string, limit int) ([]meta.ContainerHit, error) {
+	p := libLike(text)
+	return queryAll(ctx, s, "search containers", func(r scanner) (meta.ContainerHit, error) { return scanLibraryHit(r) },
+		`SELECT `+libHitCols+libHitJoins+`WHERE `+libContains("k.name")+` OR `+libContains("k.description")+`
+		ORDER BY e.name, c.name, k.name LIMIT ?`, p, p, limit)
+}
+
+func (s *Store) SearchImages(ctx context.Context, text string, arches []string, limit int) ([]meta.ImageHit, error) {
+	p := libLike(text)
+	args := []any{true, p, p, p, p, p}
+	archCond := ""
+	if len(arches) > 0 {
+		archCond = ` AND (i.arch = ''` + strings.Repeat(` OR i.arch = ?`, len(arches)) + `)`
+		for _, a := range arches {
+			args = append(args, a)
+		}
+	}
+	args = append(args, limit)
+	return queryAll(ctx, s, "search images", func(r scanner) (meta.ImageHit, error) {
+		var i meta.Image
+		var ic, iu int64
+		h, err := scanLibraryHit(r, &i.ID, &i.ContainerID, &i.Digest, &i.Size, &i.Arch, &i.Description, &i.Uploaded,
+			&i.Metadata, &i.ManifestDigest, &i.CreatedBy, &ic, &iu)
+		i.CreatedAt, i.UpdatedAt = fromDB(ic), fromDB(iu)
+		return meta.ImageHit{Image: i, Container: h.Container, Collection: h.Collection, Entity: h.Entity}, err
+	}, `SELECT `+libHitCols+`, `+libQualify("i", imageCols)+libHitJoins+`JOIN images i ON i.container_id = k.id
+		WHERE i.uploaded = ? AND (`+libContains("k.name")+` OR `+libContains("c.name")+` OR `+libContains("e.name")+`
+		OR `+libContains("i.description")+` OR `+libContains("k.description")+`)`+archCond+`
+		ORDER BY e.name, c.name, k.name, i.created_at LIMIT ?`, args...)
+}
