@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/silo-hpc/silo/internal/client/clienttest"
+	"github.com/silo-hpc/silo/internal/meta"
+	"github.com/silo-hpc/silo/internal/servertest"
 )
 
 // Test harness for the client commands (registry, remote): run `silo` in
@@ -66,9 +68,8 @@ func isolate(t *testing.T) string {
 	return dir
 }
 
-// registryTarget is a registry the login tests run against. The fakes
-// stand in for Silo's /v2/ and /v2/token; the in-process Silo server is
-// to be added here as a third target.
+// registryTarget is a registry the login tests run against: a Basic-only
+// fake, a Bearer fake, and the real in-process Silo server.
 type registryTarget struct {
 	name       string
 	host       string
@@ -81,9 +82,12 @@ const testUser, testPass = "harness", "harnesspass"
 func registryTargets(t *testing.T) []registryTarget {
 	basic := clienttest.NewBasicRegistry(t, testUser, testPass)
 	bearer := clienttest.NewBearerRegistry(t, testUser, testPass)
+	silo := servertest.Start(t)
+	siloPass, _ := silo.User(t, testUser, meta.RoleUser)
 	return []registryTarget{
 		{name: "basic-only", host: basic.Host, user: testUser, pass: testPass, checkPath: "/v2/"},
 		{name: "bearer", host: bearer.Host, user: testUser, pass: testPass, checkPath: "/v2/token"},
+		{name: "silo", host: silo.Host, user: testUser, pass: siloPass, checkPath: "/v2/token"},
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/silo-hpc/silo/internal/client/clienttest"
+	"github.com/silo-hpc/silo/internal/meta"
+	"github.com/silo-hpc/silo/internal/servertest"
 )
 
 // remoteYAML is remote.yaml with one insecure remote, laid out as the
@@ -247,5 +249,29 @@ func TestRemoteStatusShowsUnreachableServiceAsNA(t *testing.T) {
 		"Keyserver", dead.URL, "Library", srv.URL)
 	if r.code != 0 || r.stdout != want {
 		t.Errorf("stdout:\n%q\nwant:\n%q", r.stdout, want)
+	}
+}
+
+// TestRemoteAgainstSilo runs add, login and status against the real
+// in-process server with a token it issued, and a revoked one.
+func TestRemoteAgainstSilo(t *testing.T) {
+	dir := isolate(t)
+	silo := servertest.Start(t)
+	_, token := silo.User(t, "alice", meta.RoleUser)
+	path := filepath.Join(dir, "remote.yaml")
+	runSilo(t, "", "remote", "add", "--insecure", "--no-login", "Lab", silo.URL).expect(t, 0, "INFO:    Remote \"Lab\" added.\n")
+	runSilo(t, "", "remote", "login", "--tokenfile", writeTokenFile(t, token), "Lab").
+		expect(t, 0, "INFO:    Access Token Verified!\nINFO:    Token stored in "+path+"\n")
+	r := runSilo(t, "", "remote", "status", "Lab")
+	if r.code != 0 || !strings.Contains(r.stdout, "Library    OK") || !strings.Contains(r.stdout, "Logged in as: alice") ||
+		!strings.Contains(r.stdout, "Valid authentication token set (logged in).") {
+		t.Fatalf("status: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	before := readFile(t, path)
+	bad := strings.Repeat("x", 220)
+	runSilo(t, "", "remote", "login", "--tokenfile", writeTokenFile(t, bad), "Lab").
+		expectFatal(t, "while verifying token: error response from server: Invalid Token")
+	if readFile(t, path) != before {
+		t.Fatal("a rejected token changed remote.yaml")
 	}
 }

@@ -1,0 +1,66 @@
+// Package servertest starts the real composed Silo server on a loopback
+// port for tests: the same stores, services and transports `silo serve`
+// builds, on a temporary data directory.
+package servertest
+
+import (
+	"context"
+	"crypto/rand"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/silo-hpc/silo/internal/config"
+	"github.com/silo-hpc/silo/internal/meta"
+	"github.com/silo-hpc/silo/internal/server"
+)
+
+// Server is a running in-process Silo.
+type Server struct {
+	*server.Server
+	URL    string // http://127.0.0.1:port
+	Host   string // 127.0.0.1:port, as image references name it
+	Config config.Config
+}
+
+// Start starts a server; edit adjusts the configuration first.
+func Start(t testing.TB, edit ...func(*config.Config)) *Server {
+	t.Helper()
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.Addr = "127.0.0.1:0"
+	for _, f := range edit {
+		f(&cfg)
+	}
+	ms, bs, err := server.OpenStores(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := make([]byte, 32)
+	rand.Read(key)
+	srv := server.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), ms, bs, key)
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() {
+		ts.Close()
+		srv.Close()
+	})
+	return &Server{Server: srv, URL: ts.URL, Host: strings.TrimPrefix(ts.URL, "http://"), Config: cfg}
+}
+
+// User creates a user with password "<name>-password" and returns the
+// password and a fresh API token.
+func (s *Server) User(t testing.TB, name string, role meta.Role) (password, token string) {
+	t.Helper()
+	ctx := context.Background()
+	password = name + "-password"
+	if _, err := s.Auth.CreateUser(ctx, name, role, password); err != nil {
+		t.Fatal(err)
+	}
+	token, _, err := s.Auth.IssueToken(ctx, name, "test", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return password, token
+}
