@@ -351,4 +351,3 @@ func TestSpecBlobRanges(t *testing.T) {
 		e.must(416, req{method: "GET", path: path, header: map[string]string{"Range": rng}})
 	}
 }
-

@@ -13,6 +13,7 @@ package registry
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -43,6 +44,8 @@ type Service struct {
 	cfg    Config
 	lib    Library // nil: entity/collection/container names are plain
 	now    func() time.Time
+	// busy holds the ids of upload sessions a request is writing to.
+	busy sync.Map
 	// emptyJSON is set once the {} config blob of SIF artifacts is known
 	// to be in the blob store.
 	emptyJSON atomic.Bool

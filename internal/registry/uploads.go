@@ -169,6 +169,16 @@ func (s *Service) openSession(ctx context.Context, u *meta.Upload, st uploadStat
 	return w, notFound(err, oci.CodeBlobUploadUnknown, "blob upload")
 }
 
+// lockSession keeps two requests of one process off one upload session:
+// two writers appending to one blob session would corrupt it. (Clients send
+// a session's requests one after another; replicas are not coordinated.)
+func (s *Service) lockSession(id string) (func(), error) {
+	if _, busy := s.busy.LoadOrStore(id, struct{}{}); busy {
+		return nil, oci.Errorf(oci.CodeTooManyRequests, apperr.Unavailable, "upload session is busy with another request")
+	}
+	return func() { s.busy.Delete(id) }, nil
+}
+
 // session authorizes a request on upload id of repository name.
 func (s *Service) session(ctx context.Context, c Caller, name, id string) (meta.Repository, meta.Upload, uploadState, error) {
 	var st uploadState
@@ -219,6 +229,11 @@ func (s *Service) write(ctx context.Context, u *meta.Upload, st *uploadState, rn
 
 // AppendUpload is a PATCH: a chunk (rng set) or a streamed body (end-5).
 func (s *Service) AppendUpload(ctx context.Context, c Caller, name, id string, rng *Range, body io.Reader) (Upload, error) {
+	unlock, err := s.lockSession(id)
+	if err != nil {
+		return Upload{}, err
+	}
+	defer unlock()
 	_, u, st, err := s.session(ctx, c, name, id)
 	if err != nil {
 		return Upload{}, err
@@ -229,6 +244,11 @@ func (s *Service) AppendUpload(ctx context.Context, c Caller, name, id string, r
 
 // FinishUpload is the closing PUT (end-6), optionally with a last chunk.
 func (s *Service) FinishUpload(ctx context.Context, c Caller, name, id, d string, rng *Range, body io.Reader) (digest.Digest, error) {
+	unlock, err := s.lockSession(id)
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
 	dg, err := oci.ParseDigest(d)
 	if err != nil {
 		return "", err
@@ -284,6 +304,11 @@ func (s *Service) UploadStatus(ctx context.Context, c Caller, name, id string) (
 
 // CancelUpload is DELETE on a session (end-14).
 func (s *Service) CancelUpload(ctx context.Context, c Caller, name, id string) error {
+	unlock, err := s.lockSession(id)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	_, u, _, err := s.session(ctx, c, name, id)
 	if err != nil {
 		return err
