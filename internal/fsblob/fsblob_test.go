@@ -101,9 +101,11 @@ func TestResumeAfterCrashMidWrite(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ResumeUpload: %v", err)
 	}
-	// Never closed: the buffer flushes part of this to disk, the state
-	// still says 1 MiB.
+	// Never closed: the data reaches the file, the state still says 1 MiB.
 	w.Write(data[1<<20 : 4<<20])
+	if err := w.(*writer).flush(); err != nil {
+		t.Fatal(err)
+	}
 	fi, err := os.Stat(dataPath(t, first, w.ID()))
 	if err != nil || fi.Size() <= 1<<20 {
 		t.Fatalf("data file = %v, %v; want more than the 1 MiB the state covers", fi, err)

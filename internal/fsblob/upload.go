@@ -83,7 +83,9 @@ func (s *Store) NewUpload(ctx context.Context, alg digest.Algorithm) (blob.Write
 	w := newWriter(s, id, dir, alg, f, alg.Hash(), 0)
 	// Save the empty state now: if this process dies before Close, the
 	// session still says which algorithm it hashes with and can resume.
-	if err := w.saveState(); err != nil {
+	// It is not fsynced: a crash can only lose an empty session, which the
+	// client restarts, and the fsync would double a small blob's latency.
+	if err := w.saveState(false); err != nil {
 		f.Close()
 		os.RemoveAll(dir)
 		return nil, sessionErr(err, id, "create")
@@ -186,9 +188,10 @@ func loadState(dir string) (state, hash.Hash, error) {
 	return st, h, nil
 }
 
-// writeState replaces dir's state atomically (temp file, fsync, rename), so
-// a crash leaves either the old or the new state, never a torn one.
-func writeState(dir string, st state) error {
+// writeState replaces dir's state atomically (temp file, fsync when
+// durable, rename), so a crash leaves either the old or the new state,
+// never a torn one.
+func writeState(dir string, st state, durable bool) error {
 	b, err := json.Marshal(st)
 	if err != nil {
 		return err
@@ -199,7 +202,7 @@ func writeState(dir string, st state) error {
 		return err
 	}
 	_, err = f.Write(b)
-	if err == nil {
+	if err == nil && durable {
 		err = f.Sync()
 	}
 	if err = errors.Join(err, f.Close()); err != nil {

@@ -68,7 +68,7 @@ func (w *writer) flush() error {
 }
 
 // saveState records the hash of everything flushed so far.
-func (w *writer) saveState() error {
+func (w *writer) saveState(durable bool) error {
 	m, ok := w.sink.h.(encoding.BinaryMarshaler)
 	if !ok {
 		return fmt.Errorf("%s hash state cannot be saved", w.alg)
@@ -77,7 +77,7 @@ func (w *writer) saveState() error {
 	if err != nil {
 		return err
 	}
-	return writeState(w.dir, state{Algorithm: w.alg, Offset: w.sink.n, Hash: b})
+	return writeState(w.dir, state{Algorithm: w.alg, Offset: w.sink.n, Hash: b}, durable)
 }
 
 // Close flushes and saves the state. If the flush fails the state still
@@ -89,7 +89,7 @@ func (w *writer) Close() error {
 	w.done = true
 	err := w.flush()
 	w.sink.stop()
-	err = errors.Join(err, w.saveState(), w.sink.f.Close())
+	err = errors.Join(err, w.saveState(true), w.sink.f.Close())
 	if err != nil {
 		return apperr.Wrap(apperr.Internal, err, "blob store: close upload %s", w.id)
 	}
