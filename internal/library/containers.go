@@ -187,3 +187,29 @@ func (s *Service) ContainerForPush(ctx context.Context, tx meta.Store, p auth.Pr
 	}
 	return ref, err
 }
+
+// OCIPushTarget decides whether a push to namespace (LA §5.1) may go over
+// OCI, returning the mapped entity/collection/container name. Frozen
+// containers are kept on the Library API: its tag calls report a refused
+// replacement as "permission denied", while the client's OCI path shows
+// only a bare status code.
+func (s *Service) OCIPushTarget(ctx context.Context, p auth.Principal, namespace string) (string, error) {
+	if err := requireUser(p); err != nil {
+		return "", err
+	}
+	ref, err := ParseImageRef(namespace)
+	if err != nil {
+		return "", err
+	}
+	name := ref.Entity + "/" + ref.Collection + "/" + ref.Container
+	existing, err := s.ContainerForPull(ctx, p, name)
+	switch {
+	case apperr.Is(err, apperr.NotFound):
+		return name, nil // created by the push, under the same rules
+	case err != nil:
+		return "", err
+	case existing.Container.Frozen:
+		return "", apperr.New(apperr.NotFound, "frozen containers are pushed through the Library API")
+	}
+	return name, nil
+}

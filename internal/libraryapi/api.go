@@ -14,12 +14,14 @@ import (
 type API struct {
 	auth      *auth.Service
 	lib       *library.Service
+	tokens    TokenIssuer // nil: /v1/oci-redirect always answers 404
 	publicURL string
 }
 
-// New returns the Library API transport over the library service.
-func New(authSvc *auth.Service, lib *library.Service, publicURL string) *API {
-	return &API{auth: authSvc, lib: lib, publicURL: publicURL}
+// New returns the Library API transport over the library service; tokens
+// (the OCI registry) makes /v1/oci-redirect send pushes over OCI.
+func New(authSvc *auth.Service, lib *library.Service, tokens TokenIssuer, publicURL string) *API {
+	return &API{auth: authSvc, lib: lib, tokens: tokens, publicURL: publicURL}
 }
 
 // Register adds the Library API routes to mux (LA §4 endpoint table).

@@ -95,13 +95,16 @@ func (e *env) user(name string, role meta.Role) string {
 type recorder struct {
 	mu   sync.Mutex
 	reqs []string
+	// followRedirect lets the client see the server's real
+	// /v1/oci-redirect answer (and push over OCI when it says so).
+	followRedirect bool
 }
 
 func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	r.mu.Lock()
 	r.reqs = append(r.reqs, req.Method+" "+req.URL.Path)
 	r.mu.Unlock()
-	if strings.HasSuffix(req.URL.Path, "/v1/oci-redirect") {
+	if strings.HasSuffix(req.URL.Path, "/v1/oci-redirect") && !r.followRedirect {
 		body := `{"error":{"code":404,"message":"library API only"}}`
 		return &http.Response{StatusCode: http.StatusNotFound, Status: "404 Not Found", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 			Header: http.Header{"Content-Type": {"application/json"}}, Body: io.NopCloser(strings.NewReader(body)),
@@ -153,10 +156,17 @@ type libClient struct {
 	log *logger
 }
 
-// client returns a scs-library-client for user ("" = anonymous).
-func (e *env) client(user string) *libClient {
+// client returns a scs-library-client for user ("" = anonymous) that
+// always uses the Library API.
+func (e *env) client(user string) *libClient { return e.newClient(user, false) }
+
+// ociClient returns a client that follows /v1/oci-redirect as SingularityCE
+// does, so its pushes go over OCI when the server offers it.
+func (e *env) ociClient(user string) *libClient { return e.newClient(user, true) }
+
+func (e *env) newClient(user string, followRedirect bool) *libClient {
 	e.t.Helper()
-	rec, lg := &recorder{}, &logger{}
+	rec, lg := &recorder{followRedirect: followRedirect}, &logger{}
 	c, err := client.NewClient(&client.Config{
 		BaseURL: e.ts.URL, AuthToken: e.tokens[user], Logger: lg,
 		HTTPClient: &http.Client{Transport: rec},

@@ -10,13 +10,10 @@ import (
 	"github.com/silo-hpc/silo/internal/apperr"
 	"github.com/silo-hpc/silo/internal/auth"
 	"github.com/silo-hpc/silo/internal/httpx"
-	"github.com/silo-hpc/silo/internal/library"
 )
 
-// registryTokens is what the redirect needs of the OCI registry service.
-// The registry is the library's Mirror (it keeps the OCI view of library
-// containers), so it is reached through that field.
-type registryTokens interface {
+// TokenIssuer is what the redirect needs of the OCI registry service.
+type TokenIssuer interface {
 	IssueToken(ctx context.Context, p auth.Principal, service, name string, actions []string) (string, []string, error)
 }
 
@@ -32,11 +29,11 @@ type registryTokens interface {
 // not: the client's OCI pull insists on an image config with architecture
 // and rootfs, which SIF artifacts as Singularity pushes them (config {})
 // do not have, so the Library API serves pulls of every image.
-// Anonymous callers and callers who may not push also get 404, so the
-// Library API reports the problem in its own words.
+// Anonymous callers, callers who may not push and pushes to frozen
+// containers also get 404, so the Library API reports problems in its own
+// words.
 func (a *API) ociRedirect(w http.ResponseWriter, r *http.Request) error {
-	reg, ok := a.lib.Mirror.(registryTokens)
-	if !ok {
+	if a.tokens == nil {
 		return apperr.New(apperr.NotFound, "direct OCI access is not available")
 	}
 	q := r.URL.Query()
@@ -48,17 +45,16 @@ func (a *API) ociRedirect(w http.ResponseWriter, r *http.Request) error {
 	if err != nil || p.Anonymous() {
 		return apperr.New(apperr.NotFound, "direct OCI access needs a valid token")
 	}
-	ref, err := library.ParseImageRef(q.Get("namespace"))
+	name, err := a.lib.OCIPushTarget(r.Context(), p, q.Get("namespace"))
 	if err != nil {
-		return apperr.Wrap(apperr.NotFound, err, "no OCI name for %q", q.Get("namespace"))
+		return apperr.Wrap(apperr.NotFound, err, "no direct OCI push for %q", q.Get("namespace"))
 	}
-	name := ref.Entity + "/" + ref.Collection + "/" + ref.Container
 	base := httpx.BaseURL(r, a.publicURL)
 	service := r.Host
 	if u, err := url.Parse(base); err == nil && u.Host != "" {
 		service = u.Host
 	}
-	tok, granted, err := reg.IssueToken(r.Context(), p, service, name, actions)
+	tok, granted, err := a.tokens.IssueToken(r.Context(), p, service, name, actions)
 	if err != nil {
 		return err
 	}

@@ -216,3 +216,31 @@ func TestDelete(t *testing.T) {
 		t.Fatalf("deleting twice: %v", err)
 	}
 }
+
+// TestFrozenOverRedirect: a client that follows /v1/oci-redirect pushes
+// over OCI, but a push into a frozen container is kept on the Library API
+// so the refusal reads "permission denied" (the client's OCI path would
+// show only a status code).
+func TestFrozenOverRedirect(t *testing.T) {
+	e := newEnv(t)
+	alice := e.ociClient("alice")
+	one, two := makeSIF(t, "amd64", 4096, 11), makeSIF(t, "amd64", 4096, 12)
+	ref := "alice/redirect/app"
+	alice.mustPush(t, one, ref, "amd64", "latest")
+	if !alice.rec.sent("PATCH /v2/alice/redirect/app/blobs/uploads/") && !alice.rec.sent("PUT /v2/alice/redirect/app/blobs/uploads/") {
+		t.Fatalf("the first push did not go over OCI: %q", alice.rec.reqs)
+	}
+	var con struct {
+		ID     string `json:"id"`
+		Frozen bool   `json:"frozen"`
+	}
+	e.doJSON("GET", "/v1/containers/"+ref, e.tokens["alice"], nil, &con)
+	if st, b := e.doJSON("PUT", "/v1/containers/"+con.ID, e.tokens["alice"], `{"frozen":true}`, &con); st != http.StatusOK || !con.Frozen {
+		t.Fatalf("freeze: %d %s", st, b)
+	}
+	_, err := alice.push(t, two, ref, "amd64", "latest")
+	if err == nil || !strings.Contains(err.Error(), "permission denied") {
+		t.Fatalf("replacing a frozen tag over the redirect: %v, want permission denied", err)
+	}
+	alice.pullBoth(t, ref, "latest", "amd64", one)
+}

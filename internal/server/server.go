@@ -104,16 +104,18 @@ func New(cfg config.Config, log *slog.Logger, ms meta.Store, bs blob.Store, sign
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", s.ready)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	// Transports: each registers its own routes.
-	lib := library.New(ms, bs, access.Checker{Policy: access.Policy{
-		UserCollections: cfg.Library.UserCollections, DefaultPrivate: cfg.Library.DefaultPrivate}}, library.Options{})
-	libraryapi.New(s.Auth, lib, cfg.PublicURL).Register(mux)
-	// (OCI transport registers here.)
-	ociSvc := registry.New(ms, bs, s.Auth, access.Checker{Policy: access.Policy{
-		UserCollections: cfg.Library.UserCollections, DefaultPrivate: cfg.Library.DefaultPrivate}},
-		registry.Config{SigningKey: signingKey, TokenTTL: time.Duration(cfg.Auth.TokenTTL), DefaultPrivate: cfg.Library.DefaultPrivate})
+	// Services, then transports; each transport registers its own routes.
+	rules := access.Checker{Policy: access.Policy{
+		UserCollections: cfg.Library.UserCollections, DefaultPrivate: cfg.Library.DefaultPrivate}}
+	lib := library.New(ms, bs, rules, library.Options{})
+	ociSvc := registry.New(ms, bs, s.Auth, rules, registry.Config{
+		SigningKey: signingKey, TokenTTL: time.Duration(cfg.Auth.TokenTTL), DefaultPrivate: cfg.Library.DefaultPrivate})
+	// One store: library pushes appear as OCI SIF artifacts (the registry
+	// is the library's mirror) and OCI pushes to entity/collection/container
+	// become library images.
 	ociSvc.SetLibrary(lib)
-	lib.Mirror = ociSvc // library pushes appear as OCI SIF artifacts
+	lib.Mirror = ociSvc
+	libraryapi.New(s.Auth, lib, ociSvc, cfg.PublicURL).Register(mux)
 	ociapi.New(ociSvc, cfg.PublicURL).Register(mux)
 	s.handler = s.observe(mux)
 	return s
