@@ -8,16 +8,13 @@ package libraryapi_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	mrand "math/rand/v2"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,40 +28,19 @@ import (
 	"github.com/silo-hpc/silo/internal/blob"
 	"github.com/silo-hpc/silo/internal/config"
 	"github.com/silo-hpc/silo/internal/meta"
-	"github.com/silo-hpc/silo/internal/server"
+	"github.com/silo-hpc/silo/internal/servertest"
 )
 
 type env struct {
 	t      *testing.T
-	srv    *server.Server
-	ts     *httptest.Server
-	cfg    config.Config
+	srv    *servertest.Server
 	tokens map[string]string // user name -> token
 }
 
 // newEnv starts a server; edit adjusts the configuration first.
 func newEnv(t *testing.T, edit ...func(*config.Config)) *env {
 	t.Helper()
-	cfg := config.Default()
-	cfg.DataDir = t.TempDir()
-	for _, f := range edit {
-		f(&cfg)
-	}
-	ctx := context.Background()
-	ms, bs, err := server.OpenStores(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := make([]byte, 32)
-	rand.Read(key)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := server.New(cfg, log, ms, bs, key)
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() {
-		ts.Close()
-		srv.Close()
-	})
-	e := &env{t: t, srv: srv, ts: ts, cfg: cfg, tokens: map[string]string{}}
+	e := &env{t: t, srv: servertest.Start(t, edit...), tokens: map[string]string{}}
 	e.user("alice", meta.RoleUser)
 	e.user("bob", meta.RoleUser)
 	e.user("root", meta.RoleAdmin)
@@ -168,7 +144,7 @@ func (e *env) newClient(user string, followRedirect bool) *libClient {
 	e.t.Helper()
 	rec, lg := &recorder{followRedirect: followRedirect}, &logger{}
 	c, err := client.NewClient(&client.Config{
-		BaseURL: e.ts.URL, AuthToken: e.tokens[user], Logger: lg,
+		BaseURL: e.srv.URL, AuthToken: e.tokens[user], Logger: lg,
 		HTTPClient: &http.Client{Transport: rec},
 	})
 	if err != nil {
@@ -280,7 +256,7 @@ func (e *env) do(method, path, token string, body io.Reader) (int, []byte) {
 	e.t.Helper()
 	u := path
 	if !strings.HasPrefix(u, "http") {
-		u = e.ts.URL + path
+		u = e.srv.URL + path
 	}
 	req, err := http.NewRequest(method, u, body)
 	if err != nil {
@@ -359,7 +335,7 @@ func (e *env) storedBlobs() (blobs []string, sessions int) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	entries, err := os.ReadDir(filepath.Join(e.cfg.BlobDir(), "uploads"))
+	entries, err := os.ReadDir(filepath.Join(e.srv.Config.BlobDir(), "uploads"))
 	if err != nil && !os.IsNotExist(err) {
 		e.t.Fatal(err)
 	}

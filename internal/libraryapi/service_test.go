@@ -84,7 +84,7 @@ func TestWireDetails(t *testing.T) {
 	}
 
 	// Seed 003's curl API, with a JSON Content-Type this time.
-	req, _ := http.NewRequest("POST", e.ts.URL+"/v1/collections", strings.NewReader(`{"entity":"`+ent["id"].(string)+`","name":"dinosaurs"}`))
+	req, _ := http.NewRequest("POST", e.srv.URL+"/v1/collections", strings.NewReader(`{"entity":"`+ent["id"].(string)+`","name":"dinosaurs"}`))
 	req.Header.Set("Authorization", "Bearer "+tok)
 	req.Header.Set("Content-Type", "application/json")
 	res, err := http.DefaultClient.Do(req)
@@ -118,7 +118,7 @@ func TestWireDetails(t *testing.T) {
 
 	// Range and Content-Length on downloads; the quirky arch key.
 	for _, path := range []string{"/v1/imagefile/alice/dinosaurs/rex:latest?arch=arm64", "/v1/imagefile/alice/dinosaurs/rex:latest?arch%3Darm64"} {
-		req, _ = http.NewRequest("GET", e.ts.URL+path, nil)
+		req, _ = http.NewRequest("GET", e.srv.URL+path, nil)
 		req.Header.Set("Range", "bytes=100-199")
 		res, err = http.DefaultClient.Do(req)
 		must(t, err)
@@ -128,7 +128,7 @@ func TestWireDetails(t *testing.T) {
 			t.Fatalf("%s range: %d, %d bytes", path, res.StatusCode, len(b))
 		}
 	}
-	res, err = http.Get(e.ts.URL + "/v1/imagefile/alice/dinosaurs/rex:latest?arch=arm64")
+	res, err = http.Get(e.srv.URL + "/v1/imagefile/alice/dinosaurs/rex:latest?arch=arm64")
 	must(t, err)
 	b, _ = io.ReadAll(res.Body)
 	res.Body.Close()

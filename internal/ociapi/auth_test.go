@@ -3,6 +3,8 @@ package ociapi_test
 import (
 	"encoding/json"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -116,7 +118,12 @@ func token(t *testing.T, e *env, user, pass string, scopes ...string) string {
 // A token limits what its holder may do: a request outside its scope gets
 // a challenge naming the scope and error="insufficient_scope".
 func TestBearerScope(t *testing.T) {
-	e := newEnv(t)
+	keyFile := filepath.Join(t.TempDir(), "signing.key")
+	if err := os.WriteFile(keyFile, []byte("0123456789abcdef0123456789abcdef-shared-by-replicas"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sharedKey := func(c *config.Config) { c.Auth.SigningKeyFile = keyFile }
+	e := newEnv(t, sharedKey)
 	d := e.pushBlob("admin/app", []byte("some blob"))
 	pull := token(t, e, "admin", e.adminToken, "repository:admin/app:pull")
 	e.must(200, req{method: "HEAD", path: "/v2/admin/app/blobs/" + d.String(), bearer: pull})
@@ -133,7 +140,7 @@ func TestBearerScope(t *testing.T) {
 	e.must(202, req{method: "POST", path: "/v2/admin/app/blobs/uploads/", bearer: push})
 	// Another replica with the same signing key accepts the token; a
 	// tampered token is rejected.
-	replica := newEnv(t)
+	replica := newEnv(t, sharedKey)
 	replica.pushBlob("admin/app", []byte("some blob"))
 	replica.must(200, req{method: "HEAD", path: "/v2/admin/app/blobs/" + d.String(), bearer: pull})
 	tampered := pull[:len(pull)-2] + map[bool]string{true: "AA", false: "BB"}[strings.HasSuffix(pull, "BB")]

@@ -1,7 +1,6 @@
 package ociapi
 
 import (
-	"io"
 	"net/http"
 	"strconv"
 
@@ -32,7 +31,7 @@ func (a *API) getBlob(w http.ResponseWriter, r *http.Request, name, d string) er
 	}
 	defer rc.Close()
 	blobHeaders(w, info)
-	http.ServeContent(sendfile(w), r, "", info.ModTime, rc)
+	http.ServeContent(w, r, "", info.ModTime, rc)
 	return nil
 }
 
@@ -57,30 +56,3 @@ func (a *API) deleteBlob(w http.ResponseWriter, r *http.Request, name, d string)
 	w.WriteHeader(http.StatusAccepted)
 	return nil
 }
-
-// sendfile lets http.ServeContent reach the connection's ReadFrom (the
-// kernel's sendfile for an *os.File) through middleware wrappers, which
-// only expose it via Unwrap. Status and headers still go through w; the
-// wrappers then do not count the body bytes.
-func sendfile(w http.ResponseWriter) http.ResponseWriter {
-	for inner := w; ; {
-		if rf, ok := inner.(io.ReaderFrom); ok {
-			if inner == w {
-				return w
-			}
-			return readFromWriter{ResponseWriter: w, rf: rf}
-		}
-		u, ok := inner.(interface{ Unwrap() http.ResponseWriter })
-		if !ok {
-			return w
-		}
-		inner = u.Unwrap()
-	}
-}
-
-type readFromWriter struct {
-	http.ResponseWriter
-	rf io.ReaderFrom
-}
-
-func (w readFromWriter) ReadFrom(r io.Reader) (int64, error) { return w.rf.ReadFrom(r) }

@@ -2,13 +2,10 @@ package ociapi_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -17,15 +14,15 @@ import (
 
 	"github.com/silo-hpc/silo/internal/config"
 	"github.com/silo-hpc/silo/internal/meta"
-	"github.com/silo-hpc/silo/internal/server"
+	"github.com/silo-hpc/silo/internal/servertest"
 )
 
 // env is the real composed server on a loopback port.
 type env struct {
-	t         *testing.T
-	srv       *server.Server
-	ts        *httptest.Server
-	host      string // 127.0.0.1:port, what image references use
+	t   *testing.T
+	srv *servertest.Server
+	// host is 127.0.0.1:port, what image references use.
+	host      string
 	adminPass string
 	// adminToken is admin's API token. Requests made with e.do send it as
 	// the Basic password unless told otherwise: a token check is a hash
@@ -33,49 +30,18 @@ type env struct {
 	adminToken string
 }
 
-const testKey = "0123456789abcdef0123456789abcdef-test-signing-key"
-
 func newEnv(t *testing.T, tweak ...func(*config.Config)) *env {
 	t.Helper()
-	cfg := config.Default()
-	cfg.DataDir = t.TempDir()
-	cfg.Addr = "127.0.0.1:0"
-	for _, f := range tweak {
-		f(&cfg)
-	}
-	ctx := context.Background()
-	ms, bs, err := server.OpenStores(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := server.New(cfg, log, ms, bs, []byte(testKey))
-	t.Cleanup(func() { srv.Close() })
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(ts.Close)
-	e := &env{t: t, srv: srv, ts: ts, host: strings.TrimPrefix(ts.URL, "http://"), adminPass: "admin-password"}
-	if _, err := srv.Auth.CreateUser(ctx, "admin", meta.RoleAdmin, e.adminPass); err != nil {
-		t.Fatal(err)
-	}
-	if e.adminToken, _, err = srv.Auth.IssueToken(ctx, "admin", "test", 0); err != nil {
-		t.Fatal(err)
-	}
+	srv := servertest.Start(t, tweak...)
+	e := &env{t: t, srv: srv, host: srv.Host}
+	e.adminPass, e.adminToken = srv.User(t, "admin", meta.RoleAdmin)
 	return e
 }
 
 // user creates a user and returns its password and an API token.
 func (e *env) user(name string, role meta.Role) (password, token string) {
 	e.t.Helper()
-	ctx := context.Background()
-	password = name + "-password"
-	if _, err := e.srv.Auth.CreateUser(ctx, name, role, password); err != nil {
-		e.t.Fatal(err)
-	}
-	token, _, err := e.srv.Auth.IssueToken(ctx, name, "test", 0)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return password, token
+	return e.srv.User(e.t, name, role)
 }
 
 // req describes one raw HTTP request.
@@ -93,7 +59,7 @@ func (e *env) do(r req) (*http.Response, []byte) {
 	e.t.Helper()
 	u := r.path
 	if !strings.HasPrefix(u, "http") {
-		u = e.ts.URL + r.path
+		u = e.srv.URL + r.path
 	}
 	var body io.Reader
 	if r.body != nil {

@@ -193,7 +193,7 @@ func TestORASPushLibraryPull(t *testing.T) {
 	if _, err := oras.Copy(ctx, src, "v2", e.orasRepo("alice/apps/app", "alice", pass), "v2", oras.DefaultCopyOptions); err != nil {
 		t.Fatal(err)
 	}
-	c := scsClient(t, e.ts.URL, tok)
+	c := scsClient(t, e.srv.URL, tok)
 	if got := scsPull(t, c, "alice/apps/app", "v2", "arm64"); !bytes.Equal(got, sifBytes) {
 		t.Fatal("library pull of an oras push differs")
 	}
@@ -251,7 +251,7 @@ func TestLibraryPushViaOCIRedirect(t *testing.T) {
 	// Library API).
 	_, body := e.must(200, req{method: "GET", path: "/v1/oci-redirect?accessTypes=pull%2Cpush&mapped=1&namespace=tools%2Fx", bearer: e.adminToken})
 	var rd struct{ Token, URL, Name string }
-	if err := json.Unmarshal(body, &rd); err != nil || rd.Name != "default/tools/x" || rd.URL != e.ts.URL+"/" || rd.Token == "" {
+	if err := json.Unmarshal(body, &rd); err != nil || rd.Name != "default/tools/x" || rd.URL != e.srv.URL+"/" || rd.Token == "" {
 		t.Fatalf("redirect %s", body)
 	}
 	e.must(404, req{method: "GET", path: "/v1/oci-redirect?accessTypes=pull&mapped=1&namespace=alice%2Ftools%2Fbig", bearer: tok})
@@ -322,7 +322,7 @@ func TestLibraryRulesOverOCI(t *testing.T) {
 
 func putJSON(t *testing.T, e *env, path, token, body string) {
 	t.Helper()
-	hr, _ := http.NewRequest("PUT", e.ts.URL+path, strings.NewReader(body))
+	hr, _ := http.NewRequest("PUT", e.srv.URL+path, strings.NewReader(body))
 	hr.Header.Set("Authorization", "Bearer "+token)
 	resp, err := http.DefaultClient.Do(hr)
 	if err != nil {

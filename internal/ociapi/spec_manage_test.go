@@ -238,7 +238,7 @@ func TestSpecBase(t *testing.T) {
 		t.Fatal("no API version header")
 	}
 	resp, _ = e.must(401, req{method: "GET", path: "/v2/", user: "-"})
-	want := fmt.Sprintf(`Bearer realm="%s/v2/token",service="%s"`, e.ts.URL, e.host)
+	want := fmt.Sprintf(`Bearer realm="%s/v2/token",service="%s"`, e.srv.URL, e.host)
 	if resp.Header.Get("WWW-Authenticate") != want || resp.Header.Get("Docker-Distribution-API-Version") != "registry/2.0" {
 		t.Fatalf("challenge %q", resp.Header.Get("WWW-Authenticate"))
 	}

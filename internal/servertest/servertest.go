@@ -5,7 +5,6 @@ package servertest
 
 import (
 	"context"
-	"crypto/rand"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -38,8 +37,10 @@ func Start(t testing.TB, edit ...func(*config.Config)) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key := make([]byte, 32)
-	rand.Read(key)
+	key, err := server.SigningKey(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv := server.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), ms, bs, key)
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(func() {
