@@ -210,19 +210,7 @@ func (s *Service) CompleteMultipart(ctx context.Context, p auth.Principal, image
 	if err := checkParts(st, parts); err != nil {
 		return Completion{}, s.failSession(ctx, u, err)
 	}
-	w, err := s.blobs.ResumeUpload(ctx, u.BlobUploadID)
-	if err != nil {
-		return Completion{}, s.failSession(ctx, u, err)
-	}
-	info, err := s.commit(ctx, w, img, st.Filesize)
-	if err != nil {
-		return Completion{}, s.failSession(ctx, u, err)
-	}
-	c, err := s.finish(ctx, ref, img, info, u)
-	if err != nil {
-		return c, s.failSession(ctx, u, err)
-	}
-	return c, nil
+	return s.completeSession(ctx, ref, img, u, st)
 }
 
 // checkParts compares the client's part list with the parts received.

@@ -82,18 +82,8 @@ func (s *Service) searchCollections(ctx context.Context, st meta.Store, p auth.P
 	if err != nil {
 		return nil, err
 	}
-	v := &visible{s: s, p: p, seen: map[string]bool{}}
-	var out []meta.CollectionHit
-	for _, h := range hits {
-		ok, err := v.ok(ctx, st, h.Collection)
-		if err != nil {
-			return nil, err
-		}
-		if ok && len(out) < searchLimit {
-			out = append(out, h)
-		}
-	}
-	return out, nil
+	return visibleHits(ctx, st, &visible{s: s, p: p, seen: map[string]bool{}}, hits,
+		func(h meta.CollectionHit) meta.Collection { return h.Collection })
 }
 
 func (s *Service) searchContainers(ctx context.Context, st meta.Store, p auth.Principal, text string) ([]meta.ContainerHit, error) {
@@ -101,10 +91,16 @@ func (s *Service) searchContainers(ctx context.Context, st meta.Store, p auth.Pr
 	if err != nil {
 		return nil, err
 	}
-	v := &visible{s: s, p: p, seen: map[string]bool{}}
-	var out []meta.ContainerHit
+	return visibleHits(ctx, st, &visible{s: s, p: p, seen: map[string]bool{}}, hits,
+		func(h meta.ContainerHit) meta.Collection { return h.Collection })
+}
+
+// visibleHits keeps the hits whose collection the caller may read, up to
+// searchLimit.
+func visibleHits[H any](ctx context.Context, st meta.Store, v *visible, hits []H, collection func(H) meta.Collection) ([]H, error) {
+	var out []H
 	for _, h := range hits {
-		ok, err := v.ok(ctx, st, h.Collection)
+		ok, err := v.ok(ctx, st, collection(h))
 		if err != nil {
 			return nil, err
 		}
