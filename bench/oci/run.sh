@@ -7,7 +7,9 @@
 #   BIG_MIB=256 ROUNDS=1 bash bench/oci/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-tmp=$(mktemp -d)
+# BENCH_DIR puts both registries' data elsewhere, e.g. /dev/shm to take the
+# disk out of the comparison.
+tmp=$(mktemp -d -p "${BENCH_DIR:-${TMPDIR:-/tmp}}")
 pids=()
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -57,6 +59,12 @@ wait_up() {
 wait_up "$silo_port"
 wait_up "$dist_port"
 
-go run ./bench/oci -big "${BIG_MIB:-1024}" -rounds "${ROUNDS:-2}" \
-	-target "silo=http://127.0.0.1:$silo_port,admin,$token" \
-	-target "distribution=http://127.0.0.1:$dist_port"
+silo="silo=http://127.0.0.1:$silo_port,admin,$token"
+dist="distribution=http://127.0.0.1:$dist_port"
+# DIST_FIRST=1 measures the distribution registry first (order effects).
+if [ "${DIST_FIRST:-0}" = 1 ]; then
+	order=(-target "$dist" -target "$silo")
+else
+	order=(-target "$silo" -target "$dist")
+fi
+go run ./bench/oci -big "${BIG_MIB:-1024}" -rounds "${ROUNDS:-2}" "${order[@]}"

@@ -1,7 +1,6 @@
 package fsblob
 
 import (
-	"bufio"
 	"context"
 	"encoding"
 	"errors"
@@ -17,10 +16,6 @@ import (
 	"github.com/silo-hpc/silo/internal/blob"
 )
 
-// bufSize batches small HTTP body reads (32 KiB from io.Copy) into large
-// write syscalls; it is the only per-session memory besides the hash.
-const bufSize = 1 << 20
-
 var errDone = errors.New("fsblob: writer already closed, committed or cancelled")
 
 // writer is one open session. Like an io.Writer it is used by one goroutine.
@@ -30,7 +25,6 @@ type writer struct {
 	dir  string
 	alg  digest.Algorithm
 	sink *sink
-	buf  *bufio.Writer
 	done bool
 	// accepted counts bytes taken by Write; sink.n lags behind it while
 	// chunks are in flight.
@@ -41,7 +35,7 @@ var _ blob.Writer = (*writer)(nil)
 
 func newWriter(s *Store, id, dir string, alg digest.Algorithm, f *os.File, h hash.Hash, offset int64) *writer {
 	sk := newSink(f, h, offset)
-	return &writer{s: s, id: id, dir: dir, alg: alg, sink: sk, buf: bufio.NewWriterSize(sk, bufSize), accepted: offset}
+	return &writer{s: s, id: id, dir: dir, alg: alg, sink: sk, accepted: offset}
 }
 
 func (w *writer) ID() string { return w.id }
@@ -53,7 +47,7 @@ func (w *writer) Write(p []byte) (int, error) {
 	if w.done {
 		return 0, errDone
 	}
-	n, err := w.buf.Write(p)
+	n, err := w.sink.Write(p)
 	w.accepted += int64(n)
 	if err != nil {
 		return n, apperr.Wrap(apperr.Internal, err, "blob store: write upload %s", w.id)
@@ -61,10 +55,9 @@ func (w *writer) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// flush pushes buffered bytes to the sink and waits until they are on
-// disk and hashed.
+// flush waits until every byte written so far is on disk and hashed.
 func (w *writer) flush() error {
-	return errors.Join(w.buf.Flush(), w.sink.wait())
+	return w.sink.wait()
 }
 
 // saveState records the hash of everything flushed so far.
