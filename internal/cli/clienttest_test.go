@@ -142,4 +142,4 @@ func assertMode(t *testing.T, path string, want os.FileMode) {
 	}
 }
 
-const fixtureDir = "../../../shared/fixtures/singularity-4.3.3"
+const fixtureDir = "../../testdata/singularity-4.3.3"

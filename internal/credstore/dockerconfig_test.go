@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-const fixtures = "../../../shared/fixtures/singularity-4.3.3"
+const fixtures = "../../testdata/singularity-4.3.3"
 
 func readFixture(t *testing.T, name string) []byte {
 	t.Helper()

@@ -10,7 +10,7 @@ import (
 )
 
 func TestRemoteConfigRoundTripsSingularityFixture(t *testing.T) {
-	data, err := os.ReadFile("../../../shared/fixtures/singularity-4.3.3/remote.yaml")
+	data, err := os.ReadFile("../../testdata/singularity-4.3.3/remote.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -122,7 +122,7 @@ func TestResolveWarnsOnUnreadableExplicitFile(t *testing.T) {
 func TestResolveWithSingularityFixture(t *testing.T) {
 	clearCredentialEnv(t)
 	path := filepath.Join(t.TempDir(), "docker-config.json")
-	data, err := os.ReadFile("../../../shared/fixtures/singularity-4.3.3/docker-config.after-login.json")
+	data, err := os.ReadFile("../../testdata/singularity-4.3.3/docker-config.after-login.json")
 	if err != nil {
 		t.Fatal(err)
 	}
