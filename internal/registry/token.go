@@ -70,7 +70,7 @@ func (s *Service) Token(ctx context.Context, req TokenRequest) (TokenResponse, e
 	var err error
 	switch {
 	case req.RefreshToken != "":
-		p, err = s.verifyRefresh(req.RefreshToken)
+		p, err = s.verifyRefresh(ctx, req.RefreshToken)
 	case req.Username != "" || req.Password != "":
 		p, err = s.auth.CheckPassword(ctx, req.Username, req.Password)
 	}
@@ -159,9 +159,19 @@ func principalOf(c claims) auth.Principal {
 	return auth.Principal{UserID: c.UserID, Name: c.Subject, Role: meta.Role(c.Role)}
 }
 
-func (s *Service) verifyRefresh(tok string) (auth.Principal, error) {
+// verifyRefresh checks a refresh token and then the account itself: a
+// refresh token lives for weeks, so a disabled user (or a changed role)
+// must take effect at the next refresh, not when the token expires.
+func (s *Service) verifyRefresh(ctx context.Context, tok string) (auth.Principal, error) {
 	c, err := s.parse(tok, kindRefresh)
-	return principalOf(c), err
+	if err != nil {
+		return auth.Principal{}, err
+	}
+	u, err := s.meta.GetUser(ctx, c.UserID)
+	if err != nil || u.Disabled {
+		return auth.Principal{}, apperr.Wrap(apperr.Unauthenticated, err, "refresh token is no longer valid")
+	}
+	return auth.Principal{UserID: u.ID, Name: u.Name, Role: u.Role}, nil
 }
 
 // Credentials are what a registry request presented.

@@ -43,7 +43,7 @@ func newService(t *testing.T) (*Service, *auth.Service) {
 // Tokens carry the principal and the granted scopes; they expire, and a
 // refresh token is not an access token.
 func TestTokenLifecycle(t *testing.T) {
-	s, _ := newService(t)
+	s, a := newService(t)
 	ctx := context.Background()
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	s.now = func() time.Time { return now }
@@ -69,6 +69,13 @@ func TestTokenLifecycle(t *testing.T) {
 	again, err := s.Token(ctx, TokenRequest{RefreshToken: res.RefreshToken, Scopes: oci.ParseScopes("repository:alice/x:pull")})
 	if err != nil || again.Scope != "repository:alice/x:pull" {
 		t.Fatalf("refresh: %+v %v", again, err)
+	}
+	// A disabled account gets nothing more from its refresh token.
+	if err := a.SetDisabled(ctx, "alice", true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Token(ctx, TokenRequest{RefreshToken: res.RefreshToken}); !apperr.Is(err, apperr.Unauthenticated) {
+		t.Fatalf("refresh after disable: %v", err)
 	}
 }
 
