@@ -301,3 +301,28 @@ func TestRegistryCredentialHelper(t *testing.T) {
 		t.Error("a failed login changed the file or the helper")
 	}
 }
+
+// A password typed into the URI is refused, and never echoed back in the
+// FATAL line (terminal scrollback, CI logs).
+func TestRegistryURIPasswordNotEchoed(t *testing.T) {
+	const secret = "s3cr3tpw"
+	for _, uri := range []string{
+		"docker://me:" + secret + "@127.0.0.1:15077",
+		"oras://me:" + secret + "@127.0.0.1:notaport",
+		"docker://me:" + secret + "%zz@127.0.0.1:15077",
+	} {
+		for _, cmd := range [][]string{
+			{"registry", "login", "-u", "u", "-p", "p", uri},
+			{"registry", "logout", uri},
+		} {
+			isolate(t)
+			r := runSilo(t, "", cmd...)
+			if r.code != ExitFatal {
+				t.Errorf("%v: exit %d", cmd, r.code)
+			}
+			if strings.Contains(r.stderr+r.stdout, secret) {
+				t.Errorf("%v: password echoed:\n%s", cmd[:2], r.stderr)
+			}
+		}
+	}
+}

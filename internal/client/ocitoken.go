@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -77,5 +78,30 @@ func (r Registry) realmURL(p *PingResult) (*url.URL, error) {
 	default:
 		return nil, fmt.Errorf("refusing to send credentials to realm %q: the registry uses https", raw)
 	}
+	// As GGCR's validateRealmURL: a loopback, private or link-local IP
+	// literal is only trusted when it is the registry itself.
+	if ip := net.ParseIP(u.Hostname()); ip != nil &&
+		(ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsUnspecified()) &&
+		!sameHostPort(u, p.Base) {
+		return nil, fmt.Errorf("refusing to send credentials to realm %q: a local address that is not the registry", raw)
+	}
 	return u, nil
+}
+
+// sameHostPort compares realm's host:port with that of base, the URL the
+// registry answered on, filling in the schemes' default ports.
+func sameHostPort(realm *url.URL, base string) bool {
+	b, err := url.Parse(base)
+	if err != nil {
+		return false
+	}
+	return hostPort(realm) == hostPort(b)
+}
+
+func hostPort(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
+	return net.JoinHostPort(strings.ToLower(u.Hostname()), port)
 }

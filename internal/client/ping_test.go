@@ -165,3 +165,26 @@ func TestFetchTokenWithScope(t *testing.T) {
 		t.Errorf("token request %q has no scope", last)
 	}
 }
+
+// A realm on a loopback, private or link-local address other than the
+// registry's own host:port is refused (GGCR's validateRealmURL, §3.8): a
+// registry must not make the client send credentials to a local service.
+func TestPrivateRealmElsewhereRefused(t *testing.T) {
+	var sawToken bool
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sawToken = true
+		w.Write([]byte(`{"token":"t"}`))
+	}))
+	defer other.Close()
+	for _, realm := range []string{other.URL + "/token", "http://169.254.169.254/latest", "http://[::1]:1/token"} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="`+realm+`",service="x"`)
+			w.WriteHeader(401)
+		}))
+		err := client.Registry{Host: strings.TrimPrefix(srv.URL, "http://"), Insecure: true}.VerifyLogin(context.Background(), user, pass)
+		srv.Close()
+		if err == nil || !strings.Contains(err.Error(), "refusing to send credentials to realm") || sawToken {
+			t.Errorf("realm %s: err = %v, token endpoint called: %v", realm, err, sawToken)
+		}
+	}
+}

@@ -179,16 +179,26 @@ func (c *Config) Validate() error {
 		bad("data_dir must not be empty")
 	}
 	if c.PublicURL != "" {
+		shown := redactURL(c.PublicURL)
 		u, err := url.Parse(c.PublicURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			bad("public_url %q: want an absolute http(s) URL", c.PublicURL)
-		} else if u.RawQuery != "" || u.Fragment != "" {
-			bad("public_url %q: must not have a query or fragment", c.PublicURL)
+		switch {
+		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+			bad("public_url %q: want an absolute http(s) URL", shown)
+		case u.User != nil:
+			// It is published in discovery documents and upload URLs.
+			bad("public_url %q: must not carry a user name or password", shown)
+		case u.RawQuery != "" || u.Fragment != "":
+			bad("public_url %q: must not have a query or fragment", shown)
 		}
 	}
 	if IsPostgres(c.Database) {
 		if _, err := url.Parse(c.Database); err != nil {
-			bad("database: %v", err)
+			// url.Error quotes the whole DSN, password included.
+			var ue *url.Error
+			if errors.As(err, &ue) {
+				err = ue.Err
+			}
+			bad("database %q: %v", redactURL(c.Database), err)
 		}
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
@@ -213,6 +223,31 @@ func (c *Config) Validate() error {
 		bad("auth.token_ttl %s: must be at least 1m (clients clamp shorter tokens)", time.Duration(c.Auth.TokenTTL))
 	}
 	return errors.Join(errs...)
+}
+
+// redactURL shows raw with the password of its userinfo replaced, even
+// when raw does not parse.
+func redactURL(raw string) string {
+	if u, err := url.Parse(raw); err == nil {
+		return u.Redacted()
+	}
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return raw
+	}
+	authority, path := rest, ""
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		authority, path = rest[:i], rest[i:]
+	}
+	i := strings.LastIndex(authority, "@")
+	if i < 0 {
+		return raw
+	}
+	user, _, hasPass := strings.Cut(authority[:i], ":")
+	if hasPass {
+		user += ":xxxxx"
+	}
+	return scheme + "://" + user + authority[i:] + path
 }
 
 // IsPostgres reports whether a database setting selects PostgreSQL.

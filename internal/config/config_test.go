@@ -64,3 +64,33 @@ func TestStrictAndAllProblems(t *testing.T) {
 		t.Fatalf("env errors: %v", bad)
 	}
 }
+
+// Validate's messages are printed by --check-config and logged: a password
+// in the database DSN or the public URL must not appear in them.
+func TestValidateHidesURLPasswords(t *testing.T) {
+	const secret = "s3cr3tpw"
+	for _, tc := range []struct{ name, field, want string }{
+		{"bad DSN escape", "database", "database"},
+		{"public URL with credentials", "public_url", "public_url"},
+		{"unparsable public URL", "public_url_bad", "public_url"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Default()
+			switch tc.field {
+			case "database":
+				c.Database = "postgres://silo:" + secret + "%zz@db.example/silo"
+			case "public_url":
+				c.PublicURL = "https://admin:" + secret + "@silo.example"
+			case "public_url_bad":
+				c.PublicURL = "https://admin:" + secret + "@silo.example:port/"
+			}
+			err := c.Validate()
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("want a %s problem, got %v", tc.want, err)
+			}
+			if strings.Contains(err.Error(), secret) {
+				t.Fatalf("password in the message: %v", err)
+			}
+		})
+	}
+}

@@ -299,3 +299,35 @@ func assertContent(t *testing.T, s *Store, d digest.Digest, want []byte) {
 		t.Fatalf("content of %s differs (%d bytes, want %d)", d, got.Len(), len(want))
 	}
 }
+
+// After a failed flush, Size must be what the session really holds (what
+// ResumeUpload continues from), not what Write accepted: callers record
+// it as the offset the client resumes at.
+func TestSizeAfterFailedFlush(t *testing.T) {
+	s := newStore(t, t.TempDir())
+	bw, err := s.NewUpload(t.Context(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := bw.(*writer)
+	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Skipf("no /dev/full: %v", err)
+	}
+	w.sink.f.Close()
+	w.sink.f = full // every write fails with ENOSPC
+	if _, err := w.Write(bytes.Repeat([]byte("x"), 3*bufSize/2)); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	if err := w.Close(); err == nil {
+		t.Fatal("Close after a failed write succeeded")
+	}
+	r, err := s.ResumeUpload(t.Context(), w.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Cancel(t.Context())
+	if w.Size() != r.Size() {
+		t.Fatalf("Size after failed Close is %d, the session resumes at %d", w.Size(), r.Size())
+	}
+}

@@ -82,6 +82,9 @@ func (w *writer) Close() error {
 	w.done = true
 	err := w.flush()
 	w.sink.stop()
+	// After a failed flush some accepted bytes never reached the file:
+	// from now on Size is what the session holds, where it resumes.
+	w.accepted = w.sink.n
 	err = errors.Join(err, w.saveState(true), w.sink.f.Close())
 	if err != nil {
 		return apperr.Wrap(apperr.Internal, err, "blob store: close upload %s", w.id)
@@ -130,6 +133,7 @@ func (w *writer) Commit(ctx context.Context, expected digest.Digest, size int64)
 func (w *writer) commit(ctx context.Context, expected digest.Digest, size int64) (blob.Info, error) {
 	err := w.flush()
 	w.sink.stop()
+	w.accepted = w.sink.n
 	if err != nil {
 		return blob.Info{}, apperr.Wrap(apperr.Internal, err, "blob store: flush upload %s", w.id)
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -99,17 +100,24 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		ctx := httpx.WithLogger(httpx.WithRequestID(r.Context(), id), log)
 		r = r.WithContext(ctx)
 		rec := &recorder{ResponseWriter: w}
+		path := logPath(r.URL.Path)
 		s.metrics.inFlight.Inc()
 		defer func() {
 			s.metrics.inFlight.Dec()
-			if p := recover(); p != nil {
-				if p == http.ErrAbortHandler {
-					panic(p)
-				}
-				log.Error("panic serving request", "panic", p, "path", r.URL.Path)
+			p := recover()
+			if p != nil && p != http.ErrAbortHandler {
+				log.Error("panic serving request", "panic", p, "path", path)
 				if rec.status == 0 {
 					http.Error(rec, "internal server error", http.StatusInternalServerError)
+					p = nil
 				}
+			}
+			if p != nil {
+				// The response has started (or the handler aborted): it cannot
+				// become an error any more. Abort the connection after the
+				// request is logged and counted, so the client sees a
+				// truncated response rather than a complete one.
+				defer panic(http.ErrAbortHandler)
 			}
 			route := r.Pattern
 			if route == "" {
@@ -123,12 +131,29 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			s.metrics.requests.WithLabelValues(route, r.Method, strconv.Itoa(code)).Inc()
 			s.metrics.duration.WithLabelValues(route, r.Method).Observe(elapsed.Seconds())
 			// Only the path is logged: queries and headers may carry secrets.
-			log.LogAttrs(ctx, levelFor(code), "request", slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			log.LogAttrs(ctx, levelFor(code), "request", slog.String("method", r.Method), slog.String("path", path),
 				slog.Int("status", code), slog.Int64("bytes", rec.bytes), slog.Duration("duration", elapsed),
 				slog.String("remote", r.RemoteAddr))
 		}()
 		next.ServeHTTP(rec, r)
 	})
+}
+
+// capabilityPrefix starts the Library API's single-part upload URLs: the
+// id after it is the only credential such a request carries.
+const capabilityPrefix = "/v2/imagefile/_upload/"
+
+// logPath is the path as logged, with a capability upload id hidden.
+func logPath(path string) string {
+	rest, ok := strings.CutPrefix(path, capabilityPrefix)
+	if !ok {
+		return path
+	}
+	_, tail, found := strings.Cut(rest, "/")
+	if found {
+		tail = "/" + tail
+	}
+	return capabilityPrefix + "REDACTED" + tail
 }
 
 func levelFor(code int) slog.Level {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -53,5 +54,68 @@ func TestObserve(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(s.metrics.requests.WithLabelValues("GET /ok/{id}", "GET", "200")); got != 1 {
 		t.Fatalf("ok request counted %v times", got)
+	}
+}
+
+// A library capability upload URL needs no Authorization: its id is the
+// secret, so it must not reach the request log.
+func TestObserveRedactsCapabilityURL(t *testing.T) {
+	var logs bytes.Buffer
+	s := &Server{log: slog.New(slog.NewJSONHandler(&logs, nil)), metrics: newMetrics(prometheus.NewRegistry())}
+	mux := http.NewServeMux()
+	mux.HandleFunc("PUT /v2/imagefile/{a}/{b}", func(w http.ResponseWriter, r *http.Request) {})
+	mux.HandleFunc("PUT /v2/imagefile/_upload/{id}/{part}", func(w http.ResponseWriter, r *http.Request) { panic("kaboom") })
+	ts := httptest.NewServer(s.observe(mux))
+	defer ts.Close()
+	const capability = "c4p4b1l1tyc4p4b1l1tyc4p4b1l1ty"
+	for _, p := range []string{"/v2/imagefile/_upload/" + capability, "/v2/imagefile/_upload/" + capability + "/3"} {
+		req, _ := http.NewRequest("PUT", ts.URL+p, strings.NewReader("x"))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	out := logs.String()
+	if strings.Contains(out, capability) {
+		t.Fatalf("capability upload id reached the log:\n%s", out)
+	}
+	if !strings.Contains(out, `"path":"/v2/imagefile/_upload/`) {
+		t.Fatalf("log lacks the redacted path:\n%s", out)
+	}
+}
+
+// A panic after the response has started cannot become a 500: the
+// connection must be aborted so the client sees a truncated response, not
+// a complete one.
+func TestObservePanicAfterWriteAborts(t *testing.T) {
+	var logs bytes.Buffer
+	s := &Server{log: slog.New(slog.NewJSONHandler(&logs, nil)), metrics: newMetrics(prometheus.NewRegistry())}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /half", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("partial"))
+		http.NewResponseController(w).Flush()
+		panic("kaboom")
+	})
+	ts := httptest.NewServer(s.observe(mux))
+	defer ts.Close()
+	resp, err := http.Get(ts.URL + "/half")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err == nil {
+		t.Fatalf("truncated response read as complete: %q", body)
+	}
+	ts.Close() // waits for the handler, so its log line is complete
+	if !strings.Contains(logs.String(), `"msg":"panic serving request"`) || !strings.Contains(logs.String(), `"msg":"request"`) {
+		t.Errorf("panic or request not logged:\n%s", logs.String())
+	}
+	if got := testutil.ToFloat64(s.metrics.requests.WithLabelValues("GET /half", "GET", "200")); got != 1 {
+		t.Errorf("aborted request counted %v times", got)
+	}
+	if got := testutil.ToFloat64(s.metrics.inFlight); got != 0 {
+		t.Errorf("in flight after abort: %v", got)
 	}
 }
