@@ -93,6 +93,10 @@ func (s *Service) CreateContainer(ctx context.Context, p auth.Principal, collect
 		if err != nil {
 			return err
 		}
+		// Invisible is NotFound under the id asked for, not the name.
+		if err := s.readable(ctx, tx, p, ref.Collection, collectionID); err != nil {
+			return err
+		}
 		if err := s.writable(ctx, tx, p, ref); err != nil {
 			return err
 		}

@@ -281,7 +281,8 @@ func (s *Service) readableCopy(ctx context.Context, st meta.Store, p auth.Princi
 // the garbage collector: another image or an OCI manifest may share it.
 // A frozen container protects its tagged images.
 func (s *Service) DeleteImage(ctx context.Context, p auth.Principal, ref, arch string) error {
-	return s.meta.InTx(ctx, func(tx meta.Store) error {
+	var deleted string
+	err := s.meta.InTx(ctx, func(tx meta.Store) error {
 		r, img, err := s.resolveImage(ctx, tx, p, ref, arch)
 		if err != nil {
 			return err
@@ -299,11 +300,18 @@ func (s *Service) DeleteImage(ctx context.Context, p auth.Principal, ref, arch s
 		if err := tx.DeleteImage(ctx, img.ID); err != nil {
 			return err
 		}
+		deleted = img.ID
 		if s.Mirror != nil {
 			return s.Mirror.ImageDeleted(ctx, tx, r, img)
 		}
 		return nil
 	})
+	if err == nil {
+		// Uploads to the deleted image can never complete: drop them now
+		// rather than at their expiry.
+		s.dropImageSessions(ctx, deleted, "")
+	}
+	return err
 }
 
 // imageMeta is what images.metadata holds (derived from the SIF).

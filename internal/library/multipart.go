@@ -210,7 +210,11 @@ func (s *Service) CompleteMultipart(ctx context.Context, p auth.Principal, image
 	if err := checkParts(st, parts); err != nil {
 		return Completion{}, s.failSession(ctx, u, err)
 	}
-	return s.completeSession(ctx, ref, img, u, st)
+	c, err := s.completeSession(ctx, ref, img, u, st)
+	if err == nil {
+		s.dropImageSessions(ctx, img.ID, u.ID)
+	}
+	return c, err
 }
 
 // checkParts compares the client's part list with the parts received.

@@ -213,18 +213,23 @@ func (s *Service) createCollection(ctx context.Context, st meta.Store, p auth.Pr
 	if err := checkName("collection", name); err != nil {
 		return meta.Collection{}, err
 	}
+	mayCreate := s.access.CanCreateCollection(p, e)
+	cannotCreate := denied("you may not create collections in entity %s", e.Name)
 	if existing, err := st.GetCollectionByName(ctx, e.ID, name); err == nil {
-		// Say "exists" only to who may see it; others get a refusal that
-		// does not confirm the name.
+		// Say "exists" only to who may see it; others get the refusal
+		// they would get were it missing, so the name is not confirmed.
 		if ok, err := s.access.CanReadCollection(ctx, st, p, existing); err != nil || !ok {
+			if err == nil && !mayCreate {
+				err = cannotCreate
+			}
 			return meta.Collection{}, firstErr(err, denied("cannot create collection %s/%s", e.Name, name))
 		}
 		return meta.Collection{}, apperr.New(apperr.Conflict, "collection %s/%s already exists", e.Name, name)
 	} else if !apperr.Is(err, apperr.NotFound) {
 		return meta.Collection{}, err
 	}
-	if !s.access.CanCreateCollection(p, e) {
-		return meta.Collection{}, denied("you may not create collections in entity %s", e.Name)
+	if !mayCreate {
+		return meta.Collection{}, cannotCreate
 	}
 	c := meta.Collection{EntityID: e.ID, Name: name, Description: description, OwnerID: p.UserID, Private: s.access.Policy.DefaultPrivate}
 	if private != nil {
@@ -247,6 +252,11 @@ func (s *Service) UpdateCollection(ctx context.Context, p auth.Principal, id str
 	err := s.meta.InTx(ctx, func(tx meta.Store) error {
 		ref, err := s.collectionRef(ctx, tx, id)
 		if err != nil {
+			return err
+		}
+		// An invisible collection is NotFound under the id asked for, as
+		// a missing one: its name must not show in the message.
+		if err := s.readable(ctx, tx, p, ref.Collection, id); err != nil {
 			return err
 		}
 		if err := s.writable(ctx, tx, p, ref); err != nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/silo-hpc/silo/internal/apperr"
 	"github.com/silo-hpc/silo/internal/auth"
+	"github.com/silo-hpc/silo/internal/httpx"
 	"github.com/silo-hpc/silo/internal/meta"
 )
 
@@ -97,7 +98,7 @@ func (s *Service) CompleteUpload(ctx context.Context, p auth.Principal, imageID 
 		c, err := s.completeSession(ctx, ref, img, u, st)
 		release()
 		if err == nil {
-			s.dropOthers(ctx, ups, u.ID)
+			s.dropImageSessions(ctx, img.ID, u.ID)
 		}
 		return c, err
 	}
@@ -122,6 +123,20 @@ func (s *Service) completeSession(ctx context.Context, ref Ref, img meta.Image, 
 		return c, s.failSession(ctx, u, err)
 	}
 	return c, nil
+}
+
+// dropImageSessions drops every upload session of an image but keep:
+// uploads that lost the race or were abandoned once the image is
+// complete, and all of them once it is deleted.
+func (s *Service) dropImageSessions(ctx context.Context, imageID, keep string) {
+	for _, kind := range []string{kindSingle, kindMultipart} {
+		ups, err := s.meta.ListUploadsFor(ctx, kind, imageID)
+		if err != nil {
+			httpx.Logger(ctx).Warn("listing upload sessions", "image", imageID, "err", err)
+			continue
+		}
+		s.dropOthers(ctx, ups, keep)
+	}
 }
 
 // dropOthers drops the sessions of ups other than keep (uploads of the

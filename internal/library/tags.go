@@ -37,12 +37,36 @@ func (s *Service) setTag(ctx context.Context, tx meta.Store, ref Ref, img meta.I
 	case err != nil && !apperr.Is(err, apperr.NotFound):
 		return err
 	}
+	if ref.Container.Frozen {
+		if err := frozenShadow(ctx, tx, ref, img, tag); err != nil {
+			return err
+		}
+	}
 	t := meta.LibraryTag{ContainerID: ref.Container.ID, Arch: img.Arch, Tag: tag, ImageID: img.ID}
 	if err := tx.SetLibraryTag(ctx, &t); err != nil {
 		return err
 	}
 	if s.Mirror != nil {
 		return s.Mirror.TagsChanged(ctx, tx, ref, tag)
+	}
+	return nil
+}
+
+// frozenShadow refuses, in a frozen container, a new tag row that would
+// change what an existing tag resolves to (resolveTag): an
+// architecture-specific tag takes over the pulls an architecture-less tag
+// of the same name answered for that architecture, and an
+// architecture-less tag takes over the pulls without arch and the
+// fallback for every other architecture.
+func frozenShadow(ctx context.Context, tx meta.Store, ref Ref, img meta.Image, tag string) error {
+	tags, err := tx.ListLibraryTags(ctx, ref.Container.ID)
+	if err != nil {
+		return err
+	}
+	for _, t := range tags {
+		if t.Tag == tag && t.ImageID != img.ID && (t.Arch == "" || img.Arch == "") {
+			return denied("container %s is frozen; tag %q cannot be replaced", ref.Path(), tag)
+		}
 	}
 	return nil
 }

@@ -331,3 +331,45 @@ func TestHostileInput(t *testing.T) {
 	}
 	e.wantNothingStored()
 }
+
+// TestDeleteDropsUploads: deleting an image drops its upload sessions at
+// once (their blob data and records), as they can never complete; and a
+// completed upload drops the image's other sessions of either kind.
+func TestDeleteDropsUploads(t *testing.T) {
+	e := newEnv(t)
+	tok := e.tokens["alice"]
+	data := bytes.Repeat([]byte("y"), 1<<20)
+	_, img := e.rawImage("gone", "app", hashOf(data))
+	var up struct {
+		URL string `json:"uploadURL"`
+	}
+	e.doJSON("POST", "/v2/imagefile/"+img, tok, map[string]any{"filesize": len(data)}, &up)
+	if st, _ := e.putPart(up.URL, data); st != http.StatusOK {
+		t.Fatalf("put: %d", st)
+	}
+	mp, _, _ := e.startMultipart(img, int64(len(data)))
+	_, _, url := e.partURL(img, mp, 1, int64(len(data)))
+	if st, _ := e.putPart(url, data); st != http.StatusOK {
+		t.Fatalf("part: %d", st)
+	}
+	if st, b := e.doJSON("DELETE", "/v1/images/alice/gone/app:"+hashOf(data), tok, nil, nil); st != http.StatusOK {
+		t.Fatalf("delete: %d %s", st, b)
+	}
+	e.wantNothingStored()
+
+	// A finished multipart upload drops an abandoned single-part one.
+	_, img = e.rawImage("gone", "app2", hashOf(data))
+	e.doJSON("POST", "/v2/imagefile/"+img, tok, map[string]any{"filesize": len(data)}, &up)
+	if st, _ := e.putPart(up.URL, data); st != http.StatusOK {
+		t.Fatalf("put: %d", st)
+	}
+	mp, _, _ = e.startMultipart(img, int64(len(data)))
+	_, _, url = e.partURL(img, mp, 1, int64(len(data)))
+	_, etag := e.putPart(url, data)
+	if st, b := e.completeMultipart(img, mp, etag); st != http.StatusOK {
+		t.Fatalf("complete: %d %s", st, b)
+	}
+	if _, sessions := e.storedBlobs(); sessions != 0 || e.uploadRows() != 0 {
+		t.Fatalf("left behind: %d blob sessions, %d upload rows", sessions, e.uploadRows())
+	}
+}

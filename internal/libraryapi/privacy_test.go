@@ -143,3 +143,35 @@ func must(t testing.TB, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestPrivacyMessages: refusals about a private collection read exactly as
+// if it did not exist, so neither its existence nor its name leaks.
+func TestPrivacyMessages(t *testing.T) {
+	e := newEnv(t)
+	e.client("alice").mustPush(t, makeSIF(t, "amd64", 1000, 1), "alice/hidden/app", "amd64", "latest")
+	var col, ent struct{ ID string }
+	e.doJSON("GET", "/v1/collections/alice/hidden", e.tokens["alice"], nil, &col)
+	e.doJSON("GET", "/v1/entities/alice", e.tokens["alice"], nil, &ent)
+	if st, b := e.doJSON("PUT", "/v1/collections/"+col.ID, e.tokens["alice"], `{"private":true}`, nil); st != http.StatusOK {
+		t.Fatalf("make private: %d %s", st, b)
+	}
+	// Creating it again: the same refusal as for a name that is free.
+	st, b := e.doJSON("POST", "/v1/collections", e.tokens["bob"], `{"entity":"`+ent.ID+`","name":"hidden"}`, nil)
+	hidden := wantError(t, st, b, http.StatusForbidden)
+	st, b = e.doJSON("POST", "/v1/collections", e.tokens["bob"], `{"entity":"`+ent.ID+`","name":"hidden2"}`, nil)
+	free := wantError(t, st, b, http.StatusForbidden)
+	if strings.ReplaceAll(free, "hidden2", "hidden") != hidden {
+		t.Errorf("existing private collection refused as %q, a free name as %q", hidden, free)
+	}
+	// Calls by id: 404 naming the id, never the collection.
+	for _, tc := range []struct{ method, path, body string }{
+		{"PUT", "/v1/collections/" + col.ID, `{"private":false}`},
+		{"POST", "/v1/containers", `{"collection":"` + col.ID + `","name":"new"}`},
+	} {
+		st, b := e.doJSON(tc.method, tc.path, e.tokens["bob"], tc.body, nil)
+		msg := wantError(t, st, b, http.StatusNotFound)
+		if strings.Contains(msg, "hidden") || strings.Contains(msg, "alice") {
+			t.Errorf("%s %s: message %q names the private collection", tc.method, tc.path, msg)
+		}
+	}
+}

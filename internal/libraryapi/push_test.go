@@ -1,6 +1,7 @@
 package libraryapi_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net/http"
@@ -243,4 +244,48 @@ func TestFrozenOverRedirect(t *testing.T) {
 		t.Fatalf("replacing a frozen tag over the redirect: %v, want permission denied", err)
 	}
 	alice.pullBoth(t, ref, "latest", "amd64", one)
+}
+
+// TestFrozenArchlessTag: in a frozen container, a tag for an architecture
+// may not take over the pulls an architecture-less tag of the same name
+// answered, nor the reverse: both would replace what the tag names.
+func TestFrozenArchlessTag(t *testing.T) {
+	e := newEnv(t)
+	tok := e.tokens["alice"]
+	data := []byte("not a SIF: stored with an unknown architecture")
+	cid, img := e.rawImage("frozen", "app", hashOf(data))
+	if st, b := e.do("POST", "/v1/imagefile/"+img, tok, bytes.NewReader(data)); st != http.StatusOK {
+		t.Fatalf("upload: %d %s", st, b)
+	}
+	if st, b := e.doJSON("POST", "/v1/tags/"+cid, tok, map[string]string{"Tag": "latest", "ImageID": img}, nil); st != http.StatusOK {
+		t.Fatalf("tag: %d %s", st, b)
+	}
+	// An amd64 image tagged "arm" before the freeze.
+	alice := e.client("alice")
+	alice.mustPush(t, makeSIF(t, "amd64", 1000, 1), "alice/frozen/app", "amd64", "arm")
+	if st, b := e.doJSON("PUT", "/v1/containers/"+cid, tok, `{"frozen":true}`, nil); st != http.StatusOK {
+		t.Fatalf("freeze: %d %s", st, b)
+	}
+	_, err := alice.push(t, makeSIF(t, "amd64", 1000, 2), "alice/frozen/app", "amd64", "latest")
+	if err == nil || !strings.Contains(err.Error(), "permission denied") {
+		t.Fatalf("shadowing a frozen arch-less tag: %v, want permission denied", err)
+	}
+	// And an arch-less image may not take over "arm" either.
+	other := []byte("another file without an architecture")
+	_, img2 := e.rawImage("frozen", "app", hashOf(other))
+	if st, b := e.do("POST", "/v1/imagefile/"+img2, tok, bytes.NewReader(other)); st != http.StatusOK {
+		t.Fatalf("upload: %d %s", st, b)
+	}
+	st, b := e.doJSON("POST", "/v1/tags/"+cid, tok, map[string]string{"Tag": "arm", "ImageID": img2}, nil)
+	wantError(t, st, b, http.StatusForbidden)
+	var got struct{ ID string }
+	for ref, want := range map[string]string{"latest?arch=amd64": img, "latest": img} {
+		if e.doJSON("GET", "/v1/images/alice/frozen/app:"+ref, "", nil, &got); got.ID != want {
+			t.Errorf("%s names %s, want %s", ref, got.ID, want)
+		}
+	}
+	// New tags are still fine.
+	if st, b := e.doJSON("POST", "/v1/tags/"+cid, tok, map[string]string{"Tag": "fresh", "ImageID": img2}, nil); st != http.StatusOK {
+		t.Fatalf("new tag: %d %s", st, b)
+	}
 }
