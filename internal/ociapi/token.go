@@ -1,6 +1,7 @@
 package ociapi
 
 import (
+	"errors"
 	"net/http"
 	"time"
 
@@ -21,6 +22,10 @@ type tokenResponse struct {
 	Scope        string `json:"scope,omitempty"`
 }
 
+// maxTokenForm caps the OAuth2 POST form: credentials, a refresh token
+// and scopes fit easily; the server does not buffer more for a stranger.
+const maxTokenForm = 64 << 10
+
 // token is /v2/token: GET with Basic credentials (token.md) or the OAuth2
 // POST form (oauth.md). Bad credentials are 401 even without a scope.
 func (a *API) token(w http.ResponseWriter, r *http.Request) error {
@@ -32,7 +37,12 @@ func (a *API) token(w http.ResponseWriter, r *http.Request) error {
 		req.Service, req.Scopes = q.Get("service"), oci.ParseScopes(q["scope"]...)
 		req.Offline = q.Get("offline_token") == "true"
 	case http.MethodPost:
+		r.Body = http.MaxBytesReader(w, r.Body, maxTokenForm)
 		if err := r.ParseForm(); err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return oci.Errorf(oci.CodeSizeInvalid, apperr.TooLarge, "token request form larger than %d bytes", maxTokenForm)
+			}
 			return oci.WithCode(oci.CodeUnsupported, apperr.Wrap(apperr.Invalid, err, "invalid form"))
 		}
 		f := r.PostForm

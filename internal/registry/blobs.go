@@ -69,6 +69,12 @@ func (s *Service) DeleteBlob(ctx context.Context, c Caller, name, d string) erro
 // exist (deletes). A missing repository looks like one the caller may not
 // see: NAME_UNKNOWN, or a challenge for an anonymous caller.
 func (s *Service) existingRepo(ctx context.Context, tx meta.Store, c Caller, name, action string) (meta.Repository, error) {
+	// A token that does not cover the action is refused before the
+	// repository is looked up, as pushRepo does: otherwise a missing
+	// repository (404) and a private one (401) would answer differently.
+	if c.Token && !c.Anonymous() && oci.ValidName(name) && !c.allows("repository", name, action) {
+		return s.pushRepo(ctx, tx, c, name, action)
+	}
 	if _, err := tx.GetRepository(ctx, name); apperr.Is(err, apperr.NotFound) && oci.ValidName(name) {
 		if c.Anonymous() {
 			return meta.Repository{}, oci.Unauthorized(oci.RepositoryScope(name, oci.ActionPull, oci.ActionPush, action), false)

@@ -17,11 +17,15 @@ import (
 // sent. The layer must have been pushed to this repository first.
 func (s *Service) addSIF(ctx context.Context, tx meta.Store, c Caller, name string, repo meta.Repository, d digest.Digest, tag string, m oci.Manifest) error {
 	layer := m.Layers[0]
-	if _, err := tx.GetRepositoryBlob(ctx, repo.ID, layer.Digest.String()); err != nil {
+	rec, err := tx.GetRepositoryBlob(ctx, repo.ID, layer.Digest.String())
+	if err != nil {
 		if apperr.Is(err, apperr.NotFound) {
 			return oci.Errorf(oci.CodeManifestBlobUnknown, apperr.Invalid, "SIF layer %s was not pushed to %s", layer.Digest, name)
 		}
 		return err
+	}
+	if rec.Size != layer.Size {
+		return oci.Errorf(oci.CodeManifestInvalid, apperr.Invalid, "SIF layer %s has %d bytes, not %d", layer.Digest, rec.Size, layer.Size)
 	}
 	ref, err := s.lib.ContainerForPush(ctx, tx, c.Principal, name)
 	if err != nil {
@@ -89,4 +93,24 @@ func (s *Service) checkFrozen(ctx context.Context, tx meta.Store, repo meta.Repo
 		return nil
 	}
 	return err
+}
+
+// checkFrozenDelete applies the frozen rule to OCI deletes in a library
+// container: a tag, or a manifest a tag names, stays. (Deleting it would
+// also let the tag be pushed again at other content.)
+func (s *Service) checkFrozenDelete(ctx context.Context, tx meta.Store, repo meta.Repository, ref oci.Reference) error {
+	if repo.ContainerID == "" || s.lib == nil {
+		return nil
+	}
+	con, err := tx.GetContainer(ctx, repo.ContainerID)
+	if err != nil || !con.Frozen {
+		return err
+	}
+	if ref.Tag == "" {
+		tags, err := tx.ListTagsFor(ctx, repo.ID, ref.Digest.String())
+		if err != nil || len(tags) == 0 {
+			return err
+		}
+	}
+	return oci.Errorf(oci.CodeDenied, apperr.Denied, "container %s is frozen; its tags cannot be deleted", repo.Name)
 }

@@ -166,6 +166,9 @@ func (s *Service) DeleteManifest(ctx context.Context, c Caller, name, reference 
 		if err != nil {
 			return err
 		}
+		if err := s.checkFrozenDelete(ctx, tx, repo, ref); err != nil {
+			return err
+		}
 		if ref.Tag != "" {
 			return notFound(tx.DeleteTag(ctx, repo.ID, ref.Tag), oci.CodeManifestUnknown, "manifest")
 		}

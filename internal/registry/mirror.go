@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"sort"
 
 	"github.com/opencontainers/go-digest"
@@ -202,7 +203,7 @@ func (s *Service) ensureEmptyJSON(ctx context.Context, tx meta.Store, repo meta.
 				return err
 			}
 			if _, err := w.Write(oci.EmptyJSON); err != nil {
-				return err
+				return errors.Join(err, w.Cancel(ctx))
 			}
 			if _, err := w.Commit(ctx, oci.EmptyJSONDigest, int64(len(oci.EmptyJSON))); err != nil {
 				return err

@@ -145,7 +145,7 @@ func (s *Service) parse(tok, kind string) (claims, error) {
 	var c claims
 	_, err := jwt.ParseWithClaims(tok, &c, func(*jwt.Token) (any, error) { return s.cfg.SigningKey, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}), jwt.WithIssuer(issuer),
-		jwt.WithTimeFunc(s.now))
+		jwt.WithExpirationRequired(), jwt.WithTimeFunc(s.now))
 	if err == nil && c.Kind != kind {
 		err = errors.New("wrong kind of token")
 	}

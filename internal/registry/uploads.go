@@ -224,7 +224,10 @@ func (s *Service) write(ctx context.Context, u *meta.Upload, st *uploadState, rn
 	st.Offset = w.Size()
 	b, _ := json.Marshal(st)
 	u.State, u.ExpiresAt = string(b), s.now().Add(uploadTTL)
-	return errors.Join(cerr, s.meta.UpdateUpload(ctx, u))
+	// A client that went away cancelled ctx; the bytes it sent are in the
+	// session all the same, so the offset must be saved regardless, or
+	// the status would send the client back before them.
+	return errors.Join(cerr, s.meta.UpdateUpload(context.WithoutCancel(ctx), u))
 }
 
 // AppendUpload is a PATCH: a chunk (rng set) or a streamed body (end-5).
@@ -270,7 +273,7 @@ func (s *Service) FinishUpload(ctx context.Context, c Caller, name, id, d string
 		st.Offset = w.Size()
 		b, _ := json.Marshal(st)
 		u.State = string(b)
-		return "", errors.Join(err, s.meta.UpdateUpload(ctx, &u))
+		return "", errors.Join(err, s.meta.UpdateUpload(context.WithoutCancel(ctx), &u))
 	}
 	info, err := w.Commit(ctx, dg, -1)
 	if err != nil {
