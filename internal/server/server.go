@@ -171,6 +171,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration
 	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
+		// The grace period ran out: cut the transfers still running.
+		srv.Close()
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
@@ -188,10 +190,8 @@ func SigningKey(cfg config.Config) ([]byte, error) {
 	path := cfg.Auth.SigningKeyFile
 	if path == "" {
 		path = filepath.Join(cfg.DataDir, "token-signing.key")
-		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-			if err := os.WriteFile(path, []byte(auth.NewPassword()+auth.NewPassword()), 0o600); err != nil {
-				return nil, err
-			}
+		if err := createKey(path); err != nil {
+			return nil, err
 		}
 	}
 	b, err := os.ReadFile(path)
@@ -202,4 +202,30 @@ func SigningKey(cfg config.Config) ([]byte, error) {
 		return nil, fmt.Errorf("signing key %s is shorter than 32 bytes", path)
 	}
 	return b, nil
+}
+
+// createKey writes a new random key unless one exists. The key is written
+// to a temporary file and linked into place, so two replicas starting
+// together on one data directory end up reading the same key, never a
+// half-written one.
+func createKey(path string) error {
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".signing-key-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.WriteString(auth.NewPassword() + auth.NewPassword())
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if err = errors.Join(err, tmp.Close()); err != nil {
+		return err
+	}
+	if err := os.Link(tmp.Name(), path); err != nil && !errors.Is(err, os.ErrExist) {
+		return err
+	}
+	return nil
 }

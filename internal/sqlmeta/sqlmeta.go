@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -52,7 +53,7 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 	// WAL lets readers run beside the writer; immediate transactions take the
 	// write lock up front so concurrent writers wait (busy_timeout) instead of
 	// failing on lock upgrade.
-	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
+	dsn := "file:" + uriPath.Replace(path) + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
 		"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
@@ -60,6 +61,10 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 	}
 	return open(ctx, db, false)
 }
+
+// uriPath escapes what SQLite's URI filenames give a meaning to: without
+// it a data directory named "a?b" silently opened the database "a".
+var uriPath = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
 
 // OpenPostgres connects to PostgreSQL and migrates the database.
 func OpenPostgres(ctx context.Context, dsn string) (*Store, error) {
@@ -182,24 +187,34 @@ func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 // Close implements meta.Store.
 func (s *Store) Close() error { return s.db.Close() }
 
-// rebind turns "?" placeholders into PostgreSQL's "$n". Queries in this
-// package never contain a literal "?".
+// rebind turns "?" placeholders into PostgreSQL's "$n". A "?" inside a
+// quoted literal is left alone. Queries are constant strings, so each is
+// rewritten once and cached.
 func (s *Store) rebind(q string) string {
 	if !s.postgres {
 		return q
 	}
+	if r, ok := rebound.Load(q); ok {
+		return r.(string)
+	}
 	var b strings.Builder
-	n := 0
+	n, quoted := 0, false
 	for _, r := range q {
-		if r == '?' {
+		switch {
+		case r == '\'':
+			quoted = !quoted
+		case r == '?' && !quoted:
 			n++
 			b.WriteString("$" + strconv.Itoa(n))
 			continue
 		}
 		b.WriteRune(r)
 	}
+	rebound.Store(q, b.String())
 	return b.String()
 }
+
+var rebound sync.Map // query text -> PostgreSQL form
 
 func (s *Store) exec(ctx context.Context, what, q string, args ...any) (sql.Result, error) {
 	res, err := s.q.ExecContext(ctx, s.rebind(q), args...)
