@@ -141,19 +141,16 @@ func (s *Service) failSession(ctx context.Context, u meta.Upload, err error) err
 // request found it (received bytes): another replica writing the same
 // session concurrently makes one of the two fail here.
 func (s *Service) saveState(ctx context.Context, u meta.Upload, prevReceived int64, st uploadState) error {
+	var was uploadState
+	if err := json.Unmarshal([]byte(u.State), &was); err != nil || was.Received != prevReceived {
+		return apperr.New(apperr.Conflict, "upload session changed by another request")
+	}
 	b, _ := json.Marshal(st)
-	return s.meta.InTx(ctx, func(tx meta.Store) error {
-		cur, err := tx.GetUpload(ctx, u.ID)
-		if err != nil {
-			return err
-		}
-		var was uploadState
-		if err := json.Unmarshal([]byte(cur.State), &was); err != nil || was.Received != prevReceived {
-			return apperr.New(apperr.Conflict, "upload session changed by another request")
-		}
-		cur.BlobUploadID, cur.State = u.BlobUploadID, string(b)
-		return tx.UpdateUpload(ctx, &cur)
-	})
+	prev := u.State
+	u.State = string(b)
+	// The swap fails if another request (possibly on another replica)
+	// saved this session since u was loaded.
+	return s.meta.SwapUpload(ctx, &u, prev)
 }
 
 // commit verifies a session's bytes against the image and publishes them.

@@ -174,6 +174,10 @@ type Uploads interface {
 	CreateUpload(ctx context.Context, u *Upload) error
 	GetUpload(ctx context.Context, id string) (Upload, error)
 	UpdateUpload(ctx context.Context, u *Upload) error
+	// SwapUpload updates u only if its state is still prevState, so two
+	// writers of one session (on different replicas) cannot both win:
+	// the loser gets apperr.Conflict.
+	SwapUpload(ctx context.Context, u *Upload, prevState string) error
 	DeleteUpload(ctx context.Context, id string) error
 	ListExpiredUploads(ctx context.Context, before time.Time) ([]Upload, error)
 }

@@ -234,6 +234,18 @@ func testUploads(t *testing.T, s meta.Store) {
 	if got.State != `{"offset":42}` || got.BlobUploadID != "b1" || !got.ExpiresAt.Equal(past) {
 		t.Fatalf("upload %+v", got)
 	}
+	// Compare-and-swap: only a writer that saw the current state wins.
+	next := got
+	next.State = `{"offset":99}`
+	must(t, s.SwapUpload(ctx, &next, `{"offset":42}`))
+	stale := got
+	stale.State = `{"offset":77}`
+	wantCode(t, s.SwapUpload(ctx, &stale, `{"offset":42}`), apperr.Conflict)
+	if cur, _ := s.GetUpload(ctx, u.ID); cur.State != `{"offset":99}` {
+		t.Fatalf("a stale swap changed the state: %s", cur.State)
+	}
+	missing := meta.Upload{ID: "nope", State: "{}"}
+	wantCode(t, s.SwapUpload(ctx, &missing, "{}"), apperr.NotFound)
 	exp, err := s.ListExpiredUploads(ctx, time.Now())
 	must(t, err)
 	if len(exp) != 1 || exp[0].ID != u.ID {

@@ -223,11 +223,13 @@ func (s *Service) write(ctx context.Context, u *meta.Upload, st *uploadState, rn
 	}
 	st.Offset = w.Size()
 	b, _ := json.Marshal(st)
+	prev := u.State
 	u.State, u.ExpiresAt = string(b), s.now().Add(uploadTTL)
 	// A client that went away cancelled ctx; the bytes it sent are in the
 	// session all the same, so the offset must be saved regardless, or
-	// the status would send the client back before them.
-	return errors.Join(cerr, s.meta.UpdateUpload(context.WithoutCancel(ctx), u))
+	// the status would send the client back before them. The swap fails
+	// if another replica wrote the session meanwhile.
+	return errors.Join(cerr, s.meta.SwapUpload(context.WithoutCancel(ctx), u, prev))
 }
 
 // AppendUpload is a PATCH: a chunk (rng set) or a streamed body (end-5).
@@ -272,8 +274,9 @@ func (s *Service) FinishUpload(ctx context.Context, c Caller, name, id, d string
 		err = errors.Join(err, w.Close())
 		st.Offset = w.Size()
 		b, _ := json.Marshal(st)
+		prev := u.State
 		u.State = string(b)
-		return "", errors.Join(err, s.meta.UpdateUpload(context.WithoutCancel(ctx), &u))
+		return "", errors.Join(err, s.meta.SwapUpload(context.WithoutCancel(ctx), &u, prev))
 	}
 	info, err := w.Commit(ctx, dg, -1)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/silo-hpc/silo/internal/apperr"
 	"github.com/silo-hpc/silo/internal/meta"
 )
 
@@ -40,6 +41,21 @@ func (s *Store) GetUpload(ctx context.Context, id string) (meta.Upload, error) {
 func (s *Store) UpdateUpload(ctx context.Context, u *meta.Upload) error {
 	return s.execOne(ctx, "upload", `UPDATE uploads SET target = ?, blob_upload_id = ?, state = ?, expires_at = ? WHERE id = ?`,
 		u.Target, u.BlobUploadID, u.State, toDB(u.ExpiresAt), u.ID)
+}
+
+func (s *Store) SwapUpload(ctx context.Context, u *meta.Upload, prevState string) error {
+	res, err := s.exec(ctx, "upload", `UPDATE uploads SET target = ?, blob_upload_id = ?, state = ?, expires_at = ? WHERE id = ? AND state = ?`,
+		u.Target, u.BlobUploadID, u.State, toDB(u.ExpiresAt), u.ID, prevState)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		return mapErr(err, "upload")
+	}
+	if _, err := s.GetUpload(ctx, u.ID); err != nil {
+		return err
+	}
+	return apperr.New(apperr.Conflict, "upload session changed by another request")
 }
 
 func (s *Store) DeleteUpload(ctx context.Context, id string) error {
