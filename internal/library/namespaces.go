@@ -74,7 +74,12 @@ func (s *Service) entityByName(ctx context.Context, st meta.Store, p auth.Princi
 	}
 	e, err := st.GetEntityByName(ctx, name)
 	if apperr.Is(err, apperr.NotFound) && !p.Anonymous() && p.Name == name {
-		return s.createEntity(ctx, st, p, name, "")
+		e, err = s.createEntity(ctx, st, p, name, "")
+		if apperr.Is(err, apperr.Conflict) {
+			// A concurrent first request created it: use that one.
+			return st.GetEntityByName(ctx, name)
+		}
+		return e, err
 	}
 	if apperr.Is(err, apperr.NotFound) {
 		return e, notFound("entity", name)
