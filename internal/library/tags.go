@@ -149,6 +149,11 @@ func (s *Service) AddImage(ctx context.Context, tx meta.Store, p auth.Principal,
 	}
 	sm := s.readSIF(ctx, blob)
 	if arch != "" {
+		// As for the v2 tag POST: the header wins; a caller's arch only
+		// fills in for a SIF that does not say.
+		if sm.Arch != "" && sm.Arch != arch {
+			return meta.Image{}, apperr.New(apperr.Invalid, "the SIF is built for %s, not %s", sm.Arch, arch)
+		}
 		sm.Arch = arch
 	}
 	img, err := tx.GetImageByDigest(ctx, ref.Container.ID, blob.String())

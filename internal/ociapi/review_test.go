@@ -161,3 +161,31 @@ func TestFrozenContainerTagsSurviveOCIDelete(t *testing.T) {
 		t.Fatal("frozen tag moved")
 	}
 }
+
+// An index of SIF manifests whose platform contradicts the SIF header is
+// the manifest's fault: MANIFEST_INVALID, not NAME_INVALID.
+func TestSIFIndexWrongArchIsManifestInvalid(t *testing.T) {
+	e := newEnv(t)
+	_, tok := e.user("alice", meta.RoleUser)
+	_, sifBytes := makeSIF(t, "amd64", 3000)
+	repo := "alice/apps/app"
+	as := func(r req) req { r.user, r.pass = "alice", tok; return r }
+	push := func(b []byte) digest.Digest {
+		d := digest.FromBytes(b)
+		e.must(201, as(req{method: "POST", path: "/v2/" + repo + "/blobs/uploads/?digest=" + d.String(), body: b}))
+		return d
+	}
+	cd, ld := push([]byte("{}")), push(sifBytes)
+	m := fmt.Sprintf(`{"schemaVersion":2,"mediaType":%q,"config":{"mediaType":"application/vnd.sylabs.sif.config.v1+json","digest":%q,"size":2},`+
+		`"layers":[{"mediaType":"application/vnd.sylabs.sif.layer.v1.sif","digest":%q,"size":%d}]}`, ociManifest, cd, ld, len(sifBytes))
+	md := digest.FromString(m)
+	e.must(201, as(req{method: "PUT", path: "/v2/" + repo + "/manifests/" + md.String(), body: []byte(m), header: map[string]string{"Content-Type": ociManifest}}))
+	idx := fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[`+
+		`{"mediaType":%q,"digest":%q,"size":%d,"platform":{"architecture":"arm64","os":"linux"}}]}`, ociManifest, md, len(m))
+	_, body := e.must(400, as(req{method: "PUT", path: "/v2/" + repo + "/manifests/latest", body: []byte(idx),
+		header: map[string]string{"Content-Type": "application/vnd.oci.image.index.v1+json"}}))
+	if code := ociErrorCode(t, body); code != "MANIFEST_INVALID" {
+		t.Fatalf("code %s: %s", code, body)
+	}
+	e.must(404, as(req{method: "GET", path: "/v2/" + repo + "/manifests/latest"}))
+}

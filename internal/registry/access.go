@@ -209,6 +209,16 @@ func (s *Service) canReadPlain(ctx context.Context, st meta.Store, p auth.Princi
 	return s.mayWritePlain(ctx, st, p, repo)
 }
 
+// manifestError is withDefaultCode for errors about a manifest's content
+// (a SIF the library will not take): invalid input there is the
+// manifest's fault, not the repository name's.
+func manifestError(err error) error {
+	if apperr.Is(err, apperr.Invalid) && oci.CodeOf(err) == "" {
+		return oci.WithCode(oci.CodeManifestInvalid, err)
+	}
+	return withDefaultCode(err)
+}
+
 // withDefaultCode gives library errors the OCI code of their class.
 func withDefaultCode(err error) error {
 	if oci.CodeOf(err) != "" {

@@ -38,7 +38,7 @@ func (s *Service) addSIF(ctx context.Context, tx meta.Store, c Caller, name stri
 		tags = []string{tag}
 	}
 	_, err = s.lib.AddImage(ctx, tx, c.Principal, ref, layer.Digest, layer.Size, "", tags, d.String())
-	return withDefaultCode(err)
+	return manifestError(err)
 }
 
 // tagSIFIndex gives the library the tags scs-library-client pushes over
@@ -69,7 +69,7 @@ func (s *Service) tagSIFIndex(ctx context.Context, tx meta.Store, c Caller, name
 		}
 		layer := m.Layers[0]
 		if _, err := s.lib.AddImage(ctx, tx, c.Principal, ref, layer.Digest, layer.Size, arch, []string{tag}, row.Digest); err != nil {
-			return withDefaultCode(err)
+			return manifestError(err)
 		}
 	}
 	return nil
