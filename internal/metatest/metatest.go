@@ -26,6 +26,7 @@ func Run(t *testing.T, newStore NewStore) {
 	t.Run("uploads", func(t *testing.T) { testUploads(t, newStore(t)) })
 	t.Run("transactions", func(t *testing.T) { testTx(t, newStore(t)) })
 	t.Run("concurrent-writers", func(t *testing.T) { testConcurrent(t, newStore(t)) })
+	t.Run("concurrent-get-or-create", func(t *testing.T) { testGetOrCreate(t, newStore(t)) })
 	t.Run("library", func(t *testing.T) { testLibrary(t, newStore) })
 	t.Run("oci", func(t *testing.T) { testOCI(t, newStore) })
 }
@@ -307,5 +308,46 @@ func testConcurrent(t *testing.T, s meta.Store) {
 	}
 	if n, _ := s.CountUsers(ctx); n != 32 {
 		t.Fatalf("got %d users, want 32", n)
+	}
+}
+
+// testGetOrCreate races transactions that each create a row unless it
+// exists, as the services do for entities, collections and repositories:
+// every one must succeed and see the same row (PostgreSQL reruns the
+// losers; SQLite serializes them).
+func testGetOrCreate(t *testing.T, s meta.Store) {
+	ctx := context.Background()
+	ids := make(chan string, 16)
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var id string
+			err := s.InTx(ctx, func(tx meta.Store) error {
+				e, err := tx.GetEntityByName(ctx, "shared")
+				if apperr.Is(err, apperr.NotFound) {
+					e = meta.Entity{Name: "shared"}
+					err = tx.CreateEntity(ctx, &e)
+				}
+				id = e.ID
+				return err
+			})
+			if err != nil {
+				t.Error(err)
+			}
+			ids <- id
+		}()
+	}
+	wg.Wait()
+	close(ids)
+	first := ""
+	for id := range ids {
+		if first == "" {
+			first = id
+		}
+		if id == "" || id != first {
+			t.Fatalf("transactions saw different entities: %q and %q", first, id)
+		}
 	}
 }

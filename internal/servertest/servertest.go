@@ -7,12 +7,14 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"os"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/silo-hpc/silo/internal/config"
 	"github.com/silo-hpc/silo/internal/meta"
+	"github.com/silo-hpc/silo/internal/pgtest"
 	"github.com/silo-hpc/silo/internal/server"
 )
 
@@ -30,6 +32,12 @@ func Start(t testing.TB, edit ...func(*config.Config)) *Server {
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.Addr = "127.0.0.1:0"
+	// SILO_TEST_POSTGRES=1 runs every test server on a fresh PostgreSQL
+	// database instead of SQLite (CI does both). Packages using it call
+	// pgtest.Main from TestMain so the cluster stops afterwards.
+	if os.Getenv("SILO_TEST_POSTGRES") == "1" {
+		cfg.Database = pgtest.DSN(t)
+	}
 	for _, f := range edit {
 		f(&cfg)
 	}

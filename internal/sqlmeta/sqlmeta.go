@@ -158,11 +158,34 @@ func stripComments(stmt string) string {
 	return b.String()
 }
 
-// InTx implements meta.Store.
-func (s *Store) InTx(ctx context.Context, fn func(tx meta.Store) error) (err error) {
+// InTx implements meta.Store. On PostgreSQL a transaction that lost a
+// race (a unique violation from a concurrent get-or-create, a
+// serialization failure, a deadlock) is run again: fn sees the winner's
+// rows the second time. SQLite runs write transactions one at a time, so
+// it never loses such a race.
+func (s *Store) InTx(ctx context.Context, fn func(tx meta.Store) error) error {
 	if s.inTx {
 		return fn(s)
 	}
+	for attempt := 1; ; attempt++ {
+		err := s.inTxOnce(ctx, fn)
+		if !s.postgres || attempt == maxTxAttempts || !lostRace(err) {
+			return err
+		}
+	}
+}
+
+// maxTxAttempts bounds how often a transaction that lost a race is rerun.
+const maxTxAttempts = 4
+
+// lostRace reports PostgreSQL errors that a rerun of the transaction can
+// cure: unique violation, serialization failure, deadlock.
+func lostRace(err error) bool {
+	var pg *pgconn.PgError
+	return errors.As(err, &pg) && (pg.Code == "23505" || pg.Code == "40001" || pg.Code == "40P01")
+}
+
+func (s *Store) inTxOnce(ctx context.Context, fn func(tx meta.Store) error) (err error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return mapErr(err, "beginning transaction")
