@@ -23,6 +23,7 @@ import (
 	"github.com/silo-hpc/silo/internal/blob"
 	"github.com/silo-hpc/silo/internal/config"
 	"github.com/silo-hpc/silo/internal/fsblob"
+	"github.com/silo-hpc/silo/internal/gc"
 	"github.com/silo-hpc/silo/internal/library"
 	"github.com/silo-hpc/silo/internal/libraryapi"
 	"github.com/silo-hpc/silo/internal/meta"
@@ -42,6 +43,7 @@ type Server struct {
 	handler http.Handler
 	// signingKey signs registry bearer tokens; replicas share it.
 	signingKey []byte
+	gc         *gc.Service
 }
 
 // OpenStores opens the metadata and blob stores a configuration selects.
@@ -98,7 +100,8 @@ func checkWritable(dir string) error {
 func New(cfg config.Config, log *slog.Logger, ms meta.Store, bs blob.Store, signingKey []byte) *Server {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	s := &Server{cfg: cfg, log: log, Meta: ms, Blobs: bs, Auth: auth.New(ms), metrics: newMetrics(reg), signingKey: signingKey}
+	s := &Server{cfg: cfg, log: log, Meta: ms, Blobs: bs, Auth: auth.New(ms), metrics: newMetrics(reg), signingKey: signingKey,
+		gc: gc.New(ms, bs, log)}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
@@ -162,6 +165,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	go s.gc.Run(ctx, sweepEvery)
 	select {
 	case err := <-errc:
 		return err
@@ -180,6 +184,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration
 	}
 	return nil
 }
+
+// sweepEvery is how often abandoned upload sessions are looked for.
+const sweepEvery = 10 * time.Minute
 
 // Close releases the stores.
 func (s *Server) Close() error { return s.Meta.Close() }

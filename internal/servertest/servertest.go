@@ -7,8 +7,8 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"os"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 
