@@ -61,7 +61,7 @@ func (w *writer) flush() error {
 }
 
 // saveState records the hash of everything flushed so far.
-func (w *writer) saveState(durable bool) error {
+func (w *writer) saveState() error {
 	m, ok := w.sink.h.(encoding.BinaryMarshaler)
 	if !ok {
 		return fmt.Errorf("%s hash state cannot be saved", w.alg)
@@ -70,7 +70,7 @@ func (w *writer) saveState(durable bool) error {
 	if err != nil {
 		return err
 	}
-	return writeState(w.dir, state{Algorithm: w.alg, Offset: w.sink.n, Hash: b}, durable)
+	return writeState(w.dir, state{Algorithm: w.alg, Offset: w.sink.n, Hash: b})
 }
 
 // Close flushes and saves the state. If the flush fails the state still
@@ -85,7 +85,7 @@ func (w *writer) Close() error {
 	// After a failed flush some accepted bytes never reached the file:
 	// from now on Size is what the session holds, where it resumes.
 	w.accepted = w.sink.n
-	err = errors.Join(err, w.saveState(true), w.sink.f.Close())
+	err = errors.Join(err, w.saveState(), w.sink.f.Close())
 	if err != nil {
 		return apperr.Wrap(apperr.Internal, err, "blob store: close upload %s", w.id)
 	}
