@@ -2,6 +2,7 @@ package library
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/silo-hpc/silo/internal/apperr"
 	"github.com/silo-hpc/silo/internal/auth"
@@ -177,6 +178,11 @@ func (s *Service) ContainerForPush(ctx context.Context, tx meta.Store, p auth.Pr
 	ref.Collection, err = tx.GetCollectionByName(ctx, ref.Entity.ID, col)
 	if apperr.Is(err, apperr.NotFound) {
 		ref.Collection, err = s.createCollection(ctx, tx, p, ref.Entity, col, "", nil)
+		if apperr.Is(err, apperr.Conflict) {
+			// It appeared after we looked: a concurrent push created it.
+			// The transaction reruns and finds it.
+			err = fmt.Errorf("%w: %w", meta.ErrLostRace, err)
+		}
 	}
 	if err != nil {
 		return Ref{}, err

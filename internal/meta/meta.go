@@ -9,8 +9,14 @@ package meta
 
 import (
 	"context"
+	"errors"
 	"time"
 )
+
+// ErrLostRace marks an error from a transaction that lost a race with a
+// concurrent one (say, both creating the same collection). InTx reruns
+// such transactions; a rerun sees the winner's rows.
+var ErrLostRace = errors.New("lost a race with a concurrent transaction")
 
 // Store is the whole metadata store.
 type Store interface {

@@ -158,18 +158,18 @@ func stripComments(stmt string) string {
 	return b.String()
 }
 
-// InTx implements meta.Store. On PostgreSQL a transaction that lost a
-// race (a unique violation from a concurrent get-or-create, a
-// serialization failure, a deadlock) is run again: fn sees the winner's
-// rows the second time. SQLite runs write transactions one at a time, so
-// it never loses such a race.
+// InTx implements meta.Store. A transaction that lost a race (a unique
+// violation from a concurrent get-or-create, a serialization failure, a
+// deadlock, or fn's own meta.ErrLostRace) is run again: fn sees the
+// winner's rows the second time. Only PostgreSQL loses such races; SQLite
+// runs write transactions one at a time.
 func (s *Store) InTx(ctx context.Context, fn func(tx meta.Store) error) error {
 	if s.inTx {
 		return fn(s)
 	}
 	for attempt := 1; ; attempt++ {
 		err := s.inTxOnce(ctx, fn)
-		if !s.postgres || attempt == maxTxAttempts || !lostRace(err) {
+		if attempt == maxTxAttempts || !lostRace(err) {
 			return err
 		}
 	}
@@ -178,9 +178,13 @@ func (s *Store) InTx(ctx context.Context, fn func(tx meta.Store) error) error {
 // maxTxAttempts bounds how often a transaction that lost a race is rerun.
 const maxTxAttempts = 4
 
-// lostRace reports PostgreSQL errors that a rerun of the transaction can
-// cure: unique violation, serialization failure, deadlock.
+// lostRace reports errors that a rerun of the transaction can cure:
+// PostgreSQL's unique violation, serialization failure and deadlock, and
+// meta.ErrLostRace.
 func lostRace(err error) bool {
+	if errors.Is(err, meta.ErrLostRace) {
+		return true
+	}
 	var pg *pgconn.PgError
 	return errors.As(err, &pg) && (pg.Code == "23505" || pg.Code == "40001" || pg.Code == "40P01")
 }
