@@ -276,6 +276,25 @@ func testTx(t *testing.T, s meta.Store) {
 	must(t, s.InTx(ctx, func(tx meta.Store) error {
 		return tx.CreateUser(ctx, &meta.User{Name: "kept", Role: meta.RoleUser})
 	}))
+	// A transaction that says it lost a race is rerun, a bounded number
+	// of times, and its first attempt leaves nothing behind.
+	runs := 0
+	must(t, s.InTx(ctx, func(tx meta.Store) error {
+		runs++
+		must(t, tx.CreateUser(ctx, &meta.User{Name: fmt.Sprintf("race%d", runs), Role: meta.RoleUser}))
+		if runs == 1 {
+			return fmt.Errorf("collection appeared: %w", meta.ErrLostRace)
+		}
+		return nil
+	}))
+	if _, err := s.GetUserByName(ctx, "race1"); runs != 2 || !apperr.Is(err, apperr.NotFound) {
+		t.Fatalf("runs %d, first attempt's row: %v", runs, err)
+	}
+	runs = 0
+	err = s.InTx(ctx, func(tx meta.Store) error { runs++; return meta.ErrLostRace })
+	if !errors.Is(err, meta.ErrLostRace) || runs < 2 || runs > 10 {
+		t.Fatalf("a transaction that always loses: %v after %d runs", err, runs)
+	}
 	if _, err := s.GetUserByName(ctx, "kept"); err != nil {
 		t.Fatal(err)
 	}
