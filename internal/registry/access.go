@@ -65,7 +65,9 @@ func (s *Service) readable(ctx context.Context, p auth.Principal, name string) (
 		return meta.Repository{}, false, err
 	}
 	if repo.ContainerID != "" && s.lib == nil {
-		return repo, true, nil
+		// A library container's privacy lives in the library; without it,
+		// fail closed.
+		return repo, p.IsAdmin(), nil
 	}
 	ok, err = s.canReadPlain(ctx, s.meta, p, repo)
 	return repo, ok, err
