@@ -18,6 +18,7 @@ import (
 
 	"github.com/silo-hpc/silo/internal/client"
 	"github.com/silo-hpc/silo/internal/credstore"
+	"github.com/silo-hpc/silo/internal/redact"
 )
 
 // `silo registry login|logout|list`: OCI registry credentials, as
@@ -58,7 +59,7 @@ func newRegistryLoginCmd(out *Out) *cobra.Command {
 			flagFromEnv(cmd, "username", "SILO_LOGIN_USERNAME")
 			flagFromEnv(cmd, "password", "SILO_LOGIN_PASSWORD")
 			if err := registryLogin(cmd.Context(), out, &o, args[0]); err != nil {
-				return fmt.Errorf("while login to %s: %w", redactURI(args[0]), err)
+				return fmt.Errorf("while login to %s: %w", redact.URL(args[0]), err)
 			}
 			return nil
 		},
@@ -187,7 +188,7 @@ func parseRegistryURI(raw string, withPath bool) (*url.URL, error) {
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return nil, fmt.Errorf("parse %q: %w", redactURI(raw), err)
+		return nil, fmt.Errorf("parse %q: %w", redact.URL(raw), err)
 	}
 	if u.Scheme != "docker" && u.Scheme != "oras" {
 		return nil, fmt.Errorf("%s transport is not supported", u.Scheme)
@@ -196,31 +197,6 @@ func parseRegistryURI(raw string, withPath bool) (*url.URL, error) {
 		return nil, fmt.Errorf("registries must be valid RFC 3986 URI authorities: %s", u.Host+u.Path)
 	}
 	return u, nil
-}
-
-// redactURI hides the password of a user:password@ in raw, parsable or
-// not, so error messages never repeat it.
-func redactURI(raw string) string {
-	if u, err := url.Parse(raw); err == nil {
-		return u.Redacted()
-	}
-	scheme, rest, ok := strings.Cut(raw, "://")
-	if !ok {
-		return raw
-	}
-	authority, path := rest, ""
-	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
-		authority, path = rest[:i], rest[i:]
-	}
-	i := strings.LastIndex(authority, "@")
-	if i < 0 {
-		return raw
-	}
-	user, _, hasPass := strings.Cut(authority[:i], ":")
-	if hasPass {
-		user += ":xxxxx"
-	}
-	return scheme + "://" + user + authority[i:] + path
 }
 
 // registryHost is where Docker Hub's short name really answers /v2/.
@@ -245,7 +221,7 @@ func newRegistryLogoutCmd(out *Out) *cobra.Command {
 		DisableFlagsInUseLine: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := registryLogout(cmd.Context(), out, authFile, args[0]); err != nil {
-				return fmt.Errorf("while logout from %s: %w", redactURI(args[0]), err)
+				return fmt.Errorf("while logout from %s: %w", redact.URL(args[0]), err)
 			}
 			out.Infof("Logout succeeded")
 			return nil

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/silo-hpc/silo/internal/redact"
 )
 
 // Config is the whole server configuration.
@@ -179,7 +181,7 @@ func (c *Config) Validate() error {
 		bad("data_dir must not be empty")
 	}
 	if c.PublicURL != "" {
-		shown := redactURL(c.PublicURL)
+		shown := redact.URL(c.PublicURL)
 		u, err := url.Parse(c.PublicURL)
 		switch {
 		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
@@ -198,7 +200,7 @@ func (c *Config) Validate() error {
 			if errors.As(err, &ue) {
 				err = ue.Err
 			}
-			bad("database %q: %v", redactURL(c.Database), err)
+			bad("database %q: %v", redact.URL(c.Database), err)
 		}
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
@@ -223,31 +225,6 @@ func (c *Config) Validate() error {
 		bad("auth.token_ttl %s: must be at least 1m (clients clamp shorter tokens)", time.Duration(c.Auth.TokenTTL))
 	}
 	return errors.Join(errs...)
-}
-
-// redactURL shows raw with the password of its userinfo replaced, even
-// when raw does not parse.
-func redactURL(raw string) string {
-	if u, err := url.Parse(raw); err == nil {
-		return u.Redacted()
-	}
-	scheme, rest, ok := strings.Cut(raw, "://")
-	if !ok {
-		return raw
-	}
-	authority, path := rest, ""
-	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
-		authority, path = rest[:i], rest[i:]
-	}
-	i := strings.LastIndex(authority, "@")
-	if i < 0 {
-		return raw
-	}
-	user, _, hasPass := strings.Cut(authority[:i], ":")
-	if hasPass {
-		user += ":xxxxx"
-	}
-	return scheme + "://" + user + authority[i:] + path
 }
 
 // IsPostgres reports whether a database setting selects PostgreSQL.

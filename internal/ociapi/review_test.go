@@ -106,15 +106,8 @@ func TestSIFPushWrongLayerSize(t *testing.T) {
 	_, tok := e.user("alice", meta.RoleUser)
 	_, sifBytes := makeSIF(t, "amd64", 5000)
 	repo := "alice/apps/app"
-	as := func(r req) req { r.user, r.pass = "alice", tok; return r }
-	push := func(b []byte) digest.Digest {
-		d := digest.FromBytes(b)
-		e.must(201, as(req{method: "POST", path: "/v2/" + repo + "/blobs/uploads/?digest=" + d.String(), body: b}))
-		return d
-	}
-	cd, ld := push([]byte("{}")), push(sifBytes)
-	m := fmt.Sprintf(`{"schemaVersion":2,"mediaType":%q,"config":{"mediaType":"application/vnd.sylabs.sif.config.v1+json","digest":%q,"size":2},`+
-		`"layers":[{"mediaType":"application/vnd.sylabs.sif.layer.v1.sif","digest":%q,"size":%d}]}`, ociManifest, cd, ld, len(sifBytes)+12345)
+	as := asUser("alice", tok)
+	m := rawSIFArtifact(e, as, repo, sifBytes, len(sifBytes)+12345)
 	_, body := e.must(400, as(req{method: "PUT", path: "/v2/" + repo + "/manifests/v1", body: []byte(m), header: map[string]string{"Content-Type": ociManifest}}))
 	if code := ociErrorCode(t, body); code != "MANIFEST_INVALID" {
 		t.Fatalf("code %s: %s", code, body)
@@ -133,15 +126,8 @@ func TestFrozenContainerTagsSurviveOCIDelete(t *testing.T) {
 	_, tok := e.user("alice", meta.RoleUser)
 	_, sifBytes := makeSIF(t, "amd64", 3000)
 	repo := "alice/apps/app"
-	as := func(r req) req { r.user, r.pass = "alice", tok; return r }
-	push := func(b []byte) digest.Digest {
-		d := digest.FromBytes(b)
-		e.must(201, as(req{method: "POST", path: "/v2/" + repo + "/blobs/uploads/?digest=" + d.String(), body: b}))
-		return d
-	}
-	cd, ld := push([]byte("{}")), push(sifBytes)
-	m := fmt.Sprintf(`{"schemaVersion":2,"mediaType":%q,"config":{"mediaType":"application/vnd.sylabs.sif.config.v1+json","digest":%q,"size":2},`+
-		`"layers":[{"mediaType":"application/vnd.sylabs.sif.layer.v1.sif","digest":%q,"size":%d}]}`, ociManifest, cd, ld, len(sifBytes))
+	as := asUser("alice", tok)
+	m := rawSIFArtifact(e, as, repo, sifBytes, len(sifBytes))
 	resp, _ := e.must(201, as(req{method: "PUT", path: "/v2/" + repo + "/manifests/v1", body: []byte(m), header: map[string]string{"Content-Type": ociManifest}}))
 	md := resp.Header.Get("Docker-Content-Digest")
 	_, body := e.must(200, req{method: "GET", path: "/v1/containers/" + repo, bearer: tok})
@@ -169,15 +155,8 @@ func TestSIFIndexWrongArchIsManifestInvalid(t *testing.T) {
 	_, tok := e.user("alice", meta.RoleUser)
 	_, sifBytes := makeSIF(t, "amd64", 3000)
 	repo := "alice/apps/app"
-	as := func(r req) req { r.user, r.pass = "alice", tok; return r }
-	push := func(b []byte) digest.Digest {
-		d := digest.FromBytes(b)
-		e.must(201, as(req{method: "POST", path: "/v2/" + repo + "/blobs/uploads/?digest=" + d.String(), body: b}))
-		return d
-	}
-	cd, ld := push([]byte("{}")), push(sifBytes)
-	m := fmt.Sprintf(`{"schemaVersion":2,"mediaType":%q,"config":{"mediaType":"application/vnd.sylabs.sif.config.v1+json","digest":%q,"size":2},`+
-		`"layers":[{"mediaType":"application/vnd.sylabs.sif.layer.v1.sif","digest":%q,"size":%d}]}`, ociManifest, cd, ld, len(sifBytes))
+	as := asUser("alice", tok)
+	m := rawSIFArtifact(e, as, repo, sifBytes, len(sifBytes))
 	md := digest.FromString(m)
 	e.must(201, as(req{method: "PUT", path: "/v2/" + repo + "/manifests/" + md.String(), body: []byte(m), header: map[string]string{"Content-Type": ociManifest}}))
 	idx := fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[`+
@@ -188,4 +167,22 @@ func TestSIFIndexWrongArchIsManifestInvalid(t *testing.T) {
 		t.Fatalf("code %s: %s", code, body)
 	}
 	e.must(404, as(req{method: "GET", path: "/v2/" + repo + "/manifests/latest"}))
+}
+
+// asUser returns a request modifier sending user's Basic credentials.
+func asUser(user, pass string) func(req) req {
+	return func(r req) req { r.user, r.pass = user, pass; return r }
+}
+
+// rawSIFArtifact uploads the {} config and sif to repo and returns a SIF
+// artifact manifest naming them, its layer size given as layerSize.
+func rawSIFArtifact(e *env, as func(req) req, repo string, sif []byte, layerSize int) string {
+	push := func(b []byte) digest.Digest {
+		d := digest.FromBytes(b)
+		e.must(201, as(req{method: "POST", path: "/v2/" + repo + "/blobs/uploads/?digest=" + d.String(), body: b}))
+		return d
+	}
+	cd, ld := push([]byte("{}")), push(sif)
+	return fmt.Sprintf(`{"schemaVersion":2,"mediaType":%q,"config":{"mediaType":"application/vnd.sylabs.sif.config.v1+json","digest":%q,"size":2},`+
+		`"layers":[{"mediaType":"application/vnd.sylabs.sif.layer.v1.sif","digest":%q,"size":%d}]}`, ociManifest, cd, ld, layerSize)
 }
