@@ -342,3 +342,32 @@ func TestPostgresBackend(t *testing.T) {
 	}
 
 }
+
+// Client commands must start fast: nothing costly may run at package
+// initialisation, since every `silo` command pays for it. The Go runtime's
+// init trace counts what each package's init allocates; an argon2id hash
+// computed at init (20 MB) once made `silo version` take 90 ms.
+func TestInitIsCheap(t *testing.T) {
+	for _, args := range [][]string{{"version"}, {"registry", "list"}} {
+		cmd := exec.Command(siloBin, args...)
+		cmd.Env = append(os.Environ(), "GODEBUG=inittrace=1", "SILO_CONFIGDIR="+t.TempDir())
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("silo %v: %v\n%s", args, err, out)
+		}
+		var total int64
+		for _, line := range strings.Split(string(out), "\n") {
+			// init <pkg> @<t> ms, <d> ms clock, <n> bytes, <k> allocs
+			f := strings.Fields(line)
+			if len(f) < 9 || f[0] != "init" {
+				continue
+			}
+			var n int64
+			fmt.Sscan(f[7], &n)
+			total += n
+		}
+		if total == 0 || total > 4<<20 {
+			t.Errorf("silo %v: package initialisation allocated %d bytes, want 1..4 MiB", args, total)
+		}
+	}
+}
