@@ -23,9 +23,15 @@ type Checker struct {
 	Policy Policy
 }
 
+// Grants answers whether a user is in a team granted pull on a
+// collection.
+type Grants interface {
+	IsCollectionReader(ctx context.Context, collectionID, userID string) (bool, error)
+}
+
 // CanReadCollection: public collections are readable by everyone;
 // private ones by their owner, admins and members of granted teams.
-func (c Checker) CanReadCollection(ctx context.Context, s meta.Teams, p auth.Principal, col meta.Collection) (bool, error) {
+func (c Checker) CanReadCollection(ctx context.Context, s Grants, p auth.Principal, col meta.Collection) (bool, error) {
 	if !col.Private || p.IsAdmin() || (!p.Anonymous() && col.OwnerID == p.UserID) {
 		return true, nil
 	}

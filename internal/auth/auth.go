@@ -19,6 +19,9 @@ type Principal struct {
 	UserID string
 	Name   string
 	Role   meta.Role
+	// TokenID is the API token the request authenticated with ("" for a
+	// password): what it derives from it (registry tokens) ends with it.
+	TokenID string
 }
 
 // Anonymous reports whether no user is authenticated.
@@ -31,15 +34,23 @@ func principalOf(u meta.User) Principal {
 	return Principal{UserID: u.ID, Name: u.Name, Role: u.Role}
 }
 
+// Store is what accounts need of the metadata store.
+type Store interface {
+	meta.Users
+	meta.Tokens
+	meta.Transactor
+}
+
 // Service checks credentials and manages accounts and tokens.
 type Service struct {
-	store meta.Store
+	store Store
 	now   func() time.Time
+	cache *cache
 }
 
 // New returns an auth service over store.
-func New(store meta.Store) *Service {
-	return &Service{store: store, now: func() time.Time { return time.Now().UTC() }}
+func New(store Store) *Service {
+	return &Service{store: store, now: func() time.Time { return time.Now().UTC() }, cache: newCache()}
 }
 
 // userNameRe matches library entity names, since each user owns the entity
@@ -83,6 +94,7 @@ func (s *Service) SetDisabled(ctx context.Context, name string, disabled bool) e
 		return err
 	}
 	u.Disabled = disabled
+	defer s.cache.invalidate()
 	return s.store.UpdateUser(ctx, &u)
 }
 
@@ -135,12 +147,27 @@ var verifyPassword = VerifyPassword
 // touchEvery limits last-used writes to one per token per interval.
 const touchEvery = time.Minute
 
-// CheckToken authenticates an API token.
+// CheckToken authenticates an API token. Answers are cached for at most
+// cacheTTL, and every revocation, expiry or disabled account through this
+// process empties the cache at once (see cache.go).
 func (s *Service) CheckToken(ctx context.Context, token string) (Principal, error) {
 	if token == "" {
 		return Principal{}, errBadCredentials
 	}
 	h := HashToken(token)
+	now := s.now()
+	if e, ok := s.cache.get("h:"+h, now); ok {
+		return e.principal, e.err
+	}
+	gen := s.cache.generation()
+	p, err := s.checkToken(ctx, h, now)
+	if err == nil || apperr.Is(err, apperr.Unauthenticated) {
+		s.cache.put("h:"+h, gen, now, p, err)
+	}
+	return p, err
+}
+
+func (s *Service) checkToken(ctx context.Context, h string, now time.Time) (Principal, error) {
 	t, err := s.store.GetTokenByHash(ctx, h)
 	if apperr.Is(err, apperr.NotFound) {
 		return Principal{}, errBadCredentials
@@ -150,26 +177,82 @@ func (s *Service) CheckToken(ctx context.Context, token string) (Principal, erro
 	}
 	// The lookup was by hash; compare again in constant time so a database
 	// collation quirk can never match a different token.
-	if subtle.ConstantTimeCompare([]byte(t.Hash), []byte(h)) != 1 || t.Revoked {
+	if subtle.ConstantTimeCompare([]byte(t.Hash), []byte(h)) != 1 {
 		return Principal{}, errBadCredentials
 	}
-	now := s.now()
-	if !t.ExpiresAt.IsZero() && now.After(t.ExpiresAt) {
-		return Principal{}, apperr.New(apperr.Unauthenticated, "token expired")
-	}
-	u, err := s.store.GetUser(ctx, t.UserID)
+	p, err := s.tokenPrincipal(ctx, t, now)
 	if err != nil {
-		return Principal{}, err
-	}
-	if u.Disabled {
-		return Principal{}, errBadCredentials
+		return p, err
 	}
 	if now.Sub(t.LastUsedAt) > touchEvery {
 		if err := s.store.TouchToken(ctx, t.ID, now); err != nil {
 			return Principal{}, err
 		}
 	}
+	return p, nil
+}
+
+// tokenPrincipal checks t is live and returns its user.
+func (s *Service) tokenPrincipal(ctx context.Context, t meta.Token, now time.Time) (Principal, error) {
+	if t.Revoked {
+		return Principal{}, errBadCredentials
+	}
+	if !t.ExpiresAt.IsZero() && now.After(t.ExpiresAt) {
+		return Principal{}, apperr.New(apperr.Unauthenticated, "token expired")
+	}
+	p, err := s.userPrincipal(ctx, t.UserID)
+	p.TokenID = t.ID
+	return p, err
+}
+
+// userPrincipal loads an enabled account.
+func (s *Service) userPrincipal(ctx context.Context, id string) (Principal, error) {
+	u, err := s.store.GetUser(ctx, id)
+	if apperr.Is(err, apperr.NotFound) {
+		return Principal{}, errBadCredentials
+	}
+	if err != nil {
+		return Principal{}, err
+	}
+	if u.Disabled {
+		return Principal{}, errBadCredentials
+	}
 	return principalOf(u), nil
+}
+
+// Verify checks again, for a request, a principal established earlier
+// (one a registry bearer token carries): the account must still be
+// enabled and, when p came from an API token, the token still live. It
+// returns the principal as it is now (a changed role counts at once).
+// Answers are cached like CheckToken's.
+func (s *Service) Verify(ctx context.Context, p Principal) (Principal, error) {
+	if p.Anonymous() {
+		return p, nil
+	}
+	now := s.now()
+	key := "v:" + p.UserID + "/" + p.TokenID
+	if e, ok := s.cache.get(key, now); ok {
+		return e.principal, e.err
+	}
+	gen := s.cache.generation()
+	var got Principal
+	var err error
+	if p.TokenID != "" {
+		var t meta.Token
+		t, err = s.store.GetToken(ctx, p.TokenID)
+		if apperr.Is(err, apperr.NotFound) || (err == nil && t.UserID != p.UserID) {
+			err = errBadCredentials
+		}
+		if err == nil {
+			got, err = s.tokenPrincipal(ctx, t, now)
+		}
+	} else {
+		got, err = s.userPrincipal(ctx, p.UserID)
+	}
+	if err == nil || apperr.Is(err, apperr.Unauthenticated) {
+		s.cache.put(key, gen, now, got, err)
+	}
+	return got, err
 }
 
 // IssueToken creates an API token for a user and returns it in clear, the
@@ -202,8 +285,10 @@ func (s *Service) ListTokens(ctx context.Context, userName string) ([]meta.Token
 	return s.store.ListTokens(ctx, u.ID)
 }
 
-// RevokeToken revokes a token by id.
+// RevokeToken revokes a token by id, at once: everything derived from it
+// (registry tokens, cached checks) stops working with the next request.
 func (s *Service) RevokeToken(ctx context.Context, id string) error {
+	defer s.cache.invalidate()
 	return s.store.RevokeToken(ctx, id)
 }
 
@@ -219,12 +304,12 @@ type Bootstrap struct {
 // ones are generated and returned once.
 func (s *Service) EnsureAdmin(ctx context.Context, password, token string) (Bootstrap, error) {
 	var b Bootstrap
-	err := s.store.InTx(ctx, func(tx meta.Store) error {
+	err := meta.Tx(ctx, s.store, func(tx Store) error {
 		n, err := tx.CountUsers(ctx)
 		if err != nil || n > 0 {
 			return err
 		}
-		ts := &Service{store: tx, now: s.now}
+		ts := &Service{store: tx, now: s.now, cache: newCache()}
 		pw, tok := password, token
 		if pw == "" {
 			pw = NewPassword()
@@ -244,4 +329,9 @@ func (s *Service) EnsureAdmin(ctx context.Context, password, token string) (Boot
 		return nil
 	})
 	return b, err
+}
+
+// ListUsers lists the accounts.
+func (s *Service) ListUsers(ctx context.Context) ([]meta.User, error) {
+	return s.store.ListUsers(ctx)
 }

@@ -11,9 +11,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/silo-hpc/silo/internal/auth"
 	"github.com/silo-hpc/silo/internal/meta"
 	"github.com/silo-hpc/silo/internal/server"
+	"log/slog"
 )
 
 // adminEnv is what admin subcommands work with: the same database and
@@ -23,28 +23,21 @@ type adminEnv struct {
 	flags serverFlags
 }
 
-// open loads the configuration and opens the stores.
-func (e *adminEnv) open(cmd *cobra.Command) (meta.Store, *auth.Service, error) {
-	cfg, err := e.flags.load(cmd.Flags())
-	if err != nil {
-		return nil, nil, err
-	}
-	ms, _, err := server.OpenStores(cmd.Context(), cfg)
-	if err != nil {
-		return nil, nil, err
-	}
-	return ms, auth.New(ms), nil
-}
-
-// run wraps a subcommand body with opening and closing the stores.
-func (e *adminEnv) run(f func(ctx context.Context, ms meta.Store, a *auth.Service, args []string) error) func(*cobra.Command, []string) error {
+// run wraps a subcommand body with opening the server's services (the
+// one composition `serve` uses, over the same stores) and closing them.
+func (e *adminEnv) run(f func(ctx context.Context, svc *server.Services, args []string) error) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, args []string) error {
-		ms, a, err := e.open(cmd)
+		cfg, err := e.flags.load(cmd.Flags())
 		if err != nil {
 			return err
 		}
-		defer ms.Close()
-		return f(cmd.Context(), ms, a, args)
+		log := slog.New(slog.NewTextHandler(e.out.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		svc, err := server.Open(cmd.Context(), cfg, log)
+		if err != nil {
+			return err
+		}
+		defer svc.Close()
+		return f(cmd.Context(), svc, args)
 	}
 }
 
@@ -73,7 +66,8 @@ func newAdminUserCmd(env *adminEnv) *cobra.Command {
 		Use:   "add NAME",
 		Short: "Create a user",
 		Args:  cobra.ExactArgs(1),
-		RunE: env.run(func(ctx context.Context, ms meta.Store, a *auth.Service, args []string) error {
+		RunE: env.run(func(ctx context.Context, svc *server.Services, args []string) error {
+			a := svc.Auth
 			pw := ""
 			if pwStdin {
 				b, err := io.ReadAll(env.out.Stdin)
@@ -98,8 +92,9 @@ func newAdminUserCmd(env *adminEnv) *cobra.Command {
 		Use:   "list",
 		Short: "List users",
 		Args:  cobra.NoArgs,
-		RunE: env.run(func(ctx context.Context, ms meta.Store, a *auth.Service, args []string) error {
-			users, err := ms.ListUsers(ctx)
+		RunE: env.run(func(ctx context.Context, svc *server.Services, args []string) error {
+			a := svc.Auth
+			users, err := a.ListUsers(ctx)
 			if err != nil {
 				return err
 			}
@@ -119,7 +114,8 @@ func newAdminUserCmd(env *adminEnv) *cobra.Command {
 		Use:   "disable NAME",
 		Short: "Disable a user: its password and tokens stop working",
 		Args:  cobra.ExactArgs(1),
-		RunE: env.run(func(ctx context.Context, ms meta.Store, a *auth.Service, args []string) error {
+		RunE: env.run(func(ctx context.Context, svc *server.Services, args []string) error {
+			a := svc.Auth
 			if err := a.SetDisabled(ctx, args[0], true); err != nil {
 				return err
 			}
@@ -138,7 +134,8 @@ func newAdminTokenCmd(env *adminEnv) *cobra.Command {
 		Use:   "create NAME",
 		Short: "Create an API token for a user and print it (only the token, on stdout)",
 		Args:  cobra.ExactArgs(1),
-		RunE: env.run(func(ctx context.Context, ms meta.Store, a *auth.Service, args []string) error {
+		RunE: env.run(func(ctx context.Context, svc *server.Services, args []string) error {
+			a := svc.Auth
 			ttl, err := parseTTL(expires)
 			if err != nil {
 				return err
@@ -157,7 +154,8 @@ func newAdminTokenCmd(env *adminEnv) *cobra.Command {
 		Use:   "list NAME",
 		Short: "List a user's tokens",
 		Args:  cobra.ExactArgs(1),
-		RunE: env.run(func(ctx context.Context, ms meta.Store, a *auth.Service, args []string) error {
+		RunE: env.run(func(ctx context.Context, svc *server.Services, args []string) error {
+			a := svc.Auth
 			toks, err := a.ListTokens(ctx, args[0])
 			if err != nil {
 				return err
@@ -174,7 +172,8 @@ func newAdminTokenCmd(env *adminEnv) *cobra.Command {
 		Use:   "revoke ID",
 		Short: "Revoke a token",
 		Args:  cobra.ExactArgs(1),
-		RunE: env.run(func(ctx context.Context, ms meta.Store, a *auth.Service, args []string) error {
+		RunE: env.run(func(ctx context.Context, svc *server.Services, args []string) error {
+			a := svc.Auth
 			if err := a.RevokeToken(ctx, args[0]); err != nil {
 				return err
 			}

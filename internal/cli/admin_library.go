@@ -6,7 +6,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/silo-hpc/silo/internal/access"
 	"github.com/silo-hpc/silo/internal/apperr"
 	"github.com/silo-hpc/silo/internal/auth"
 	"github.com/silo-hpc/silo/internal/library"
@@ -20,24 +19,6 @@ func init() { adminCommandSets = append(adminCommandSets, newAdminLibraryCmds) }
 // service apply, with an admin's rights.
 var adminPrincipal = auth.Principal{UserID: "silo-admin-cli", Name: "admin", Role: meta.RoleAdmin}
 
-// runLibrary wraps a subcommand body with opening the stores and building
-// the library service, as `serve` does.
-func (e *adminEnv) runLibrary(f func(ctx context.Context, lib *library.Service, args []string) error) func(*cobra.Command, []string) error {
-	return func(cmd *cobra.Command, args []string) error {
-		cfg, err := e.flags.load(cmd.Flags())
-		if err != nil {
-			return err
-		}
-		ms, bs, err := server.OpenStores(cmd.Context(), cfg)
-		if err != nil {
-			return err
-		}
-		defer ms.Close()
-		checker := access.Checker{Policy: access.Policy{UserCollections: cfg.Library.UserCollections, DefaultPrivate: cfg.Library.DefaultPrivate}}
-		return f(cmd.Context(), library.New(ms, bs, checker, library.Options{}), args)
-	}
-}
-
 func newAdminLibraryCmds(env *adminEnv) []*cobra.Command {
 	container := &cobra.Command{Use: "container", Short: "Manage library containers"}
 	for _, frozen := range []bool{true, false} {
@@ -49,8 +30,9 @@ func newAdminLibraryCmds(env *adminEnv) []*cobra.Command {
 			Use:   verb + " ENTITY/COLLECTION/CONTAINER",
 			Short: short,
 			Args:  cobra.ExactArgs(1),
-			RunE: env.runLibrary(func(ctx context.Context, lib *library.Service, args []string) error {
-				ref, err := lib.ContainerForPull(ctx, adminPrincipal, args[0])
+			RunE: env.run(func(ctx context.Context, svc *server.Services, args []string) error {
+				lib := svc.Library
+				ref, err := lib.ContainerByPath(ctx, adminPrincipal, args[0])
 				if err != nil {
 					return err
 				}
@@ -72,7 +54,8 @@ func newAdminLibraryCmds(env *adminEnv) []*cobra.Command {
 			Use:   verb + " ENTITY/COLLECTION",
 			Short: "Make a collection " + verb,
 			Args:  cobra.ExactArgs(1),
-			RunE: env.runLibrary(func(ctx context.Context, lib *library.Service, args []string) error {
+			RunE: env.run(func(ctx context.Context, svc *server.Services, args []string) error {
+				lib := svc.Library
 				ent, col, ok := strings.Cut(args[0], "/")
 				if !ok || strings.Contains(col, "/") {
 					return apperr.New(apperr.Invalid, "invalid collection path %q: want ENTITY/COLLECTION", args[0])

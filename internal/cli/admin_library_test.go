@@ -3,14 +3,14 @@ package cli_test
 import (
 	"bytes"
 	"context"
+	"io"
+	"log/slog"
 	"strings"
 	"testing"
 
-	"github.com/silo-hpc/silo/internal/access"
 	"github.com/silo-hpc/silo/internal/auth"
 	"github.com/silo-hpc/silo/internal/cli"
 	"github.com/silo-hpc/silo/internal/config"
-	"github.com/silo-hpc/silo/internal/library"
 	"github.com/silo-hpc/silo/internal/meta"
 	"github.com/silo-hpc/silo/internal/server"
 )
@@ -21,22 +21,25 @@ func TestAdminLibrary(t *testing.T) {
 	ctx := context.Background()
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
-	ms, bs, err := server.OpenStores(ctx, cfg)
+	svc, err := server.Open(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := auth.New(ms).CreateUser(ctx, "alice", meta.RoleUser, "")
+	u, err := svc.Auth.CreateUser(ctx, "alice", meta.RoleUser, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	lib := library.New(ms, bs, access.Checker{Policy: access.Policy{UserCollections: true}}, library.Options{})
 	alice := auth.Principal{UserID: u.ID, Name: u.Name, Role: u.Role}
-	var ref library.Ref
-	err = ms.InTx(ctx, func(tx meta.Store) error {
-		ref, err = lib.ContainerForPush(ctx, tx, alice, "alice/tools/app")
-		return err
-	})
-	ms.Close()
+	ent, err := svc.Library.GetEntity(ctx, alice, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	col, err := svc.Library.CreateCollection(ctx, alice, ent.Entity.ID, "tools", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := svc.Library.CreateContainer(ctx, alice, col.Collection.ID, "app", "")
+	svc.Close()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -131,17 +131,12 @@ func runServer(ctx context.Context, cfg config.Config, out *Out) error {
 		return fmt.Errorf("listening on %s: %w", cfg.Addr, err)
 	}
 	defer ln.Close()
-	ms, bs, err := server.OpenStores(ctx, cfg)
+	svc, err := server.Open(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	key, err := server.SigningKey(cfg)
-	if err != nil {
-		ms.Close()
-		return fmt.Errorf("token signing key: %w", err)
-	}
-	srv := server.New(cfg, log, ms, bs, key)
-	defer srv.Close()
+	defer svc.Close()
+	srv := server.New(svc)
 	boot, err := srv.Auth.EnsureAdmin(ctx, os.Getenv("SILO_ADMIN_PASSWORD"), os.Getenv("SILO_ADMIN_TOKEN"))
 	if err != nil {
 		return fmt.Errorf("creating the admin account: %w", err)

@@ -1,87 +1,29 @@
 package gc
 
 import (
+	"bytes"
 	"context"
-	"io"
+	"errors"
 	"log/slog"
-	"os"
-	"path/filepath"
+	"strings"
 	"testing"
-	"time"
-
-	"github.com/silo-hpc/silo/internal/apperr"
-	"github.com/silo-hpc/silo/internal/fsblob"
-	"github.com/silo-hpc/silo/internal/meta"
-	"github.com/silo-hpc/silo/internal/sqlmeta"
 )
 
-func TestSweepUploads(t *testing.T) {
-	ctx := context.Background()
-	dir := t.TempDir()
-	ms, err := sqlmeta.OpenSQLite(ctx, filepath.Join(dir, "silo.db"))
-	if err != nil {
-		t.Fatal(err)
+// Every job runs; one that fails is logged and does not stop the others.
+func TestRunOnce(t *testing.T) {
+	var log bytes.Buffer
+	ran := map[string]int{}
+	job := func(name string, n int, err error) Job {
+		return Job{Name: name, Run: func(context.Context) (int, error) { ran[name]++; return n, err }}
 	}
-	defer ms.Close()
-	bs, err := fsblob.New(filepath.Join(dir, "blobs"))
-	if err != nil {
-		t.Fatal(err)
+	s := New(slog.New(slog.NewTextHandler(&log, nil)), job("a", 0, errors.New("boom")), job("b", 3, nil))
+	if err := s.RunOnce(context.Background()); err == nil {
+		t.Fatal("a failed job was not reported")
 	}
-	now := time.Now()
-	session := func(expires time.Time) (meta.Upload, string) {
-		w, err := bs.NewUpload(ctx, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.Write([]byte("partial upload"))
-		if err := w.Close(); err != nil {
-			t.Fatal(err)
-		}
-		u := meta.Upload{Kind: "oci", BlobUploadID: w.ID(), ExpiresAt: expires}
-		if err := ms.CreateUpload(ctx, &u); err != nil {
-			t.Fatal(err)
-		}
-		return u, w.ID()
+	if ran["a"] != 1 || ran["b"] != 1 {
+		t.Fatalf("ran %v", ran)
 	}
-	old, oldBlob := session(now.Add(-time.Minute))
-	live, liveBlob := session(now.Add(time.Hour))
-	// A blob-store session no row knows of, idle for three days (a crash
-	// between opening it and recording it).
-	orphan, err := bs.NewUpload(ctx, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	orphan.Close()
-	aged := now.Add(-72 * time.Hour)
-	sessionDir := filepath.Join(dir, "blobs", "uploads", orphan.ID())
-	entries, _ := os.ReadDir(sessionDir)
-	for _, e := range entries {
-		os.Chtimes(filepath.Join(sessionDir, e.Name()), aged, aged)
-	}
-	os.Chtimes(sessionDir, aged, aged)
-
-	s := New(ms, bs, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	n, err := s.SweepUploads(ctx)
-	if err != nil || n != 2 {
-		t.Fatalf("swept %d (%v), want the expired session and the orphan", n, err)
-	}
-	if _, err := ms.GetUpload(ctx, old.ID); !apperr.Is(err, apperr.NotFound) {
-		t.Fatalf("expired row kept: %v", err)
-	}
-	for id, want := range map[string]apperr.Code{oldBlob: apperr.NotFound, orphan.ID(): apperr.NotFound} {
-		if _, err := bs.ResumeUpload(ctx, id); !apperr.Is(err, want) {
-			t.Fatalf("session %s: %v", id, err)
-		}
-	}
-	if _, err := ms.GetUpload(ctx, live.ID); err != nil {
-		t.Fatalf("live row removed: %v", err)
-	}
-	w, err := bs.ResumeUpload(ctx, liveBlob)
-	if err != nil || w.Size() != int64(len("partial upload")) {
-		t.Fatalf("live session damaged: %v", err)
-	}
-	w.Close()
-	if n, err := s.SweepUploads(ctx); err != nil || n != 0 {
-		t.Fatalf("second sweep ended %d (%v)", n, err)
+	if !strings.Contains(log.String(), "job=a") || !strings.Contains(log.String(), "removed=3") {
+		t.Fatalf("log %s", log.String())
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+
+	"github.com/silo-hpc/silo/internal/logctx"
 )
 
 // Handler is an HTTP handler that returns an error; each transport turns
@@ -27,23 +29,13 @@ func Adapt(ew ErrorWriter, h Handler) http.Handler {
 
 type ctxKey int
 
-const (
-	loggerKey ctxKey = iota
-	requestIDKey
-)
+const requestIDKey ctxKey = iota
 
 // WithLogger returns ctx carrying a request-scoped logger.
-func WithLogger(ctx context.Context, l *slog.Logger) context.Context {
-	return context.WithValue(ctx, loggerKey, l)
-}
+func WithLogger(ctx context.Context, l *slog.Logger) context.Context { return logctx.With(ctx, l) }
 
 // Logger returns the request-scoped logger, or the default one.
-func Logger(ctx context.Context) *slog.Logger {
-	if l, ok := ctx.Value(loggerKey).(*slog.Logger); ok {
-		return l
-	}
-	return slog.Default()
-}
+func Logger(ctx context.Context) *slog.Logger { return logctx.From(ctx) }
 
 // WithRequestID returns ctx carrying the request id.
 func WithRequestID(ctx context.Context, id string) context.Context {

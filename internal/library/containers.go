@@ -2,49 +2,12 @@ package library
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/silo-hpc/silo/internal/apperr"
 	"github.com/silo-hpc/silo/internal/auth"
+	"github.com/silo-hpc/silo/internal/bridge"
 	"github.com/silo-hpc/silo/internal/meta"
 )
-
-// containerRef loads a container by id with its parents, NotFound when
-// the caller may not see it.
-func (s *Service) containerRef(ctx context.Context, st meta.Store, p auth.Principal, id string) (Ref, error) {
-	k, err := st.GetContainer(ctx, id)
-	if apperr.Is(err, apperr.NotFound) {
-		return Ref{}, notFound("container", id)
-	}
-	if err != nil {
-		return Ref{}, err
-	}
-	ref, err := s.collectionRef(ctx, st, k.CollectionID)
-	if err != nil {
-		return Ref{}, err
-	}
-	ref.Container = k
-	if err := s.readable(ctx, st, p, ref.Collection, id); err != nil {
-		return Ref{}, notFound("container", id)
-	}
-	return ref, nil
-}
-
-// containerByPath resolves e/c/n, NotFound when missing or invisible.
-func (s *Service) containerByPath(ctx context.Context, st meta.Store, p auth.Principal, ent, col, con string) (Ref, error) {
-	if err := checkName("container", con); err != nil {
-		return Ref{}, err
-	}
-	e, c, err := s.collectionByName(ctx, st, p, ent, col)
-	if err != nil {
-		return Ref{}, err
-	}
-	k, err := st.GetContainerByName(ctx, c.ID, con)
-	if apperr.Is(err, apperr.NotFound) {
-		return Ref{}, notFound("container", ent+"/"+col+"/"+con)
-	}
-	return Ref{Entity: e, Collection: c, Container: k}, err
-}
 
 // ContainerInfo is a container with its images and tags.
 type ContainerInfo struct {
@@ -53,7 +16,7 @@ type ContainerInfo struct {
 	Tags   []meta.LibraryTag
 }
 
-func (s *Service) containerInfo(ctx context.Context, st meta.Store, ref Ref) (ContainerInfo, error) {
+func containerInfo(ctx context.Context, st Store, ref Ref) (ContainerInfo, error) {
 	info := ContainerInfo{Ref: ref}
 	imgs, err := st.ListImages(ctx, ref.Container.ID)
 	if err != nil {
@@ -71,37 +34,49 @@ func (s *Service) containerInfo(ctx context.Context, st meta.Store, ref Ref) (Co
 // GetContainer answers GET /v1/containers/{entity}/{collection}/{container}.
 func (s *Service) GetContainer(ctx context.Context, p auth.Principal, ent, col, con string) (ContainerInfo, error) {
 	var info ContainerInfo
-	err := s.meta.InTx(ctx, func(tx meta.Store) error {
-		ref, err := s.containerByPath(ctx, tx, p, ent, col, con)
+	err := s.view(ctx, func(st Store) error {
+		ref, err := s.bridge.ContainerByPath(ctx, st, p, ent, col, con)
 		if err != nil {
 			return err
 		}
-		info, err = s.containerInfo(ctx, tx, ref)
+		info, err = containerInfo(ctx, st, ref)
 		return err
 	})
 	return info, err
+}
+
+// ContainerByPath resolves "entity/collection/container" for a reader
+// (the admin commands use it).
+func (s *Service) ContainerByPath(ctx context.Context, p auth.Principal, path string) (Ref, error) {
+	var ref Ref
+	err := s.view(ctx, func(st Store) error {
+		var err error
+		ref, err = s.bridge.ContainerForPull(ctx, st, p, path)
+		return err
+	})
+	return ref, err
 }
 
 // CreateContainer answers POST /v1/containers: the collection's owner (or
 // an admin) adds a container.
 func (s *Service) CreateContainer(ctx context.Context, p auth.Principal, collectionID, name, description string) (ContainerInfo, error) {
 	var info ContainerInfo
-	err := s.meta.InTx(ctx, func(tx meta.Store) error {
-		if err := requireUser(p); err != nil {
+	err := s.tx(ctx, func(tx Store) error {
+		if err := bridge.RequireUser(p); err != nil {
 			return err
 		}
-		ref, err := s.collectionRef(ctx, tx, collectionID)
+		ref, err := s.bridge.CollectionByID(ctx, tx, collectionID)
 		if err != nil {
 			return err
 		}
 		// Invisible is NotFound under the id asked for, not the name.
-		if err := s.readable(ctx, tx, p, ref.Collection, collectionID); err != nil {
+		if err := s.bridge.Readable(ctx, tx, p, ref.Collection, collectionID); err != nil {
 			return err
 		}
-		if err := s.writable(ctx, tx, p, ref); err != nil {
+		if err := s.bridge.Writable(ctx, tx, p, ref); err != nil {
 			return err
 		}
-		if err := checkName("container", name); err != nil {
+		if err := bridge.CheckName("container", name); err != nil {
 			return err
 		}
 		ref.Container = meta.Container{CollectionID: ref.Collection.ID, Name: name, Description: description}
@@ -121,12 +96,12 @@ func (s *Service) CreateContainer(ctx context.Context, p auth.Principal, collect
 // admins.
 func (s *Service) UpdateContainer(ctx context.Context, p auth.Principal, id string, u ContainerUpdate) (ContainerInfo, error) {
 	var info ContainerInfo
-	err := s.meta.InTx(ctx, func(tx meta.Store) error {
-		ref, err := s.containerRef(ctx, tx, p, id)
+	err := s.tx(ctx, func(tx Store) error {
+		ref, err := s.bridge.ContainerByID(ctx, tx, p, id)
 		if err != nil {
 			return err
 		}
-		if err := s.writable(ctx, tx, p, ref); err != nil {
+		if err := s.bridge.Writable(ctx, tx, p, ref); err != nil {
 			return err
 		}
 		if u.Frozen != nil {
@@ -138,64 +113,10 @@ func (s *Service) UpdateContainer(ctx context.Context, p auth.Principal, id stri
 		if err := tx.UpdateContainer(ctx, &ref.Container); err != nil {
 			return err
 		}
-		info, err = s.containerInfo(ctx, tx, ref)
+		info, err = containerInfo(ctx, tx, ref)
 		return err
 	})
 	return info, err
-}
-
-// ContainerForPull resolves "entity/collection/container" for a reader:
-// NotFound if it is missing or the caller may not see it.
-func (s *Service) ContainerForPull(ctx context.Context, p auth.Principal, path string) (Ref, error) {
-	ent, col, con, err := splitPath(path)
-	if err != nil {
-		return Ref{}, err
-	}
-	return s.containerByPath(ctx, s.meta, p, ent, col, con)
-}
-
-// ContainerForPush finds or creates entity, collection and container for a
-// push by p, inside tx, applying every push rule: users get their own
-// entity; collections are created where access.Checker allows it (with the
-// server's default privacy); only the collection's owner and admins push
-// (collaborators may not); a collection p cannot see is NotFound.
-func (s *Service) ContainerForPush(ctx context.Context, tx meta.Store, p auth.Principal, path string) (Ref, error) {
-	if err := requireUser(p); err != nil {
-		return Ref{}, err
-	}
-	ent, col, con, err := splitPath(path)
-	if err != nil {
-		return Ref{}, err
-	}
-	var ref Ref
-	ref.Entity, err = tx.GetEntityByName(ctx, ent)
-	if apperr.Is(err, apperr.NotFound) {
-		ref.Entity, err = s.createEntity(ctx, tx, p, ent, "")
-	}
-	if err != nil {
-		return Ref{}, err
-	}
-	ref.Collection, err = tx.GetCollectionByName(ctx, ref.Entity.ID, col)
-	if apperr.Is(err, apperr.NotFound) {
-		ref.Collection, err = s.createCollection(ctx, tx, p, ref.Entity, col, "", nil)
-		if apperr.Is(err, apperr.Conflict) {
-			// It appeared after we looked: a concurrent push created it.
-			// The transaction reruns and finds it.
-			err = fmt.Errorf("%w: %w", meta.ErrLostRace, err)
-		}
-	}
-	if err != nil {
-		return Ref{}, err
-	}
-	if err := s.writable(ctx, tx, p, ref); err != nil {
-		return Ref{}, err
-	}
-	ref.Container, err = tx.GetContainerByName(ctx, ref.Collection.ID, con)
-	if apperr.Is(err, apperr.NotFound) {
-		ref.Container = meta.Container{CollectionID: ref.Collection.ID, Name: con}
-		err = tx.CreateContainer(ctx, &ref.Container)
-	}
-	return ref, err
 }
 
 // OCIPushTarget decides whether a push to namespace (LA §5.1) may go over
@@ -204,7 +125,7 @@ func (s *Service) ContainerForPush(ctx context.Context, tx meta.Store, p auth.Pr
 // replacement as "permission denied", while the client's OCI path shows
 // only a bare status code.
 func (s *Service) OCIPushTarget(ctx context.Context, p auth.Principal, namespace string) (string, error) {
-	if err := requireUser(p); err != nil {
+	if err := bridge.RequireUser(p); err != nil {
 		return "", err
 	}
 	ref, err := ParseImageRef(namespace)
@@ -212,7 +133,7 @@ func (s *Service) OCIPushTarget(ctx context.Context, p auth.Principal, namespace
 		return "", err
 	}
 	name := ref.Entity + "/" + ref.Collection + "/" + ref.Container
-	existing, err := s.ContainerForPull(ctx, p, name)
+	existing, err := s.ContainerByPath(ctx, p, name)
 	switch {
 	case apperr.Is(err, apperr.NotFound):
 		return name, nil // created by the push, under the same rules

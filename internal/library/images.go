@@ -2,19 +2,19 @@ package library
 
 import (
 	"context"
-	"encoding/json"
-	"io"
+		"io"
 	"strings"
 
 	"github.com/opencontainers/go-digest"
 
 	"github.com/silo-hpc/silo/internal/apperr"
 	"github.com/silo-hpc/silo/internal/auth"
+	"github.com/silo-hpc/silo/internal/bridge"
 	"github.com/silo-hpc/silo/internal/meta"
 )
 
 // hashPrefix marks a "tag" that names an image by content (LA §10).
-const hashPrefix = "sha256."
+const hashPrefix = bridge.HashPrefix
 
 // ImageInfo is an image with its container path and the tags naming it.
 type ImageInfo struct {
@@ -22,10 +22,6 @@ type ImageInfo struct {
 	Image meta.Image
 	Tags  []string
 }
-
-// HashOf shows an image digest ("sha256:<hex>") the Library API way,
-// "sha256.<hex>" (LA §6.5).
-func HashOf(d string) string { return strings.Replace(d, ":", ".", 1) }
 
 // parseHash turns a client's "sha256.<hex>" into a digest.
 func parseHash(h string) (digest.Digest, error) {
@@ -69,7 +65,7 @@ func ParseImageRef(s string) (ImageRef, error) {
 	}
 	r := ImageRef{Entity: parts[0], Collection: parts[1], Container: parts[2], Tag: tag}
 	for i, kind := range []string{"entity", "collection", "container"} {
-		if err := checkName(kind, parts[i]); err != nil {
+		if err := bridge.CheckName(kind, parts[i]); err != nil {
 			return r, err
 		}
 	}
@@ -77,13 +73,13 @@ func ParseImageRef(s string) (ImageRef, error) {
 		_, err := parseHash(tag)
 		return r, err
 	}
-	return r, checkTag(tag)
+	return r, bridge.CheckTag(tag)
 }
 
 // resolveTag finds the image a tag names for arch. An architecture-less
 // tag answers any arch (LA §12.7); with no arch asked, a tag set for a
 // single architecture is unambiguous.
-func resolveTag(ctx context.Context, st meta.Store, con meta.Container, tag, arch string) (meta.LibraryTag, error) {
+func resolveTag(ctx context.Context, st Store, con meta.Container, tag, arch string) (meta.LibraryTag, error) {
 	if arch != "" {
 		t, err := st.GetLibraryTag(ctx, con.ID, arch, tag)
 		if !apperr.Is(err, apperr.NotFound) {
@@ -118,15 +114,15 @@ func resolveTag(ctx context.Context, st meta.Store, con meta.Container, tag, arc
 // resolveImage finds the image a ref names for arch, NotFound when it is
 // missing or invisible. A sha256.<hex> ref is a lookup by content in the
 // container and ignores arch (LA §10).
-func (s *Service) resolveImage(ctx context.Context, st meta.Store, p auth.Principal, ref, arch string) (Ref, meta.Image, error) {
+func (s *Service) resolveImage(ctx context.Context, st Store, p auth.Principal, ref, arch string) (Ref, meta.Image, error) {
 	r, err := ParseImageRef(ref)
 	if err == nil {
-		err = checkArch(arch)
+		err = bridge.CheckArch(arch)
 	}
 	if err != nil {
 		return Ref{}, meta.Image{}, err
 	}
-	cref, err := s.containerByPath(ctx, st, p, r.Entity, r.Collection, r.Container)
+	cref, err := s.bridge.ContainerByPath(ctx, st, p, r.Entity, r.Collection, r.Container)
 	if err != nil {
 		return Ref{}, meta.Image{}, err
 	}
@@ -134,13 +130,13 @@ func (s *Service) resolveImage(ctx context.Context, st meta.Store, p auth.Princi
 		d, _ := parseHash(r.Tag)
 		img, err := st.GetImageByDigest(ctx, cref.Container.ID, d.String())
 		if apperr.Is(err, apperr.NotFound) {
-			return cref, img, notFound("image", ref)
+			return cref, img, bridge.NotFound("image", ref)
 		}
 		return cref, img, err
 	}
 	t, err := resolveTag(ctx, st, cref.Container, r.Tag, arch)
 	if apperr.Is(err, apperr.NotFound) {
-		return cref, meta.Image{}, notFound("image", ref)
+		return cref, meta.Image{}, bridge.NotFound("image", ref)
 	}
 	if err != nil {
 		return cref, meta.Image{}, err
@@ -150,7 +146,7 @@ func (s *Service) resolveImage(ctx context.Context, st meta.Store, p auth.Princi
 }
 
 // imageInfo adds the tags naming img.
-func imageInfo(ctx context.Context, st meta.Store, ref Ref, img meta.Image) (ImageInfo, error) {
+func imageInfo(ctx context.Context, st Store, ref Ref, img meta.Image) (ImageInfo, error) {
 	info := ImageInfo{Ref: ref, Image: img}
 	tags, err := st.ListLibraryTags(ctx, ref.Container.ID)
 	for _, t := range tags {
@@ -164,12 +160,12 @@ func imageInfo(ctx context.Context, st meta.Store, ref Ref, img meta.Image) (Ima
 // GetImage answers GET /v1/images/{ref}?arch=.
 func (s *Service) GetImage(ctx context.Context, p auth.Principal, ref, arch string) (ImageInfo, error) {
 	var info ImageInfo
-	err := s.meta.InTx(ctx, func(tx meta.Store) error {
-		r, img, err := s.resolveImage(ctx, tx, p, ref, arch)
+	err := s.view(ctx, func(st Store) error {
+		r, img, err := s.resolveImage(ctx, st, p, ref, arch)
 		if err != nil {
 			return err
 		}
-		info, err = imageInfo(ctx, tx, r, img)
+		info, err = imageInfo(ctx, st, r, img)
 		return err
 	})
 	return info, err
@@ -177,12 +173,17 @@ func (s *Service) GetImage(ctx context.Context, p auth.Principal, ref, arch stri
 
 // OpenImageFile answers GET /v1/imagefile/{ref}: an uploaded image's bytes.
 func (s *Service) OpenImageFile(ctx context.Context, p auth.Principal, ref, arch string) (io.ReadSeekCloser, meta.Image, error) {
-	_, img, err := s.resolveImage(ctx, s.meta, p, ref, arch)
+	var img meta.Image
+	err := s.view(ctx, func(st Store) error {
+		var err error
+		_, img, err = s.resolveImage(ctx, st, p, ref, arch)
+		return err
+	})
 	if err != nil {
 		return nil, img, err
 	}
 	if !img.Uploaded {
-		return nil, img, notFound("image", ref)
+		return nil, img, bridge.NotFound("image", ref)
 	}
 	f, _, err := s.blobs.Open(ctx, digest.Digest(img.Digest))
 	return f, img, err
@@ -199,18 +200,27 @@ func (s *Service) CreateImage(ctx context.Context, p auth.Principal, containerID
 	if err != nil {
 		return ImageInfo{}, err
 	}
+	src, err := s.readableCopy(ctx, p, d)
+	if err != nil {
+		return ImageInfo{}, err
+	}
 	var info ImageInfo
-	err = s.meta.InTx(ctx, func(tx meta.Store) error {
-		ref, err := s.containerRef(ctx, tx, p, containerID)
+	err = s.tx(ctx, func(tx Store) error {
+		ref, err := s.bridge.ContainerByID(ctx, tx, p, containerID)
 		if err != nil {
 			return err
 		}
-		if err := s.writable(ctx, tx, p, ref); err != nil {
+		if err := s.bridge.Writable(ctx, tx, p, ref); err != nil {
 			return err
 		}
 		img, err := tx.GetImageByDigest(ctx, ref.Container.ID, d.String())
 		if apperr.Is(err, apperr.NotFound) {
-			img, err = s.newImage(ctx, tx, p, ref, d, description)
+			img = meta.Image{ContainerID: ref.Container.ID, Digest: d.String(), Description: description, CreatedBy: p.UserID}
+			if src != nil {
+				img, err = s.bridge.CopyImage(ctx, tx, ref, img, *src)
+			} else {
+				err = tx.CreateImage(ctx, &img)
+			}
 		}
 		if err != nil {
 			return err
@@ -221,60 +231,41 @@ func (s *Service) CreateImage(ctx context.Context, p auth.Principal, containerID
 	return info, err
 }
 
-func (s *Service) newImage(ctx context.Context, tx meta.Store, p auth.Principal, ref Ref, d digest.Digest, description string) (meta.Image, error) {
-	img := meta.Image{ContainerID: ref.Container.ID, Digest: d.String(), Description: description, CreatedBy: p.UserID}
-	src, err := s.readableCopy(ctx, tx, p, d)
-	if err != nil || src == nil {
-		return img, firstErr(err, tx.CreateImage(ctx, &img))
-	}
-	img.Uploaded, img.Size, img.Arch, img.Metadata = true, src.Size, src.Arch, src.Metadata
-	if err := tx.CreateImage(ctx, &img); err != nil {
-		return img, err
-	}
-	labels, err := tx.GetLabels(ctx, src.ID)
-	if err == nil {
-		err = tx.SetLabels(ctx, img.ID, labels)
-	}
-	if err == nil && s.Mirror != nil {
-		err = s.Mirror.ImageUploaded(ctx, tx, ref, img)
-	}
-	return img, err
-}
-
 // readableCopy finds an uploaded image with digest d that p may read and
-// whose blob is present, or nil.
-func (s *Service) readableCopy(ctx context.Context, st meta.Store, p auth.Principal, d digest.Digest) (*meta.Image, error) {
-	imgs, err := st.ListImagesByDigest(ctx, d.String())
-	if err != nil {
+// whose blob is present, or nil. The blob is looked for outside any
+// transaction.
+func (s *Service) readableCopy(ctx context.Context, p auth.Principal, d digest.Digest) (*meta.Image, error) {
+	var found *meta.Image
+	err := s.view(ctx, func(st Store) error {
+		imgs, err := st.ListImagesByDigest(ctx, d.String())
+		if err != nil {
+			return err
+		}
+		for _, img := range imgs {
+			if !img.Uploaded {
+				continue
+			}
+			_, err := s.bridge.ContainerByID(ctx, st, p, img.ContainerID)
+			if apperr.Is(err, apperr.NotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			found = &img
+			return nil
+		}
+		return nil
+	})
+	if err != nil || found == nil {
 		return nil, err
 	}
-	for _, img := range imgs {
-		if !img.Uploaded {
-			continue
-		}
-		k, err := st.GetContainer(ctx, img.ContainerID)
-		if err != nil {
-			return nil, err
-		}
-		c, err := st.GetCollection(ctx, k.CollectionID)
-		if err != nil {
-			return nil, err
-		}
-		if ok, err := s.access.CanReadCollection(ctx, st, p, c); err != nil || !ok {
-			if err != nil {
-				return nil, err
-			}
-			continue
-		}
-		if _, err := s.blobs.Stat(ctx, d); err != nil {
-			if apperr.Is(err, apperr.NotFound) {
-				return nil, nil
-			}
-			return nil, err
-		}
-		return &img, nil
+	if _, err := s.blobs.Stat(ctx, d); apperr.Is(err, apperr.NotFound) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
 	}
-	return nil, nil
+	return found, nil
 }
 
 // DeleteImage answers DELETE /v1/images/{ref}?arch=. The blob stays for
@@ -282,29 +273,16 @@ func (s *Service) readableCopy(ctx context.Context, st meta.Store, p auth.Princi
 // A frozen container protects its tagged images.
 func (s *Service) DeleteImage(ctx context.Context, p auth.Principal, ref, arch string) error {
 	var deleted string
-	err := s.meta.InTx(ctx, func(tx meta.Store) error {
+	err := s.tx(ctx, func(tx Store) error {
 		r, img, err := s.resolveImage(ctx, tx, p, ref, arch)
 		if err != nil {
 			return err
 		}
-		if err := s.writable(ctx, tx, p, r); err != nil {
-			return err
-		}
-		info, err := imageInfo(ctx, tx, r, img)
-		if err != nil {
-			return err
-		}
-		if r.Container.Frozen && len(info.Tags) > 0 {
-			return denied("container %s is frozen; its tagged images cannot be deleted", r.Path())
-		}
-		if err := tx.DeleteImage(ctx, img.ID); err != nil {
+		if err := s.bridge.Writable(ctx, tx, p, r); err != nil {
 			return err
 		}
 		deleted = img.ID
-		if s.Mirror != nil {
-			return s.Mirror.ImageDeleted(ctx, tx, r, img)
-		}
-		return nil
+		return s.bridge.DeleteImage(ctx, tx, r, img)
 	})
 	if err == nil {
 		// Uploads to the deleted image can never complete: drop them now
@@ -312,19 +290,4 @@ func (s *Service) DeleteImage(ctx context.Context, p auth.Principal, ref, arch s
 		s.dropImageSessions(ctx, deleted, "")
 	}
 	return err
-}
-
-// imageMeta is what images.metadata holds (derived from the SIF).
-type imageMeta struct {
-	SIF          bool     `json:"sif"`
-	Signed       bool     `json:"signed,omitempty"`
-	Encrypted    bool     `json:"encrypted,omitempty"`
-	Fingerprints []string `json:"fingerprints,omitempty"`
-}
-
-// ImageMeta decodes an image's metadata; bad JSON reads as empty.
-func ImageMeta(img meta.Image) (signed, encrypted bool, fingerprints []string) {
-	var m imageMeta
-	_ = json.Unmarshal([]byte(img.Metadata), &m)
-	return m.Signed, m.Encrypted, m.Fingerprints
 }

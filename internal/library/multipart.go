@@ -12,10 +12,12 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/silo-hpc/silo/internal/apperr"
 	"github.com/silo-hpc/silo/internal/auth"
-	"github.com/silo-hpc/silo/internal/blob"
 	"github.com/silo-hpc/silo/internal/meta"
+	"github.com/silo-hpc/silo/internal/upload"
 )
 
 // Multipart describes a started multipart upload (LA §6.8).
@@ -42,10 +44,10 @@ type CompletedPart struct {
 var hexDigestRe = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 // StartMultipart answers POST /v2/imagefile/{id}/_multipart (L16). Parts
-// are appended in order to one blob session, so there is no total size
-// limit and no part is ever buffered.
+// are appended in order to one session, so there is no total size limit
+// and no part is ever buffered.
 func (s *Service) StartMultipart(ctx context.Context, p auth.Principal, imageID string, filesize int64) (Multipart, error) {
-	_, img, err := s.imageForUpload(ctx, s.meta, p, imageID)
+	_, img, err := s.imageForUpload(ctx, p, imageID)
 	if err != nil {
 		return Multipart{}, err
 	}
@@ -56,139 +58,130 @@ func (s *Service) StartMultipart(ctx context.Context, p auth.Principal, imageID 
 	// that many parts and would silently drop a tail (LA §11.3).
 	total := int((filesize + s.partSize - 1) / s.partSize)
 	st := uploadState{Filesize: filesize, PartSize: s.partSize, TotalParts: total}
-	u, err := s.newSession(ctx, p, kindMultipart, img.ID, st)
-	return Multipart{UploadID: u.ID, TotalParts: total, PartSize: s.partSize}, err
+	sess, err := s.uploads.Start(ctx, kindMultipart, img.ID, p.UserID, digest.SHA256, st)
+	return Multipart{UploadID: sess.ID, TotalParts: total, PartSize: s.partSize}, err
 }
 
-// multipartSession loads and locks an image's multipart session.
-func (s *Service) multipartSession(ctx context.Context, img meta.Image, uploadID string) (meta.Upload, uploadState, func(), error) {
-	release, err := s.sessions.tryLock(uploadID)
-	if err != nil {
-		return meta.Upload{}, uploadState{}, nil, err
+// multipartOf checks a session is img's multipart upload; a finished
+// image's upload is over.
+func multipartOf(img meta.Image, sess *upload.Session) (uploadState, error) {
+	if sess.Target != img.ID {
+		return uploadState{}, apperr.New(apperr.NotFound, "upload session %s is not for image %s", sess.ID, img.ID)
 	}
-	u, st, err := s.loadSession(ctx, uploadID, kindMultipart)
-	if err == nil && u.Target != img.ID {
-		err = apperr.New(apperr.NotFound, "upload session %s is not for image %s", uploadID, img.ID)
+	return stateOf(sess)
+}
+
+// overIfUploaded words an unknown session of an uploaded image.
+func overIfUploaded(err error, img meta.Image) error {
+	if apperr.Is(err, apperr.NotFound) && img.Uploaded {
+		return apperr.New(apperr.Conflict, "image %s is already uploaded; this upload is over", img.ID)
 	}
-	if err != nil {
-		release()
-		if apperr.Is(err, apperr.NotFound) && img.Uploaded {
-			err = apperr.New(apperr.Conflict, "image %s is already uploaded; this upload is over", img.ID)
-		}
-		return u, st, nil, err
-	}
-	return u, st, release, nil
+	return err
 }
 
 // nextPart checks part is the next one and returns how large it may be.
-func nextPart(st uploadState, part int) (int64, error) {
+func nextPart(st uploadState, received int64, part int) (int64, error) {
 	next := len(st.Parts) + 1
 	if part != next {
 		return 0, apperr.New(apperr.Invalid, "parts must be sent in order, one at a time: expected part %d, got %d", next, part)
 	}
-	if part > st.TotalParts || st.Received >= st.Filesize {
+	if part > st.TotalParts || received >= st.Filesize {
 		return 0, apperr.New(apperr.Invalid, "part %d is beyond the %d parts of this upload", part, st.TotalParts)
 	}
-	return min(st.PartSize, st.Filesize-st.Received), nil
+	return min(st.PartSize, st.Filesize-received), nil
 }
 
 // PreparePart answers PUT /v2/imagefile/{id}/_multipart (L17): it checks
 // the part is the next one; the transport then hands out the part's URL.
 func (s *Service) PreparePart(ctx context.Context, p auth.Principal, imageID string, req PartRequest) error {
-	_, img, err := s.imageForUpload(ctx, s.meta, p, imageID)
+	_, img, err := s.imageForUpload(ctx, p, imageID)
 	if err != nil {
 		return err
-	}
-	u, st, release, err := s.multipartSession(ctx, img, req.UploadID)
-	if err != nil {
-		return err
-	}
-	defer release()
-	limit, err := nextPart(st, req.PartNumber)
-	if err != nil {
-		return err
-	}
-	if req.PartSize <= 0 || req.PartSize > limit {
-		return apperr.New(apperr.Invalid, "part %d must have 1 to %d bytes, not %d", req.PartNumber, limit, req.PartSize)
 	}
 	sum := strings.ToLower(req.SHA256)
 	if sum != "" && !hexDigestRe.MatchString(sum) {
 		return apperr.New(apperr.Invalid, "invalid sha256sum %q", req.SHA256)
 	}
-	if sum == st.NextSHA256 {
+	_, err = s.uploads.Update(ctx, req.UploadID, kindMultipart, func(sess *upload.Session) error {
+		st, err := multipartOf(img, sess)
+		if err != nil {
+			return err
+		}
+		limit, err := nextPart(st, sess.Offset, req.PartNumber)
+		if err != nil {
+			return err
+		}
+		if req.PartSize <= 0 || req.PartSize > limit {
+			return apperr.New(apperr.Invalid, "part %d must have 1 to %d bytes, not %d", req.PartNumber, limit, req.PartSize)
+		}
+		st.NextSHA256 = sum
+		saveState(sess, st)
 		return nil
+	})
+	return overIfUploaded(err, img)
+}
+
+// hashingReader hashes what it reads once h is set (before the first
+// Read): a part is hashed on its own only when the client announced its
+// sha256 (S3-compliant mode, which we do not ask for); the whole file's
+// sha256 is verified at completion anyway, and a second hash pass would
+// halve the upload rate on small machines.
+type hashingReader struct {
+	r io.Reader
+	h hash.Hash
+}
+
+func (hr *hashingReader) Read(p []byte) (int, error) {
+	n, err := hr.r.Read(p)
+	if hr.h != nil {
+		hr.h.Write(p[:n])
 	}
-	st.NextSHA256 = sum
-	return s.saveState(ctx, u, st.Received, st)
+	return n, err
 }
 
 // WritePart answers the PUT to a part URL (L18); the URL is the
-// credential. The part is appended to the session's blob; its ETag is a
-// random token recorded with the part, which the completion must list.
-// Any failure after the first byte ends the whole upload, as the client
+// credential. The part is appended to the session; its ETag is a random
+// token recorded with the part, which the completion must list. Any
+// failure after the first byte ends the whole upload, as the client
 // itself aborts after a failed part.
 func (s *Service) WritePart(ctx context.Context, uploadID string, part int, body io.Reader, length int64) (string, error) {
-	release, err := s.sessions.tryLock(uploadID)
-	if err != nil {
-		return "", err
-	}
-	defer release()
-	u, st, err := s.loadSession(ctx, uploadID, kindMultipart)
-	if err != nil {
-		return "", err
-	}
-	limit, err := nextPart(st, part)
-	if err != nil {
-		return "", err
-	}
-	if length == 0 || length > limit {
-		return "", apperr.New(apperr.Invalid, "part %d must have 1 to %d bytes, not %d", part, limit, length)
-	}
-	var w blob.Writer
-	if u.BlobUploadID == "" {
-		w, err = s.blobs.NewUpload(ctx, "")
-	} else {
-		w, err = s.blobs.ResumeUpload(ctx, u.BlobUploadID)
-	}
-	if err != nil {
-		return "", s.failSession(ctx, u, err)
-	}
-	u.BlobUploadID = w.ID()
-	if w.Size() != st.Received {
-		w.Cancel(context.WithoutCancel(ctx))
-		return "", s.failSession(ctx, u, apperr.New(apperr.Internal, "upload session out of step: %d bytes stored, %d recorded", w.Size(), st.Received))
-	}
-	// A part is hashed on its own only when the client announced its
-	// sha256 (S3-compliant mode, which we do not ask for): the whole file's
-	// sha256 is verified at completion anyway, and a second hash pass would
-	// halve the upload rate on small machines.
-	dst, h := io.Writer(w), hash.Hash(nil)
-	if st.NextSHA256 != "" {
-		h = sha256.New()
-		dst = io.MultiWriter(w, h)
-	}
-	n, err := copyBody(dst, body, limit+1)
-	switch {
-	case err != nil:
-	case n == 0 || n > limit:
-		err = apperr.New(apperr.Invalid, "part %d must have 1 to %d bytes, got %d or more", part, limit, n)
-	case h != nil && hex.EncodeToString(h.Sum(nil)) != st.NextSHA256:
-		err = apperr.New(apperr.Invalid, "part %d does not match its announced sha256sum", part)
-	}
-	if err != nil {
-		w.Cancel(context.WithoutCancel(ctx))
-		return "", s.failSession(ctx, u, err)
-	}
-	if err := w.Close(); err != nil {
-		return "", s.failSession(ctx, u, err)
-	}
-	prev := st.Received
+	var st uploadState
+	hr := &hashingReader{r: body}
 	etag := newPartToken()
-	st.Parts = append(st.Parts, partState{Number: part, Size: n, ETag: etag})
-	st.Received += n
-	st.NextSHA256 = ""
-	if err := s.saveState(ctx, u, prev, st); err != nil {
-		return "", s.failSession(ctx, u, err)
+	started := false // a part refused before its first byte leaves the upload as it was
+	_, err := s.uploads.Append(ctx, upload.Append{ID: uploadID, Kind: kindMultipart, At: -1, Body: hr, Length: length,
+		Check: func(sess *upload.Session) (int64, error) {
+			var err error
+			if st, err = stateOf(sess); err != nil {
+				return 0, err
+			}
+			limit, err := nextPart(st, sess.Offset, part)
+			if err == nil && length == 0 {
+				err = apperr.New(apperr.Invalid, "part %d must have 1 to %d bytes, not 0", part, limit)
+			}
+			if st.NextSHA256 != "" {
+				hr.h = sha256.New()
+			}
+			started = err == nil
+			return limit, err
+		},
+		Done: func(sess *upload.Session, n int64) error {
+			if n == 0 {
+				return apperr.New(apperr.Invalid, "part %d is empty", part)
+			}
+			if hr.h != nil && hex.EncodeToString(hr.h.Sum(nil)) != st.NextSHA256 {
+				return apperr.New(apperr.Invalid, "part %d does not match its announced sha256sum", part)
+			}
+			st.Parts = append(st.Parts, partState{Number: part, Size: n, ETag: etag})
+			st.NextSHA256 = ""
+			saveState(sess, st)
+			return nil
+		}})
+	if err != nil && started {
+		err = s.abortIf(ctx, uploadID, kindMultipart, err)
+	}
+	if err != nil {
+		return "", err
 	}
 	return `"` + etag + `"`, nil
 }
@@ -198,29 +191,33 @@ func (s *Service) WritePart(ctx context.Context, uploadID string, part int, body
 // part token, the total size and the sha256 of the whole file before the
 // image becomes visible; any mismatch ends the upload and leaves nothing.
 func (s *Service) CompleteMultipart(ctx context.Context, p auth.Principal, imageID, uploadID string, parts []CompletedPart) (Completion, error) {
-	ref, img, err := s.imageForUpload(ctx, s.meta, p, imageID)
+	ref, img, err := s.imageForUpload(ctx, p, imageID)
 	if err != nil {
 		return Completion{}, err
 	}
-	u, st, release, err := s.multipartSession(ctx, img, uploadID)
+	info, _, err := s.uploads.Commit(ctx, upload.Commit{ID: uploadID, Kind: kindMultipart,
+		Check: func(sess *upload.Session) error {
+			st, err := multipartOf(img, sess)
+			if err == nil {
+				err = checkParts(st, sess.Offset, parts)
+			}
+			return err
+		},
+		Digest: digest.Digest(img.Digest), Size: -1, At: -1, Length: -1})
 	if err != nil {
-		return Completion{}, err
+		return Completion{}, overIfUploaded(rejected(s.abortIf(ctx, uploadID, kindMultipart, err), img), img)
 	}
-	defer release()
-	if err := checkParts(st, parts); err != nil {
-		return Completion{}, s.failSession(ctx, u, err)
-	}
-	c, err := s.completeSession(ctx, ref, img, u, st)
+	c, err := s.finish(ctx, ref, img, info)
 	if err == nil {
-		s.dropImageSessions(ctx, img.ID, u.ID)
+		s.dropImageSessions(ctx, img.ID, "")
 	}
 	return c, err
 }
 
 // checkParts compares the client's part list with the parts received.
-func checkParts(st uploadState, parts []CompletedPart) error {
-	if st.Received != st.Filesize {
-		return apperr.New(apperr.Invalid, "upload incomplete: received %d of %d bytes", st.Received, st.Filesize)
+func checkParts(st uploadState, received int64, parts []CompletedPart) error {
+	if received != st.Filesize {
+		return apperr.New(apperr.Invalid, "upload incomplete: received %d of %d bytes", received, st.Filesize)
 	}
 	if len(parts) != len(st.Parts) {
 		return apperr.New(apperr.Invalid, "upload lists %d parts, %d were received", len(parts), len(st.Parts))
@@ -238,17 +235,18 @@ func checkParts(st uploadState, parts []CompletedPart) error {
 
 // AbortMultipart answers PUT /v2/imagefile/{id}/_multipart_abort (L20).
 func (s *Service) AbortMultipart(ctx context.Context, p auth.Principal, imageID, uploadID string) error {
-	_, img, err := s.imageForUpload(ctx, s.meta, p, imageID)
+	_, img, err := s.imageForUpload(ctx, p, imageID)
 	if err != nil {
 		return err
 	}
-	u, _, release, err := s.multipartSession(ctx, img, uploadID)
-	if err != nil {
-		return err
+	sess, err := s.uploads.Get(ctx, uploadID, kindMultipart)
+	if err == nil {
+		_, err = multipartOf(img, &sess)
 	}
-	defer release()
-	s.dropSession(ctx, u)
-	return nil
+	if err != nil {
+		return overIfUploaded(err, img)
+	}
+	return s.uploads.Abort(ctx, uploadID, kindMultipart)
 }
 
 // newPartToken returns the ETag of a received part: random, so a client

@@ -6,6 +6,7 @@ import (
 
 	"github.com/silo-hpc/silo/internal/apperr"
 	"github.com/silo-hpc/silo/internal/auth"
+	"github.com/silo-hpc/silo/internal/bridge"
 	"github.com/silo-hpc/silo/internal/meta"
 )
 
@@ -40,7 +41,7 @@ func (s *Service) Search(ctx context.Context, p auth.Principal, q SearchQuery) (
 		return res, apperr.New(apperr.Invalid, "search needs a value")
 	}
 	for _, a := range q.Arches {
-		if err := checkArch(a); err != nil {
+		if err := bridge.CheckArch(a); err != nil {
 			return res, err
 		}
 	}

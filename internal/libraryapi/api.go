@@ -16,56 +16,106 @@ type API struct {
 	lib       *library.Service
 	tokens    TokenIssuer // nil: /v1/oci-redirect always answers 404
 	publicURL string
+	routes    []Route
+	v2        *http.ServeMux
+}
+
+// Route is one Library API endpoint (Go ServeMux pattern syntax).
+type Route struct {
+	Method, Pattern string
+	// Write says the route changes something (tests generate the privacy
+	// checks of every write route from this table).
+	Write bool
+	h     httpx.Handler
 }
 
 // New returns the Library API transport over the library service; tokens
-// (the OCI registry) makes /v1/oci-redirect send pushes over OCI.
+// (the OCI token service) makes /v1/oci-redirect send pushes over OCI.
 func New(authSvc *auth.Service, lib *library.Service, tokens TokenIssuer, publicURL string) *API {
-	return &API{auth: authSvc, lib: lib, tokens: tokens, publicURL: publicURL}
+	a := &API{auth: authSvc, lib: lib, tokens: tokens, publicURL: publicURL}
+	// LA §4, the endpoint table.
+	a.routes = []Route{
+		{"GET", "/assets/config/config.prod.json", false, a.discovery},
+		{"GET", "/assets/config.json", false, a.discovery},
+		{"GET", "/version", false, a.version},
+		{"GET", "/v1/token-status", false, a.tokenStatus},
+		{"GET", "/v1/rbac/users/current", false, a.currentUser},
+		{"GET", "/v1/oci-redirect", false, a.ociRedirect},
+		{"GET", "/v1/entities/{name}", false, a.getEntity},
+		{"POST", "/v1/entities", true, a.createEntity},
+		{"GET", "/v1/collections/{entity}/{collection}", false, a.getCollection},
+		{"POST", "/v1/collections", true, a.createCollection},
+		{"PUT", "/v1/collections/{id}", true, a.updateCollection},
+		{"GET", "/v1/containers/{entity}/{collection}/{container}", false, a.getContainer},
+		{"POST", "/v1/containers", true, a.createContainer},
+		{"PUT", "/v1/containers/{id}", true, a.updateContainer},
+		{"GET", "/v1/images/{ref...}", false, a.getImage},
+		{"POST", "/v1/images", true, a.createImage},
+		{"DELETE", "/v1/images/{ref...}", true, a.deleteImage},
+		{"GET", "/v1/tags/{id}", false, a.getTags},
+		{"POST", "/v1/tags/{id}", true, a.setTagV1},
+		{"GET", "/v2/tags/{id}", false, a.getTags},
+		{"POST", "/v2/tags/{id}", true, a.setTagV2},
+		{"GET", "/v1/search", false, a.search},
+		{"GET", "/v1/imagefile/{ref...}", false, a.download},
+		{"POST", "/v1/imagefile/{id}", true, a.uploadV1},
+		{"POST", "/v2/imagefile/{id}", true, a.startUpload},
+		{"POST", "/v2/imagefile/{id}/_multipart", true, a.startMultipart},
+		{"PUT", "/v2/imagefile/{id}/_multipart", true, a.preparePart},
+		{"PUT", "/v2/imagefile/{id}/_complete", true, a.completeUpload},
+		{"PUT", "/v2/imagefile/{id}/_multipart_complete", true, a.completeMultipart},
+		{"PUT", "/v2/imagefile/{id}/_multipart_abort", true, a.abortMultipart},
+		// Upload capability URLs (the server hands them out; LA §6.8).
+		{"PUT", "/v2/_upload/{id}", true, a.writeUpload},
+		{"PUT", "/v2/_upload/{id}/{part}", true, a.writePart},
+	}
+	a.v2 = http.NewServeMux()
+	for _, rt := range a.routes {
+		if strings.HasPrefix(rt.Pattern, "/v2/") {
+			a.v2.Handle(rt.Method+" "+rt.Pattern, httpx.Adapt(writeError, rt.h))
+		}
+	}
+	a.v2.Handle("/v2/", httpx.Adapt(writeError, noEndpoint))
+	return a
 }
 
-// Register adds the Library API routes to mux (LA §4 endpoint table).
+// noEndpoint answers paths no route has, in the protocol's format, never
+// a catch-all 200: clients probe /v1/oci-redirect and fall back on non-200
+// (LA §5.1).
+func noEndpoint(w http.ResponseWriter, r *http.Request) error {
+	return apperr.New(apperr.NotFound, "no such endpoint")
+}
+
+// Routes lists the Library API's endpoints.
+func (a *API) Routes() []Route { return a.routes }
+
+// Register adds the Library API's routes outside /v2 to mux; /v2 is
+// shared with OCI and dispatched by the server through OwnsV2.
 func (a *API) Register(mux *http.ServeMux) {
-	h := func(pattern string, f httpx.Handler) { mux.Handle(pattern, httpx.Adapt(writeError, f)) }
-	h("GET /assets/config/config.prod.json", a.discovery)
-	h("GET /assets/config.json", a.discovery)
-	h("GET /version", a.version)
-	h("GET /v1/token-status", a.tokenStatus)
-	h("GET /v1/rbac/users/current", a.currentUser)
-	h("GET /v1/oci-redirect", a.ociRedirect)
-
-	h("GET /v1/entities/{name}", a.getEntity)
-	h("POST /v1/entities", a.createEntity)
-	h("GET /v1/collections/{entity}/{collection}", a.getCollection)
-	h("POST /v1/collections", a.createCollection)
-	h("PUT /v1/collections/{id}", a.updateCollection)
-	h("GET /v1/containers/{entity}/{collection}/{container}", a.getContainer)
-	h("POST /v1/containers", a.createContainer)
-	h("PUT /v1/containers/{id}", a.updateContainer)
-	h("GET /v1/images/{ref...}", a.getImage)
-	h("POST /v1/images", a.createImage)
-	h("DELETE /v1/images/{ref...}", a.deleteImage)
-	h("GET /v1/tags/{id}", a.getTags)
-	h("POST /v1/tags/{id}", a.setTagV1)
-	h("GET /v2/tags/{id}", a.getTags)
-	h("POST /v2/tags/{id}", a.setTagV2)
-	h("GET /v1/search", a.search)
-
-	h("GET /v1/imagefile/{ref...}", a.download)
-	h("POST /v1/imagefile/{id}", a.uploadV1)
-	h("POST /v2/imagefile/{id}", a.startUpload)
-	h("POST /v2/imagefile/{id}/_multipart", a.startMultipart)
-	// One pattern for PUT /v2/imagefile/X/Y: "_upload/{id}" and
-	// "{id}/_complete" would overlap in the mux (on _upload/_complete).
-	h("PUT /v2/imagefile/{a}/{b}", a.imagefilePut)
-	h("PUT /v2/imagefile/_upload/{id}/{part}", a.writePart)
-
-	// Unknown /v1 paths are 404 in the protocol's format, never a catch-all
-	// 200: clients probe /v1/oci-redirect and fall back on non-200 (LA §5.1).
-	h("/v1/", func(w http.ResponseWriter, r *http.Request) error {
-		return apperr.New(apperr.NotFound, "no such endpoint")
-	})
+	for _, rt := range a.routes {
+		if !strings.HasPrefix(rt.Pattern, "/v2/") {
+			mux.Handle(rt.Method+" "+rt.Pattern, httpx.Adapt(writeError, rt.h))
+		}
+	}
+	mux.Handle("/v1/", httpx.Adapt(writeError, noEndpoint))
 }
+
+// OwnsV2 reports whether a /v2 path belongs under the Library API's /v2
+// prefixes (imagefile/, tags/, _upload/). The server asks it only for
+// paths OCI's grammar does not claim (ociapi.API.Matches): OCI owns every
+// repository path, so an OCI repository may be called imagefile or tags.
+func (a *API) OwnsV2(path string) bool {
+	rest := strings.TrimPrefix(path, "/v2/")
+	for _, prefix := range []string{"imagefile/", "tags/", "_upload/"} {
+		if strings.HasPrefix(rest, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// ServeV2 serves a /v2 path OwnsV2 reported.
+func (a *API) ServeV2(w http.ResponseWriter, r *http.Request) { a.v2.ServeHTTP(w, r) }
 
 // principal authenticates the request's Bearer token. No header means
 // anonymous; a bad token is an error (the client must not silently act

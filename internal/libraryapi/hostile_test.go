@@ -265,8 +265,9 @@ func TestConcurrentWriters(t *testing.T) {
 	if _, err := pw.Write(data[:1<<20]); err != nil {
 		t.Fatal(err)
 	}
+	// Busy is 503: the session is fine, come back later.
 	st, b := e.do("PUT", up.URL, "", bytes.NewReader(data))
-	wantError(t, st, b, http.StatusConflict)
+	wantError(t, st, b, http.StatusServiceUnavailable)
 	pw.Write(data[1<<20:])
 	pw.Close()
 	if st := <-done; st != http.StatusOK {
@@ -294,8 +295,8 @@ func TestHostileInput(t *testing.T) {
 		{"GET", "/v1/imagefile/alice/input/app:latest", "", 404},
 		{"POST", "/v2/imagefile/" + unknown, `{"filesize":1}`, 404},
 		{"PUT", "/v2/imagefile/" + unknown + "/_complete", `{}`, 404},
-		{"PUT", "/v2/imagefile/_upload/" + unknown, "data", 404},
-		{"PUT", "/v2/imagefile/_upload/" + unknown + "/1", "data", 404},
+		{"PUT", "/v2/_upload/" + unknown, "data", 404},
+		{"PUT", "/v2/_upload/" + unknown + "/1", "data", 404},
 		{"POST", "/v2/tags/" + unknown, `{"Tag":"latest","ImageID":"x"}`, 404},
 		{"GET", "/v1/tags/" + unknown, "", 404},
 		{"PUT", "/v1/containers/" + unknown, `{"frozen":true}`, 404},

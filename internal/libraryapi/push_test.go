@@ -32,7 +32,7 @@ func TestPushPull(t *testing.T) {
 			if res == nil || res.ContainerURL != "library/"+ref || res.Quota.QuotaUsageBytes < tc.size || res.Quota.QuotaTotalBytes != 0 {
 				t.Fatalf("completion %+v: want containerUrl and quota", res)
 			}
-			if got := c.rec.sent("POST /v2/imagefile/") && c.rec.sent("PUT /v2/imagefile/_upload/"); !got {
+			if got := c.rec.sent("POST /v2/imagefile/") && c.rec.sent("PUT /v2/_upload/"); !got {
 				t.Fatalf("no v2 upload sent: %v", c.rec.reqs)
 			}
 			if mp := c.log.has("Uploaded 2 parts"); mp != tc.multipart {

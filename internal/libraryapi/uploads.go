@@ -5,11 +5,12 @@ import (
 	"strconv"
 
 	"github.com/silo-hpc/silo/internal/apperr"
+
 	"github.com/silo-hpc/silo/internal/library"
 )
 
 // uploadPath is where capability upload URLs live; they need no token.
-const uploadPath = "/v2/imagefile/_upload/"
+const uploadPath = "/v2/_upload/"
 
 // completionJSON is UploadImageComplete (LA §6.8): `singularity push`
 // prints the quota (0 total = unlimited) and the container's web URL.
@@ -57,29 +58,10 @@ func (a *API) startUpload(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// imagefilePut dispatches PUT /v2/imagefile/{a}/{b}: the single-part
-// upload URL (L14) and the calls on an image's upload (L15, L17, L19, L20).
-func (a *API) imagefilePut(w http.ResponseWriter, r *http.Request) error {
-	if r.PathValue("a") == "_upload" {
-		return a.writeUpload(w, r, r.PathValue("b"))
-	}
-	switch r.PathValue("b") {
-	case "_complete":
-		return a.completeUpload(w, r)
-	case "_multipart":
-		return a.preparePart(w, r)
-	case "_multipart_complete":
-		return a.completeMultipart(w, r)
-	case "_multipart_abort":
-		return a.abortMultipart(w, r)
-	}
-	return apperr.New(apperr.NotFound, "no such endpoint")
-}
-
 // writeUpload implements L14, the PUT to a single-part upload URL: no
 // Authorization (the URL is the capability), exactly 200 (LA §11.3).
-func (a *API) writeUpload(w http.ResponseWriter, r *http.Request, id string) error {
-	if err := a.lib.WriteUpload(r.Context(), id, r.Body, r.ContentLength); err != nil {
+func (a *API) writeUpload(w http.ResponseWriter, r *http.Request) error {
+	if err := a.lib.WriteUpload(r.Context(), r.PathValue("id"), r.Body, r.ContentLength); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusOK)
@@ -93,7 +75,7 @@ func (a *API) completeUpload(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	c, err := a.lib.CompleteUpload(r.Context(), p, r.PathValue("a"))
+	c, err := a.lib.CompleteUpload(r.Context(), p, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -143,7 +125,7 @@ func (a *API) preparePart(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	req := library.PartRequest{UploadID: body.UploadID, PartNumber: body.PartNumber, PartSize: body.PartSize, SHA256: body.SHA256Sum}
-	if err := a.lib.PreparePart(r.Context(), p, r.PathValue("a"), req); err != nil {
+	if err := a.lib.PreparePart(r.Context(), p, r.PathValue("id"), req); err != nil {
 		return err
 	}
 	u := a.baseURL(r) + uploadPath + body.UploadID + "/" + strconv.Itoa(body.PartNumber)
@@ -188,7 +170,7 @@ func (a *API) completeMultipart(w http.ResponseWriter, r *http.Request) error {
 	for i, cp := range body.CompletedParts {
 		parts[i] = library.CompletedPart{PartNumber: cp.PartNumber, Token: cp.Token}
 	}
-	c, err := a.lib.CompleteMultipart(r.Context(), p, r.PathValue("a"), body.UploadID, parts)
+	c, err := a.lib.CompleteMultipart(r.Context(), p, r.PathValue("id"), body.UploadID, parts)
 	if err != nil {
 		return err
 	}
@@ -208,7 +190,7 @@ func (a *API) abortMultipart(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &body); err != nil {
 		return err
 	}
-	if err := a.lib.AbortMultipart(r.Context(), p, r.PathValue("a"), body.UploadID); err != nil {
+	if err := a.lib.AbortMultipart(r.Context(), p, r.PathValue("id"), body.UploadID); err != nil {
 		return err
 	}
 	writeData(w, http.StatusOK, struct{}{})

@@ -79,9 +79,6 @@ type LibraryImages interface {
 	DeleteImage(ctx context.Context, id string) error
 	// EntityUsage is the total size of the uploaded images under an entity.
 	EntityUsage(ctx context.Context, entityID string) (int64, error)
-	// ListUploadsFor lists the upload sessions of one kind for one target,
-	// newest first; the single-part completion call names only its image.
-	ListUploadsFor(ctx context.Context, kind, target string) ([]Upload, error)
 }
 
 // LibraryTags stores per-architecture tags and SIF labels.

@@ -18,7 +18,9 @@ import (
 // such transactions; a rerun sees the winner's rows.
 var ErrLostRace = errors.New("lost a race with a concurrent transaction")
 
-// Store is the whole metadata store.
+// Store is the whole metadata store. Consumers depend on the part they
+// use: an interface of their own that embeds the resource interfaces
+// below and, when they need transactions, Transactor (see Tx and View).
 type Store interface {
 	Users
 	Tokens
@@ -27,12 +29,36 @@ type Store interface {
 	Uploads
 	Library
 	OCI
-	// InTx runs fn in one transaction: it commits if fn returns nil and
-	// rolls back otherwise. Calls nest by joining the outer transaction.
-	InTx(ctx context.Context, fn func(tx Store) error) error
+	Transactor
 	// Ping checks the database is reachable.
 	Ping(ctx context.Context) error
 	Close() error
+}
+
+// Transactor runs functions in transactions. The function gets the whole
+// store bound to the transaction; Tx and View hand it to consumers as
+// their own narrow interface.
+type Transactor interface {
+	// InTx runs fn in one read-write transaction: it commits if fn returns
+	// nil and rolls back otherwise. Calls nest by joining the outer
+	// transaction. A transaction that lost a race with a concurrent one
+	// (ErrLostRace, or the database's serialization errors) is run again.
+	InTx(ctx context.Context, fn func(tx Store) error) error
+	// ReadTx runs fn in a read-only transaction: one consistent snapshot
+	// that does not wait for, or block, writers. Writes in fn fail.
+	ReadTx(ctx context.Context, fn func(tx Store) error) error
+}
+
+// Tx runs fn in a read-write transaction of t, giving it the transaction
+// as S, the consumer's own view of the store (which the transaction must
+// implement: every Store does).
+func Tx[S any](ctx context.Context, t Transactor, fn func(tx S) error) error {
+	return t.InTx(ctx, func(tx Store) error { return fn(tx.(S)) })
+}
+
+// View runs fn in a read-only transaction of t, as S.
+func View[S any](ctx context.Context, t Transactor, fn func(tx S) error) error {
+	return t.ReadTx(ctx, func(tx Store) error { return fn(tx.(S)) })
 }
 
 // Role is a user's server-wide role.
@@ -162,8 +188,10 @@ type Namespaces interface {
 	DeleteContainer(ctx context.Context, id string) error
 }
 
-// Upload is a server-side upload session. State is JSON owned by the
-// service that created it (offsets, expected sizes, part lists).
+// Upload is a server-side upload session (internal/upload owns them).
+// State is JSON owned by the service that created it (offsets, expected
+// sizes, part lists). The lease is the session's one-writer lock: a
+// request holds it while it appends, across replicas.
 type Upload struct {
 	ID           string
 	Kind         string // e.g. "oci", "library", "library-multipart"
@@ -172,7 +200,10 @@ type Upload struct {
 	State        string
 	UserID       string
 	CreatedAt    time.Time
-	ExpiresAt    time.Time
+	// ExpiresAt is when the session ends unless a request renews it.
+	ExpiresAt   time.Time
+	LeaseHolder string    // "" when no request holds the lease
+	LeaseUntil  time.Time // when a crashed holder's lease lapses
 }
 
 // Uploads stores upload sessions.
@@ -180,10 +211,21 @@ type Uploads interface {
 	CreateUpload(ctx context.Context, u *Upload) error
 	GetUpload(ctx context.Context, id string) (Upload, error)
 	UpdateUpload(ctx context.Context, u *Upload) error
-	// SwapUpload updates u only if its state is still prevState, so two
-	// writers of one session (on different replicas) cannot both win:
-	// the loser gets apperr.Conflict.
-	SwapUpload(ctx context.Context, u *Upload, prevState string) error
+	// ClaimUpload gives the lease of session id to holder until the given
+	// time, when no one else holds it or their lease lapsed before now.
+	// It fails with apperr.Unavailable when another holder has it (a
+	// concurrent request, on any replica) and NotFound without the row.
+	// A holder may claim again to extend its lease.
+	ClaimUpload(ctx context.Context, id, holder string, until, now time.Time) error
+	// ReleaseUpload stores u's target, blob session, state and expiry and
+	// ends holder's lease, in one compare-and-swap: it fails with
+	// apperr.Conflict if holder no longer holds the lease (it lapsed and
+	// another request took it).
+	ReleaseUpload(ctx context.Context, u *Upload, holder string) error
 	DeleteUpload(ctx context.Context, id string) error
+	// ListExpiredUploads lists sessions that expired before the given time.
 	ListExpiredUploads(ctx context.Context, before time.Time) ([]Upload, error)
+	// ListUploadsFor lists the sessions of one kind for one target, newest
+	// first.
+	ListUploadsFor(ctx context.Context, kind, target string) ([]Upload, error)
 }

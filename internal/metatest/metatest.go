@@ -235,18 +235,30 @@ func testUploads(t *testing.T, s meta.Store) {
 	if got.State != `{"offset":42}` || got.BlobUploadID != "b1" || !got.ExpiresAt.Equal(past) {
 		t.Fatalf("upload %+v", got)
 	}
-	// Compare-and-swap: only a writer that saw the current state wins.
-	next := got
-	next.State = `{"offset":99}`
-	must(t, s.SwapUpload(ctx, &next, `{"offset":42}`))
+	// The lease: one holder at a time; a lapsed lease may be taken over;
+	// release is a compare-and-swap on the holder.
+	now := time.Now().UTC()
+	must(t, s.ClaimUpload(ctx, u.ID, "req-a", now.Add(time.Minute), now))
+	must(t, s.ClaimUpload(ctx, u.ID, "req-a", now.Add(2*time.Minute), now)) // extends
+	wantCode(t, s.ClaimUpload(ctx, u.ID, "req-b", now.Add(time.Minute), now), apperr.Unavailable)
 	stale := got
 	stale.State = `{"offset":77}`
-	wantCode(t, s.SwapUpload(ctx, &stale, `{"offset":42}`), apperr.Conflict)
-	if cur, _ := s.GetUpload(ctx, u.ID); cur.State != `{"offset":99}` {
-		t.Fatalf("a stale swap changed the state: %s", cur.State)
+	wantCode(t, s.ReleaseUpload(ctx, &stale, "req-b"), apperr.Conflict)
+	next := got
+	next.State = `{"offset":99}`
+	must(t, s.ReleaseUpload(ctx, &next, "req-a"))
+	if cur, _ := s.GetUpload(ctx, u.ID); cur.State != `{"offset":99}` || cur.LeaseHolder != "" {
+		t.Fatalf("after release: %+v", cur)
 	}
+	must(t, s.ClaimUpload(ctx, u.ID, "req-c", now.Add(time.Minute), now))
+	// req-c crashed; after its lease lapses, req-d takes over and req-c's
+	// late release fails.
+	must(t, s.ClaimUpload(ctx, u.ID, "req-d", now.Add(3*time.Minute), now.Add(2*time.Minute)))
+	wantCode(t, s.ReleaseUpload(ctx, &stale, "req-c"), apperr.Conflict)
+	must(t, s.ReleaseUpload(ctx, &next, "req-d"))
+	wantCode(t, s.ClaimUpload(ctx, "nope", "x", now, now), apperr.NotFound)
 	missing := meta.Upload{ID: "nope", State: "{}"}
-	wantCode(t, s.SwapUpload(ctx, &missing, "{}"), apperr.NotFound)
+	wantCode(t, s.ReleaseUpload(ctx, &missing, "x"), apperr.NotFound)
 	exp, err := s.ListExpiredUploads(ctx, time.Now())
 	must(t, err)
 	if len(exp) != 1 || exp[0].ID != u.ID {
@@ -298,6 +310,40 @@ func testTx(t *testing.T, s meta.Store) {
 	if _, err := s.GetUserByName(ctx, "kept"); err != nil {
 		t.Fatal(err)
 	}
+	// A read transaction sees one snapshot, refuses writes, and does not
+	// wait for a writer (a writer holds its transaction open meanwhile).
+	if err := s.ReadTx(ctx, func(tx meta.Store) error {
+		return tx.CreateUser(ctx, &meta.User{Name: "readonly", Role: meta.RoleUser})
+	}); err == nil {
+		t.Error("a read transaction wrote")
+	}
+	if err := s.ReadTx(ctx, func(tx meta.Store) error {
+		return tx.InTx(ctx, func(meta.Store) error { return nil })
+	}); err == nil {
+		t.Error("a read transaction opened a write transaction")
+	}
+	inWrite, release := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- s.InTx(ctx, func(tx meta.Store) error {
+			if err := tx.CreateUser(ctx, &meta.User{Name: "pending", Role: meta.RoleUser}); err != nil {
+				return err
+			}
+			close(inWrite)
+			<-release
+			return nil
+		})
+	}()
+	<-inWrite
+	must(t, s.ReadTx(ctx, func(tx meta.Store) error {
+		if _, err := tx.GetUserByName(ctx, "pending"); !apperr.Is(err, apperr.NotFound) {
+			t.Errorf("a read saw an uncommitted write: %v", err)
+		}
+		_, err := tx.GetUserByName(ctx, "kept")
+		return err
+	}))
+	close(release)
+	must(t, <-done)
 }
 
 // testConcurrent has many goroutines write in transactions at once: SQLite

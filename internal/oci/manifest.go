@@ -1,6 +1,7 @@
 package oci
 
 import (
+	"bytes"
 	"encoding/json"
 
 	"github.com/opencontainers/go-digest"
@@ -16,6 +17,9 @@ type Descriptor struct {
 	ArtifactType string            `json:"artifactType,omitempty"`
 	Annotations  map[string]string `json:"annotations,omitempty"`
 	Platform     *Platform         `json:"platform,omitempty"`
+	// URLs are where a non-distributable layer lives; such a layer is not
+	// pushed to the registry.
+	URLs []string `json:"urls,omitempty"`
 }
 
 // Platform is an index entry's platform.
@@ -39,24 +43,62 @@ type Manifest struct {
 	Annotations   map[string]string `json:"annotations,omitempty"`
 }
 
-// ParseManifest decodes a manifest body and checks every descriptor digest
-// it references is well formed. Errors are MANIFEST_INVALID.
+// ParseManifest decodes a manifest or index and checks it is one: a JSON
+// object with schemaVersion 2 and either a config (an image manifest) or
+// a manifests list (an index), every descriptor with a media type, a
+// well-formed digest and a size. Anything else (null, {}, a list, a
+// schema 1 manifest) is apperr.Invalid about a Manifest.
 func ParseManifest(body []byte) (Manifest, error) {
 	var m Manifest
-	if err := json.Unmarshal(body, &m); err != nil {
-		return Manifest{}, Errorf(CodeManifestInvalid, apperr.Invalid, "manifest is not valid JSON: %v", err)
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return Manifest{}, invalidManifest("a manifest is a JSON object")
+	}
+	if err := json.Unmarshal(trimmed, &m); err != nil {
+		return Manifest{}, invalidManifest("manifest is not valid JSON: %v", err)
+	}
+	if m.SchemaVersion != 2 {
+		return Manifest{}, invalidManifest("schemaVersion must be 2, not %d", m.SchemaVersion)
+	}
+	index := IsIndex(m.MediaType) || (m.MediaType == "" && m.Manifests != nil && m.Config == nil)
+	switch {
+	case index && m.Manifests == nil:
+		return Manifest{}, invalidManifest("an index needs a manifests list")
+	case index && (m.Config != nil || m.Layers != nil):
+		return Manifest{}, invalidManifest("an index has no config or layers")
+	case !index && m.Config == nil:
+		return Manifest{}, invalidManifest("an image manifest needs a config")
+	case !index && m.Manifests != nil:
+		return Manifest{}, invalidManifest("an image manifest has no manifests list")
 	}
 	for _, d := range m.References() {
-		if _, err := ParseDigest(string(d.Digest)); err != nil {
-			return Manifest{}, Errorf(CodeManifestInvalid, apperr.Invalid, "manifest references an invalid digest %q", truncate(string(d.Digest)))
+		if err := checkDescriptor(d); err != nil {
+			return Manifest{}, err
 		}
 	}
 	if m.Subject != nil {
-		if _, err := ParseDigest(string(m.Subject.Digest)); err != nil {
-			return Manifest{}, Errorf(CodeManifestInvalid, apperr.Invalid, "invalid subject digest")
+		if err := checkDescriptor(*m.Subject); err != nil {
+			return Manifest{}, err
 		}
 	}
 	return m, nil
+}
+
+// IsIndex reports whether m is an image index (or manifest list).
+func (m Manifest) IsIndex() bool { return m.Config == nil && m.Manifests != nil }
+
+func checkDescriptor(d Descriptor) error {
+	if _, err := ParseDigest(string(d.Digest)); err != nil {
+		return invalidManifest("manifest references an invalid digest %q", truncate(string(d.Digest)))
+	}
+	if d.MediaType == "" || d.Size < 0 {
+		return invalidManifest("descriptor %s needs a media type and a size", d.Digest)
+	}
+	return nil
+}
+
+func invalidManifest(format string, args ...any) error {
+	return apperr.E(apperr.Invalid, apperr.Manifest, format, args...)
 }
 
 // References lists the blobs and child manifests m points at (config,

@@ -1,11 +1,37 @@
 package oci
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/silo-hpc/silo/internal/apperr"
 )
+
+// nameRe is the spec's grammar as a regular expression, to check the
+// hand-written ValidName against.
+var nameRe = regexp.MustCompile(`^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$`)
+
+func TestNameMatchesGrammar(t *testing.T) {
+	alphabet := []byte("ab0._-/A ")
+	var names []string
+	var gen func(prefix []byte, n int)
+	gen = func(prefix []byte, n int) {
+		names = append(names, string(prefix))
+		if n == 0 {
+			return
+		}
+		for _, c := range alphabet {
+			gen(append(prefix, c), n-1)
+		}
+	}
+	gen(nil, 5) // every name of up to 5 characters over the alphabet
+	for _, name := range names {
+		if got, want := ValidName(name), nameRe.MatchString(name); got != want {
+			t.Errorf("ValidName(%q) = %v, grammar says %v", name, got, want)
+		}
+	}
+}
 
 func TestNames(t *testing.T) {
 	for name, want := range map[string]bool{
@@ -21,20 +47,20 @@ func TestNames(t *testing.T) {
 
 func TestReferences(t *testing.T) {
 	for _, tc := range []struct {
-		in   string
-		code ErrorCode
-		http apperr.Code
+		in      string
+		class   apperr.Code
+		subject apperr.Subject
 	}{
 		{"latest", "", ""},
 		{"_x.Y-1", "", ""},
-		{".INVALID_MANIFEST_NAME", CodeManifestUnknown, apperr.NotFound},
-		{"sha256:totallywrong", CodeDigestInvalid, apperr.Invalid},
-		{"md5:d41d8cd98f00b204e9800998ecf8427e", CodeDigestInvalid, apperr.Invalid},
+		{".INVALID_MANIFEST_NAME", apperr.NotFound, apperr.Manifest},
+		{"sha256:totallywrong", apperr.Invalid, apperr.Digest},
+		{"md5:d41d8cd98f00b204e9800998ecf8427e", apperr.Invalid, apperr.Digest},
 		{"sha256:" + strings.Repeat("a", 64), "", ""},
 		{"sha512:" + strings.Repeat("b", 128), "", ""},
 	} {
 		_, err := ParseReference(tc.in)
-		if CodeOf(err) != tc.code || (err != nil && apperr.CodeOf(err) != tc.http) {
+		if (err == nil) != (tc.class == "") || (err != nil && (apperr.CodeOf(err) != tc.class || apperr.SubjectOf(err) != tc.subject)) {
 			t.Errorf("ParseReference(%q): %v (%s)", tc.in, err, apperr.CodeOf(err))
 		}
 	}
@@ -69,10 +95,15 @@ func TestManifest(t *testing.T) {
 	if err != nil || !m.IsSIF() || m.ReferrerArtifactType() != "c" || len(m.References()) != 2 {
 		t.Fatalf("%+v %v", m, err)
 	}
-	if _, err := ParseManifest([]byte(`{"layers":[{"digest":"sha256:bad"}]}`)); CodeOf(err) != CodeManifestInvalid {
-		t.Fatalf("bad digest: %v", err)
+	for _, bad := range []string{`{"schemaVersion":2,"config":{"mediaType":"c","digest":"sha256:bad","size":2}}`,
+		`not json`, `null`, `{}`, `[]`, `{"schemaVersion":2}`, `{"schemaVersion":1,"layers":[]}`,
+		`{"schemaVersion":2,"config":{"digest":"` + EmptyJSONDigest.String() + `","size":2}}`,
+		`{"schemaVersion":2,"manifests":[],"layers":[]}`} {
+		if _, err := ParseManifest([]byte(bad)); !apperr.Is(err, apperr.Invalid) || apperr.SubjectOf(err) != apperr.Manifest {
+			t.Errorf("%s: %v", bad, err)
+		}
 	}
-	if _, err := ParseManifest([]byte(`not json`)); CodeOf(err) != CodeManifestInvalid {
-		t.Fatalf("not json: %v", err)
+	if m, err := ParseManifest([]byte(`{"schemaVersion":2,"manifests":[]}`)); err != nil || !m.IsIndex() {
+		t.Fatalf("empty index: %v", err)
 	}
 }

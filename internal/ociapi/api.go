@@ -1,8 +1,9 @@
 // Package ociapi is the OCI Distribution v1.1 transport (/v2/...) and the
 // registry token endpoint (/v2/token) on the same host and port. Handlers
-// parse, call one registry.Service method and encode; the rules live in
-// internal/registry. Spec citations refer to the OCI Distribution
-// Specification and to ../shared/protocols/oci-and-auth.md ("notes §n").
+// parse, call one service method and encode; the rules live in
+// internal/registry and internal/bearer. Spec citations refer to the OCI
+// Distribution Specification and to docs/protocols/oci-and-auth.md
+// ("notes §n").
 package ociapi
 
 import (
@@ -10,7 +11,7 @@ import (
 	"regexp"
 
 	"github.com/silo-hpc/silo/internal/apperr"
-	"github.com/silo-hpc/silo/internal/httpx"
+	"github.com/silo-hpc/silo/internal/bearer"
 	"github.com/silo-hpc/silo/internal/oci"
 	"github.com/silo-hpc/silo/internal/registry"
 )
@@ -18,85 +19,153 @@ import (
 // API serves /v2.
 type API struct {
 	svc       *registry.Service
+	tokens    *bearer.Service
 	publicURL string
-	routes    []route
+	routes    []Route
 }
 
+// Route is one OCI endpoint: a method on a repository path, and the
+// actions on the repository a token must grant for it (what a challenge
+// for it names).
+type Route struct {
+	Method string
+	// Pattern is the path with <name> for the repository and <param> for
+	// the last parameter (a digest, reference or session id).
+	Pattern string
+	Actions []string
+	re      *regexp.Regexp
+	h       handler
+}
+
+// Write reports whether the route changes the repository.
+func (r Route) Write() bool {
+	for _, a := range r.Actions {
+		if a != oci.ActionPull {
+			return true
+		}
+	}
+	return false
+}
+
+var (
+	pull     = []string{oci.ActionPull}
+	pullPush = []string{oci.ActionPull, oci.ActionPush}
+	del      = []string{oci.ActionDelete}
+)
+
 // New returns the OCI transport.
-func New(svc *registry.Service, publicURL string) *API {
-	a := &API{svc: svc, publicURL: publicURL}
-	a.routes = []route{
-		{regexp.MustCompile(`^/v2/(.+)/blobs/uploads/?$`), map[string]handler{
-			http.MethodPost: a.startUpload,
-		}},
-		{regexp.MustCompile(`^/v2/(.+)/blobs/uploads/([^/]+)$`), map[string]handler{
-			http.MethodPatch: a.patchUpload, http.MethodPut: a.finishUpload,
-			http.MethodGet: a.uploadStatus, http.MethodDelete: a.cancelUpload,
-		}},
-		{regexp.MustCompile(`^/v2/(.+)/blobs/([^/]+)$`), map[string]handler{
-			http.MethodGet: a.getBlob, http.MethodHead: a.getBlob, http.MethodDelete: a.deleteBlob,
-		}},
-		{regexp.MustCompile(`^/v2/(.+)/manifests/([^/]+)$`), map[string]handler{
-			http.MethodGet: a.getManifest, http.MethodHead: a.getManifest,
-			http.MethodPut: a.putManifest, http.MethodDelete: a.deleteManifest,
-		}},
-		{regexp.MustCompile(`^/v2/(.+)/tags/list$`), map[string]handler{http.MethodGet: a.listTags}},
-		{regexp.MustCompile(`^/v2/(.+)/referrers/([^/]+)$`), map[string]handler{http.MethodGet: a.referrers}},
+func New(svc *registry.Service, tokens *bearer.Service, publicURL string) *API {
+	a := &API{svc: svc, tokens: tokens, publicURL: publicURL}
+	uploads := regexp.MustCompile(`^/v2/(.+)/blobs/uploads/?$`)
+	session := regexp.MustCompile(`^/v2/(.+)/blobs/uploads/([^/]+)$`)
+	blobs := regexp.MustCompile(`^/v2/(.+)/blobs/([^/]+)$`)
+	manifests := regexp.MustCompile(`^/v2/(.+)/manifests/([^/]+)$`)
+	tags := regexp.MustCompile(`^/v2/(.+)/tags/list$`)
+	referrers := regexp.MustCompile(`^/v2/(.+)/referrers/([^/]+)$`)
+	a.routes = []Route{
+		{"POST", "/v2/<name>/blobs/uploads/", pullPush, uploads, a.startUpload},
+		{"PATCH", "/v2/<name>/blobs/uploads/<param>", pullPush, session, a.patchUpload},
+		{"PUT", "/v2/<name>/blobs/uploads/<param>", pullPush, session, a.finishUpload},
+		{"GET", "/v2/<name>/blobs/uploads/<param>", pullPush, session, a.uploadStatus},
+		{"DELETE", "/v2/<name>/blobs/uploads/<param>", pullPush, session, a.cancelUpload},
+		{"GET", "/v2/<name>/blobs/<param>", pull, blobs, a.getBlob},
+		{"HEAD", "/v2/<name>/blobs/<param>", pull, blobs, a.getBlob},
+		{"DELETE", "/v2/<name>/blobs/<param>", del, blobs, a.deleteBlob},
+		{"GET", "/v2/<name>/manifests/<param>", pull, manifests, a.getManifest},
+		{"HEAD", "/v2/<name>/manifests/<param>", pull, manifests, a.getManifest},
+		{"PUT", "/v2/<name>/manifests/<param>", pullPush, manifests, a.putManifest},
+		{"DELETE", "/v2/<name>/manifests/<param>", del, manifests, a.deleteManifest},
+		{"GET", "/v2/<name>/tags/list", pull, tags, a.listTags},
+		{"GET", "/v2/<name>/referrers/<param>", pull, referrers, a.referrers},
 	}
 	return a
 }
+
+// Matches reports whether path is one of OCI's: /v2/ itself, the token
+// and catalog endpoints, or a repository path of any route. Such paths are
+// OCI's whatever the method, so no repository name can be taken by
+// another protocol sharing /v2.
+func (a *API) Matches(path string) bool {
+	switch path {
+	case "/v2/", "/v2", "/v2/token", "/v2/_catalog":
+		return true
+	}
+	for _, rt := range a.routes {
+		if rt.re.MatchString(path) {
+			return true
+		}
+	}
+	return false
+}
+
+// Routes lists the repository endpoints (tests generate requests from it).
+func (a *API) Routes() []Route { return a.routes }
 
 // handler is a repository handler: name and the path's last parameter
 // ("" when the route has none) come from the router.
 type handler func(w http.ResponseWriter, r *http.Request, name, param string) error
 
-// route matches a repository path. Names contain slashes, so the router
-// matches the longest name before a known resource suffix (notes §6.2).
-type route struct {
-	re      *regexp.Regexp
-	methods map[string]handler
-}
-
-// Register adds /v2/ to mux.
-func (a *API) Register(mux *http.ServeMux) {
-	mux.Handle("/v2/", httpx.Adapt(a.writeError, a.serve))
-}
-
-func (a *API) serve(w http.ResponseWriter, r *http.Request) error {
+// ServeHTTP serves /v2: this transport's own router, so no path under /v2
+// that names a repository can be taken by the Library API (the server
+// sends /v2 here unless the Library API's router owns the exact path).
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Every response says which API this is; some clients look for it on
 	// 200 and 401 alike (notes §1.2).
 	w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
-	switch r.URL.Path {
-	case "/v2/", "/v2":
-		return a.base(w, r)
-	case "/v2/token":
-		return a.token(w, r)
-	case "/v2/_catalog":
-		if r.Method != http.MethodGet {
-			return unsupported()
-		}
-		return a.catalog(w, r)
+	scope, err := a.serve(w, r)
+	if err != nil {
+		a.writeError(w, r, err, scope)
 	}
-	for _, rt := range a.routes {
-		m := rt.re.FindStringSubmatch(r.URL.Path)
+}
+
+// match finds the route of a repository path; names contain slashes, so
+// each route matches the longest name before a known resource suffix
+// (notes §6.2). Routes that match the path but not the method make
+// UNSUPPORTED.
+func (a *API) match(method, path string) (rt *Route, name, param string, pathKnown bool) {
+	for i := range a.routes {
+		m := a.routes[i].re.FindStringSubmatch(path)
 		if m == nil {
 			continue
 		}
-		h, ok := rt.methods[r.Method]
-		if !ok {
-			return unsupported()
+		pathKnown = true
+		if a.routes[i].Method != method {
+			continue
 		}
-		param := ""
 		if len(m) > 2 {
 			param = m[2]
 		}
-		return h(w, r, m[1], param)
+		return &a.routes[i], m[1], param, true
 	}
-	return oci.Errorf(oci.CodeNameUnknown, apperr.NotFound, "no such endpoint")
+	return nil, "", "", pathKnown
+}
+
+// serve routes a request and returns, with any error, the scope a
+// challenge for it would name.
+func (a *API) serve(w http.ResponseWriter, r *http.Request) (string, error) {
+	switch r.URL.Path {
+	case "/v2/", "/v2":
+		return "", a.base(w, r)
+	case "/v2/token":
+		return "", a.token(w, r)
+	case "/v2/_catalog":
+		if r.Method != http.MethodGet {
+			return "", unsupported()
+		}
+		return oci.CatalogScope.String(), a.catalog(w, r)
+	}
+	rt, name, param, known := a.match(r.Method, r.URL.Path)
+	if rt == nil && known {
+		return "", unsupported()
+	}
+	if rt == nil {
+		return "", apperr.E(apperr.NotFound, apperr.Repository, "no such endpoint")
+	}
+	return scopeOf(rt, name), rt.h(w, r, name, param)
 }
 
 func unsupported() error {
-	return oci.Errorf(oci.CodeUnsupported, apperr.Invalid, "method not supported here")
+	return apperr.New(apperr.Invalid, "method not supported here")
 }
 
 // base is end-1: 200 to callers with valid credentials, 401 with a
@@ -111,7 +180,7 @@ func (a *API) base(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if c.Anonymous() {
-		return oci.Unauthorized("", false)
+		return apperr.New(apperr.Unauthenticated, "authentication required")
 	}
 	writeJSON(w, http.StatusOK, struct{}{})
 	return nil

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/silo-hpc/silo/internal/bearer"
 	"github.com/silo-hpc/silo/internal/httpx"
 	"github.com/silo-hpc/silo/internal/registry"
 )
@@ -11,13 +12,13 @@ import (
 // caller authenticates the request: Basic (password or API token), Bearer
 // (a registry token, or an API token), or none (anonymous).
 func (a *API) caller(r *http.Request) (registry.Caller, error) {
-	var cr registry.Credentials
+	var cr bearer.Credentials
 	if tok, ok := httpx.BearerToken(r); ok {
 		cr.Bearer = tok
 	} else if user, pass, ok := r.BasicAuth(); ok {
 		cr.Basic, cr.Username, cr.Password = true, user, pass
 	}
-	return a.svc.Authenticate(r.Context(), cr)
+	return a.tokens.Authenticate(r.Context(), cr)
 }
 
 // realm is the token endpoint's URL and service the name tokens are for:

@@ -11,6 +11,7 @@ import (
 
 	"github.com/silo-hpc/silo/internal/config"
 	"github.com/silo-hpc/silo/internal/meta"
+	"github.com/silo-hpc/silo/internal/servertest"
 )
 
 type tokenBody struct {
@@ -138,10 +139,11 @@ func TestBearerScope(t *testing.T) {
 	}
 	push := token(t, e, "admin", e.adminToken, "repository:admin/app:push,pull")
 	e.must(202, req{method: "POST", path: "/v2/admin/app/blobs/uploads/", bearer: push})
-	// Another replica with the same signing key accepts the token; a
-	// tampered token is rejected.
-	replica := newEnv(t, sharedKey)
-	replica.pushBlob("admin/app", []byte("some blob"))
+	// Another replica (the same database, the same signing key) accepts
+	// the token; a tampered token is rejected.
+	replica := &env{t: t, srv: servertest.Start(t, sharedKey, func(c *config.Config) {
+		c.DataDir, c.Database = e.srv.Config.DataDir, e.srv.Config.Database
+	})}
 	replica.must(200, req{method: "HEAD", path: "/v2/admin/app/blobs/" + d.String(), bearer: pull})
 	tampered := pull[:len(pull)-2] + map[bool]string{true: "AA", false: "BB"}[strings.HasSuffix(pull, "BB")]
 	e.must(401, req{method: "HEAD", path: "/v2/admin/app/blobs/" + d.String(), bearer: tampered})
@@ -176,7 +178,8 @@ func TestNamespaceOwnership(t *testing.T) {
 	// The token endpoint grants what the same rules allow.
 	tb := token(t, e, "bob", bobTok, "repository:alice/x:push,pull", "repository:bob/z:push,pull")
 	e.must(202, req{method: "POST", path: "/v2/bob/z/blobs/uploads/", bearer: tb})
-	e.must(401, req{method: "POST", path: "/v2/alice/x/blobs/uploads/", bearer: tb})
+	// The rules refuse before the token is looked at: a token cannot help.
+	e.must(403, req{method: "POST", path: "/v2/alice/x/blobs/uploads/", bearer: tb})
 }
 
 // Public repositories pull anonymously; private ones are NAME_UNKNOWN to
@@ -196,10 +199,12 @@ func TestPrivacy(t *testing.T) {
 		}
 		e.must(401, req{method: "GET", path: path, user: "-"})
 	}
-	// A push by eve does not reveal it either.
-	_, body := e.must(404, req{method: "POST", path: "/v2/bob/secret/blobs/uploads/", user: "eve", pass: eveTok})
-	if ociErrorCode(t, body) != "NAME_UNKNOWN" {
-		t.Fatalf("push by eve: %s", body)
+	// A push by eve does not reveal it either: the refusal of a push
+	// into a namespace that is not hers.
+	_, body := e.must(403, req{method: "POST", path: "/v2/bob/secret/blobs/uploads/", user: "eve", pass: eveTok})
+	_, missing := e.must(403, req{method: "POST", path: "/v2/bob/nothere/blobs/uploads/", user: "eve", pass: eveTok})
+	if ociErrorCode(t, body) != "DENIED" || string(missing) != strings.ReplaceAll(string(body), "secret", "nothere") {
+		t.Fatalf("push by eve: %s, to a missing repository: %s", body, missing)
 	}
 	catalog := func(user, pass string) string {
 		_, body := e.must(200, req{method: "GET", path: "/v2/_catalog", user: user, pass: pass})

@@ -3,6 +3,7 @@ package ociapi
 import (
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/silo-hpc/silo/internal/blob"
 )
@@ -31,8 +32,32 @@ func (a *API) getBlob(w http.ResponseWriter, r *http.Request, name, d string) er
 	}
 	defer rc.Close()
 	blobHeaders(w, info)
+	if zeroSuffix(r.Header.Get("Range")) {
+		// "bytes=-0" asks for the last zero bytes: unsatisfiable (RFC 9110
+		// §14.1.2), which http.ServeContent answers with a 206 and an
+		// inverted Content-Range instead.
+		w.Header().Set("Content-Range", "bytes */"+strconv.FormatInt(info.Size, 10))
+		w.WriteHeader(http.StatusRequestedRangeNotSatisfiable)
+		return nil
+	}
 	http.ServeContent(w, r, "", info.ModTime, rc)
 	return nil
+}
+
+// zeroSuffix reports a Range header whose only ranges are zero-length
+// suffixes ("bytes=-0").
+func zeroSuffix(h string) bool {
+	specs, ok := strings.CutPrefix(h, "bytes=")
+	if !ok {
+		return false
+	}
+	for _, spec := range strings.Split(specs, ",") {
+		spec = strings.TrimSpace(spec)
+		if !strings.HasPrefix(spec, "-") || strings.Trim(spec[1:], "0") != "" || len(spec) < 2 {
+			return false
+		}
+	}
+	return true
 }
 
 func blobHeaders(w http.ResponseWriter, info blob.Info) {

@@ -66,20 +66,24 @@ func (a *API) putManifest(w http.ResponseWriter, r *http.Request, name, referenc
 // means the manifest is too large.
 func readManifest(r *http.Request) ([]byte, error) {
 	if r.ContentLength > oci.MaxManifestSize {
-		return nil, oci.Errorf(oci.CodeSizeInvalid, apperr.TooLarge, "manifest larger than %d bytes", oci.MaxManifestSize)
+		return nil, tooLarge()
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, oci.MaxManifestSize+1))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return nil, oci.Errorf(oci.CodeSizeInvalid, apperr.TooLarge, "manifest too large")
+			return nil, tooLarge()
 		}
-		return nil, oci.WithCode(oci.CodeManifestInvalid, apperr.Wrap(apperr.Invalid, err, "reading manifest"))
+		return nil, apperr.About(apperr.Manifest, apperr.Wrap(apperr.Invalid, err, "reading manifest"))
 	}
 	if len(body) > oci.MaxManifestSize {
-		return nil, oci.Errorf(oci.CodeSizeInvalid, apperr.TooLarge, "manifest larger than %d bytes", oci.MaxManifestSize)
+		return nil, tooLarge()
 	}
 	return body, nil
+}
+
+func tooLarge() error {
+	return apperr.E(apperr.TooLarge, apperr.Manifest, "manifest larger than %d bytes", oci.MaxManifestSize)
 }
 
 // deleteManifest is end-9: a tag, or a manifest by digest with its tags.

@@ -6,7 +6,6 @@ import (
 	"strconv"
 
 	"github.com/silo-hpc/silo/internal/apperr"
-	"github.com/silo-hpc/silo/internal/oci"
 	"github.com/silo-hpc/silo/internal/registry"
 )
 
@@ -16,7 +15,7 @@ func pageParams(r *http.Request) (n int, last string, err error) {
 	n = -1
 	if v := q.Get("n"); v != "" {
 		if n, err = strconv.Atoi(v); err != nil || n < 0 {
-			return 0, "", oci.Errorf(oci.CodeUnsupported, apperr.Invalid, "invalid n %q", v)
+			return 0, "", apperr.New(apperr.Invalid, "invalid n %q", v)
 		}
 	}
 	return n, q.Get("last"), nil

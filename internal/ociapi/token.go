@@ -7,7 +7,7 @@ import (
 
 	"github.com/silo-hpc/silo/internal/apperr"
 	"github.com/silo-hpc/silo/internal/oci"
-	"github.com/silo-hpc/silo/internal/registry"
+	"github.com/silo-hpc/silo/internal/bearer"
 )
 
 // tokenResponse is the token endpoint's JSON (distribution token.md,
@@ -29,7 +29,7 @@ const maxTokenForm = 64 << 10
 // token is /v2/token: GET with Basic credentials (token.md) or the OAuth2
 // POST form (oauth.md). Bad credentials are 401 even without a scope.
 func (a *API) token(w http.ResponseWriter, r *http.Request) error {
-	var req registry.TokenRequest
+	var req bearer.TokenRequest
 	switch r.Method {
 	case http.MethodGet:
 		q := r.URL.Query()
@@ -41,9 +41,9 @@ func (a *API) token(w http.ResponseWriter, r *http.Request) error {
 		if err := r.ParseForm(); err != nil {
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {
-				return oci.Errorf(oci.CodeSizeInvalid, apperr.TooLarge, "token request form larger than %d bytes", maxTokenForm)
+				return apperr.New(apperr.TooLarge, "token request form larger than %d bytes", maxTokenForm)
 			}
-			return oci.WithCode(oci.CodeUnsupported, apperr.Wrap(apperr.Invalid, err, "invalid form"))
+			return apperr.Wrap(apperr.Invalid, err, "invalid form")
 		}
 		f := r.PostForm
 		switch f.Get("grant_type") {
@@ -51,17 +51,17 @@ func (a *API) token(w http.ResponseWriter, r *http.Request) error {
 			req.Username, req.Password = f.Get("username"), f.Get("password")
 		case "refresh_token":
 			if req.RefreshToken = f.Get("refresh_token"); req.RefreshToken == "" {
-				return oci.Errorf(oci.CodeUnauthorized, apperr.Unauthenticated, "missing refresh_token")
+				return apperr.New(apperr.Unauthenticated, "missing refresh_token")
 			}
 		default:
-			return oci.Errorf(oci.CodeUnsupported, apperr.Invalid, "unsupported grant_type %q", f.Get("grant_type"))
+			return apperr.New(apperr.Invalid, "unsupported grant_type %q", f.Get("grant_type"))
 		}
 		req.Service, req.Scopes = f.Get("service"), oci.ParseScopes(f.Get("scope"))
 		req.Offline = f.Get("access_type") == "offline"
 	default:
 		return unsupported()
 	}
-	res, err := a.svc.Token(r.Context(), req)
+	res, err := a.tokens.Token(r.Context(), req)
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/silo-hpc/silo/internal/apperr"
-	"github.com/silo-hpc/silo/internal/oci"
 	"github.com/silo-hpc/silo/internal/registry"
 )
 
@@ -38,20 +37,28 @@ func writeBlobCreated(w http.ResponseWriter, name, d string) {
 	w.WriteHeader(http.StatusCreated)
 }
 
-// contentRange parses a chunk's Content-Range, "<start>-<end>" without
-// the "bytes " prefix (spec "Pushing a blob in chunks"); nil when absent.
-func contentRange(r *http.Request) (*registry.Range, error) {
+// chunk reads a PATCH or PUT body with its Content-Range, "<start>-<end>"
+// without the "bytes " prefix (spec "Pushing a blob in chunks"), and
+// Content-Length. A range the body does not fill exactly is 416 before a
+// byte is read.
+func chunk(r *http.Request) (registry.Chunk, error) {
+	c := registry.Chunk{Start: -1, Length: r.ContentLength, Body: r.Body}
 	v := strings.TrimPrefix(r.Header.Get("Content-Range"), "bytes ")
 	if v == "" {
-		return nil, nil
+		return c, nil
 	}
 	a, b, ok := strings.Cut(v, "-")
 	start, err1 := strconv.ParseInt(a, 10, 64)
 	end, err2 := strconv.ParseInt(b, 10, 64)
 	if !ok || err1 != nil || err2 != nil || start < 0 || end < start-1 {
-		return nil, oci.Errorf(oci.CodeBlobUploadInvalid, apperr.Conflict, "invalid Content-Range %q", v)
+		return c, apperr.E(apperr.Invalid, apperr.Range, "invalid Content-Range %q", v)
 	}
-	return &registry.Range{Start: start, End: end}, nil
+	n := end - start + 1
+	if r.ContentLength >= 0 && r.ContentLength != n {
+		return c, apperr.E(apperr.Invalid, apperr.Range, "Content-Range %q covers %d bytes, the body has %d", v, n, r.ContentLength)
+	}
+	c.Start, c.Length = start, n
+	return c, nil
 }
 
 // startUpload is POST /blobs/uploads/: a new session (end-4a, 202), a
@@ -64,7 +71,7 @@ func (a *API) startUpload(w http.ResponseWriter, r *http.Request, name, _ string
 	}
 	q := r.URL.Query()
 	req := registry.StartUpload{Digest: q.Get("digest"), Algorithm: q.Get("digest-algorithm"),
-		Mount: q.Get("mount"), From: q.Get("from"), Body: r.Body}
+		Mount: q.Get("mount"), From: q.Get("from"), Body: registry.Chunk{Start: -1, Length: r.ContentLength, Body: r.Body}}
 	res, err := a.svc.StartUpload(r.Context(), c, name, req)
 	if err != nil {
 		return err
@@ -84,11 +91,11 @@ func (a *API) patchUpload(w http.ResponseWriter, r *http.Request, name, id strin
 	if err != nil {
 		return err
 	}
-	rng, err := contentRange(r)
+	ch, err := chunk(r)
 	if err != nil {
 		return err
 	}
-	u, err := a.svc.AppendUpload(r.Context(), c, name, id, rng, r.Body)
+	u, err := a.svc.AppendUpload(r.Context(), c, name, id, ch)
 	if err != nil {
 		return err
 	}
@@ -102,11 +109,11 @@ func (a *API) finishUpload(w http.ResponseWriter, r *http.Request, name, id stri
 	if err != nil {
 		return err
 	}
-	rng, err := contentRange(r)
+	ch, err := chunk(r)
 	if err != nil {
 		return err
 	}
-	d, err := a.svc.FinishUpload(r.Context(), c, name, id, r.URL.Query().Get("digest"), rng, r.Body)
+	d, err := a.svc.FinishUpload(r.Context(), c, name, id, r.URL.Query().Get("digest"), ch)
 	if err != nil {
 		return err
 	}

@@ -3,177 +3,190 @@ package registry
 import (
 	"context"
 
-	"github.com/opencontainers/go-digest"
-
 	"github.com/silo-hpc/silo/internal/apperr"
 	"github.com/silo-hpc/silo/internal/auth"
-	"github.com/silo-hpc/silo/internal/library"
+	"github.com/silo-hpc/silo/internal/bridge"
 	"github.com/silo-hpc/silo/internal/meta"
 	"github.com/silo-hpc/silo/internal/oci"
 )
 
-// Library is what the registry needs of the library service
-// (*library.Service) for repositories named entity/collection/container, so
-// that the library's rules (owner, frozen, auto-created collections,
-// privacy) hold identically over OCI.
-type Library interface {
-	// ContainerForPull resolves path for a reader: NotFound when it is
-	// missing or p may not see it.
-	ContainerForPull(ctx context.Context, p auth.Principal, path string) (library.Ref, error)
-	// ContainerForPush finds or creates the container for a push by p
-	// inside tx, applying every library push rule.
-	ContainerForPush(ctx context.Context, tx meta.Store, p auth.Principal, path string) (library.Ref, error)
-	// AddImage registers a committed SIF blob as a library image of ref
-	// with tags, inside tx.
-	AddImage(ctx context.Context, tx meta.Store, p auth.Principal, ref library.Ref, blob digest.Digest, size int64, arch string, tags []string, manifestDigest string) (meta.Image, error)
+// The answers of authorization. A repository the caller may not see is
+// answered exactly as a missing one, on every path: unknownRepo to a
+// reader, pushDenied to a writer, and to an anonymous caller the
+// challenge (which the transport builds from the route alone).
+func invalidName() error {
+	return apperr.E(apperr.Invalid, apperr.Name, "invalid repository name")
 }
 
-// SetLibrary routes entity/collection/container names through lib. The
-// registry is then also lib's Mirror (mirror.go); the composition sets
-// both, before serving.
-func (s *Service) SetLibrary(lib Library) { s.lib = lib }
+func unknownRepo() error {
+	return apperr.E(apperr.NotFound, apperr.Repository, "repository name not known to registry")
+}
+
+func anonymous() error {
+	return apperr.New(apperr.Unauthenticated, "authentication required")
+}
+
+func insufficientScope() error {
+	return apperr.E(apperr.Unauthenticated, apperr.Scope, "insufficient scope")
+}
+
+func pushDenied(name string) error {
+	return bridge.Denied("you may not push to %s", name)
+}
 
 // isLibrary reports whether name is a library container path.
-func (s *Service) isLibrary(name string) bool {
-	return s.lib != nil && len(oci.Components(name)) == 3
-}
+func isLibrary(name string) bool { return len(oci.Components(name)) == 3 }
 
 // readable returns the repository name if p may read it; ok is false when
 // it does not exist or p may not see it (the two must look the same). A
 // library container that has never had an OCI manifest has no row yet: it
 // is returned with an empty ID, and every lookup in it finds nothing.
-func (s *Service) readable(ctx context.Context, p auth.Principal, name string) (repo meta.Repository, ok bool, err error) {
-	if s.isLibrary(name) {
-		ref, err := s.lib.ContainerForPull(ctx, p, name)
-		if apperr.Is(err, apperr.NotFound) || apperr.Is(err, apperr.Denied) || apperr.Is(err, apperr.Invalid) {
+func (s *Service) readable(ctx context.Context, st Store, p auth.Principal, name string) (repo meta.Repository, ok bool, err error) {
+	if isLibrary(name) {
+		ref, err := s.bridge.ContainerForPull(ctx, st, p, name)
+		if apperr.Is(err, apperr.NotFound) || apperr.Is(err, apperr.Invalid) {
 			return meta.Repository{}, false, nil
 		}
 		if err != nil {
 			return meta.Repository{}, false, err
 		}
-		repo, err := s.meta.GetRepositoryByContainer(ctx, ref.Container.ID)
+		repo, err := st.GetRepositoryByContainer(ctx, ref.Container.ID)
 		if apperr.Is(err, apperr.NotFound) {
 			return meta.Repository{Name: name, ContainerID: ref.Container.ID}, true, nil
 		}
 		return repo, err == nil, err
 	}
-	repo, err = s.meta.GetRepository(ctx, name)
+	repo, err = st.GetRepository(ctx, name)
 	if apperr.Is(err, apperr.NotFound) {
 		return meta.Repository{}, false, nil
 	}
 	if err != nil {
 		return meta.Repository{}, false, err
 	}
-	if repo.ContainerID != "" && s.lib == nil {
-		// A library container's privacy lives in the library; without it,
-		// fail closed.
-		return repo, p.IsAdmin(), nil
-	}
-	ok, err = s.canReadPlain(ctx, s.meta, p, repo)
+	ok, err = s.canReadPlain(ctx, st, p, repo)
 	return repo, ok, err
 }
 
-// pullRepo authorizes a read of name. A repository the caller may not see
-// is NAME_UNKNOWN, exactly like a missing one, so privacy does not leak;
-// an anonymous caller is challenged instead, since credentials might help.
-func (s *Service) pullRepo(ctx context.Context, c Caller, name string) (meta.Repository, error) {
+// pull authorizes a read of name. The rules come first, then the token's
+// scope: what the caller may not see is NAME_UNKNOWN (missing and private
+// alike), and only a caller who may read gets the challenge to fetch a
+// token for it.
+func (s *Service) pull(ctx context.Context, st Store, c Caller, name string) (meta.Repository, error) {
 	if !oci.ValidName(name) {
-		return meta.Repository{}, oci.Errorf(oci.CodeNameInvalid, apperr.Invalid, "invalid repository name")
+		return meta.Repository{}, invalidName()
 	}
-	repo, ok, err := s.readable(ctx, c.Principal, name)
-	if err != nil {
+	repo, ok, err := s.readable(ctx, st, c.Principal, name)
+	switch {
+	case err != nil:
 		return meta.Repository{}, err
-	}
-	scope := oci.RepositoryScope(name, oci.ActionPull)
-	if !ok {
-		if c.Anonymous() {
-			return meta.Repository{}, oci.Unauthorized(scope, false)
-		}
-		return meta.Repository{}, oci.Errorf(oci.CodeNameUnknown, apperr.NotFound, "repository name not known to registry")
-	}
-	if !c.allows("repository", name, oci.ActionPull) {
-		return meta.Repository{}, oci.Unauthorized(scope, true)
+	case !ok && c.Anonymous():
+		// Credentials might help; the same for missing and private.
+		return meta.Repository{}, anonymous()
+	case !ok:
+		return meta.Repository{}, unknownRepo()
+	case !c.Allows("repository", name, oci.ActionPull):
+		return meta.Repository{}, insufficientScope()
 	}
 	return repo, nil
 }
 
-// pushRepo authorizes a write (push or delete) of name inside tx and
-// returns its repository, creating it (and, for library paths, whatever
-// the library creates on push) when missing.
-func (s *Service) pushRepo(ctx context.Context, tx meta.Store, c Caller, name, action string) (meta.Repository, error) {
+// target is where a write goes: the repository (ID "" while it does not
+// exist) and, for a library path, the container.
+type target struct {
+	repo meta.Repository
+	ref  bridge.Ref
+}
+
+// library reports whether the target is a library container.
+func (t target) library() bool { return t.repo.ContainerID != "" || t.ref.Container.Name != "" }
+
+// push authorizes a write (push or delete) of name. Without create it only
+// decides, writing nothing: what a request does before its first byte is
+// accepted (and the token service, to grant). With create it makes what
+// the write needs inside tx: the repository row and, for a library path,
+// the entity, collection and container the library rules allow.
+func (s *Service) push(ctx context.Context, st Store, c Caller, name, action string, create bool) (target, error) {
 	if !oci.ValidName(name) {
-		return meta.Repository{}, oci.Errorf(oci.CodeNameInvalid, apperr.Invalid, "invalid repository name")
+		return target{}, invalidName()
 	}
 	if c.Anonymous() {
-		return meta.Repository{}, oci.Unauthorized(oci.RepositoryScope(name, oci.ActionPull, oci.ActionPush), false)
+		return target{}, anonymous()
 	}
-	if !c.allows("repository", name, action) {
-		actions := []string{oci.ActionPull, oci.ActionPush}
-		if action == oci.ActionDelete {
-			actions = append(actions, oci.ActionDelete)
-		}
-		return meta.Repository{}, oci.Unauthorized(oci.RepositoryScope(name, actions...), true)
+	var t target
+	var err error
+	if isLibrary(name) {
+		t, err = s.pushLibrary(ctx, st, c.Principal, name, create)
+	} else {
+		t.repo, err = s.pushPlain(ctx, st, c.Principal, name, create)
 	}
-	if s.isLibrary(name) {
-		return s.pushLibraryRepo(ctx, tx, c.Principal, name)
+	// The rules first (one refusal for private and missing), then the
+	// token: a caller who may write is told to fetch a token that says so.
+	if err == nil && !c.Allows("repository", name, action) {
+		err = insufficientScope()
 	}
-	return s.pushPlainRepo(ctx, tx, c.Principal, name)
+	return t, err
 }
 
-func (s *Service) pushLibraryRepo(ctx context.Context, tx meta.Store, p auth.Principal, name string) (meta.Repository, error) {
-	ref, err := s.lib.ContainerForPush(ctx, tx, p, name)
+func (s *Service) pushLibrary(ctx context.Context, st Store, p auth.Principal, name string, create bool) (target, error) {
+	ref, err := s.bridge.ContainerForPush(ctx, st, p, name, create)
 	if err != nil {
-		return meta.Repository{}, withDefaultCode(err)
+		return target{}, err
 	}
-	return libraryRepo(ctx, tx, ref)
+	t := target{ref: ref, repo: meta.Repository{Name: name, ContainerID: ref.Container.ID}}
+	switch {
+	case create:
+		t.repo, err = bridge.LibraryRepo(ctx, st, ref)
+	case ref.Container.ID != "":
+		t.repo, err = st.GetRepositoryByContainer(ctx, ref.Container.ID)
+		if apperr.Is(err, apperr.NotFound) {
+			t.repo, err = meta.Repository{Name: name, ContainerID: ref.Container.ID}, nil
+		}
+	}
+	return t, err
 }
 
-// libraryRepo returns the repository row of a library container, creating
-// it on first use. A plain repository of the same name from before the
-// library knew the container becomes the container's.
-func libraryRepo(ctx context.Context, tx meta.Store, ref library.Ref) (meta.Repository, error) {
-	repo, err := tx.GetRepositoryByContainer(ctx, ref.Container.ID)
-	if !apperr.Is(err, apperr.NotFound) {
-		return repo, err
-	}
-	if repo, err = tx.GetRepository(ctx, ref.Path()); err == nil {
-		repo.ContainerID = ref.Container.ID
-		return repo, tx.UpdateRepository(ctx, &repo)
-	}
-	repo = meta.Repository{Name: ref.Path(), ContainerID: ref.Container.ID, OwnerID: ref.Collection.OwnerID}
-	return repo, tx.CreateRepository(ctx, &repo)
-}
-
-func (s *Service) pushPlainRepo(ctx context.Context, tx meta.Store, p auth.Principal, name string) (meta.Repository, error) {
-	repo, err := tx.GetRepository(ctx, name)
+// pushPlain applies the namespace rule to a plain repository.
+func (s *Service) pushPlain(ctx context.Context, st Store, p auth.Principal, name string, create bool) (meta.Repository, error) {
+	repo, err := st.GetRepository(ctx, name)
 	if apperr.Is(err, apperr.NotFound) {
-		ok, err := s.mayWriteNamespace(ctx, tx, p, name)
+		ok, err := s.mayWriteNamespace(ctx, st, p, name)
 		if err != nil {
 			return meta.Repository{}, err
 		}
 		if !ok {
-			return meta.Repository{}, oci.Errorf(oci.CodeDenied, apperr.Denied, "you may not create repositories in namespace %q", oci.Components(name)[0])
+			return meta.Repository{}, pushDenied(name)
 		}
 		repo = meta.Repository{Name: name, OwnerID: p.UserID, Private: s.cfg.DefaultPrivate}
-		return repo, tx.CreateRepository(ctx, &repo)
+		if create {
+			err = st.CreateRepository(ctx, &repo)
+			if apperr.Is(err, apperr.Conflict) {
+				err = meta.ErrLostRace
+			}
+		}
+		return repo, err
 	}
 	if err != nil {
 		return meta.Repository{}, err
 	}
-	if ok, err := s.mayWritePlain(ctx, tx, p, repo); err != nil || ok {
-		return repo, err
+	if ok, err := s.mayWritePlain(ctx, st, p, repo); err != nil || !ok {
+		return meta.Repository{}, firstErr(err, pushDenied(name))
 	}
-	if ok, err := s.canReadPlain(ctx, tx, p, repo); err != nil || !ok {
-		return meta.Repository{}, oci.Errorf(oci.CodeNameUnknown, apperr.NotFound, "repository name not known to registry")
+	return repo, nil
+}
+
+// firstErr returns err when set, else alt.
+func firstErr(err, alt error) error {
+	if err != nil {
+		return err
 	}
-	return meta.Repository{}, oci.Errorf(oci.CodeDenied, apperr.Denied, "requested access to the resource is denied")
+	return alt
 }
 
 // mayWriteNamespace is the rule for plain repositories (docs/oci.md): the
 // first component of the name is a namespace owned like a library entity.
 // Admins and managers push anywhere; a user pushes under their own name
 // and under entities they own.
-func (s *Service) mayWriteNamespace(ctx context.Context, st meta.Store, p auth.Principal, name string) (bool, error) {
+func (s *Service) mayWriteNamespace(ctx context.Context, st Store, p auth.Principal, name string) (bool, error) {
 	if p.Anonymous() {
 		return false, nil
 	}
@@ -195,7 +208,7 @@ func (s *Service) mayWriteNamespace(ctx context.Context, st meta.Store, p auth.P
 }
 
 // mayWritePlain: the namespace rule, or the repository's creator.
-func (s *Service) mayWritePlain(ctx context.Context, st meta.Store, p auth.Principal, repo meta.Repository) (bool, error) {
+func (s *Service) mayWritePlain(ctx context.Context, st Store, p auth.Principal, repo meta.Repository) (bool, error) {
 	if !p.Anonymous() && repo.OwnerID == p.UserID {
 		return true, nil
 	}
@@ -203,36 +216,51 @@ func (s *Service) mayWritePlain(ctx context.Context, st meta.Store, p auth.Princ
 }
 
 // canReadPlain: public repositories are readable by everyone; private ones
-// by whoever may write them.
-func (s *Service) canReadPlain(ctx context.Context, st meta.Store, p auth.Principal, repo meta.Repository) (bool, error) {
+// by whoever may write them. A library container's row is only ever read
+// through the bridge (readable); a row found here for one fails closed.
+func (s *Service) canReadPlain(ctx context.Context, st Store, p auth.Principal, repo meta.Repository) (bool, error) {
+	if repo.ContainerID != "" {
+		return p.IsAdmin(), nil
+	}
 	if !repo.Private {
 		return true, nil
 	}
 	return s.mayWritePlain(ctx, st, p, repo)
 }
 
-// manifestError is withDefaultCode for errors about a manifest's content
-// (a SIF the library will not take): invalid input there is the
-// manifest's fault, not the repository name's.
-func manifestError(err error) error {
-	if apperr.Is(err, apperr.Invalid) && oci.CodeOf(err) == "" {
-		return oci.WithCode(oci.CodeManifestInvalid, err)
-	}
-	return withDefaultCode(err)
+// Rights lists the actions p may take on repository name, asking the same
+// rules the requests use, in one read-only snapshot and writing nothing:
+// what the token service grants.
+func (s *Service) Rights(ctx context.Context, p auth.Principal, name string) ([]string, error) {
+	var may []string
+	err := s.view(ctx, func(st Store) error {
+		c := Caller{Principal: p}
+		if _, err := s.pull(ctx, st, c, name); err == nil {
+			may = append(may, oci.ActionPull)
+		} else if !refusal(err) {
+			return err
+		}
+		if p.Anonymous() {
+			return nil
+		}
+		if _, err := s.push(ctx, st, c, name, oci.ActionPush, false); err == nil {
+			if len(may) == 0 { // a writer may read what it writes
+				may = append(may, oci.ActionPull)
+			}
+			may = append(may, oci.ActionPush, oci.ActionDelete)
+		} else if !refusal(err) {
+			return err
+		}
+		return nil
+	})
+	return may, err
 }
 
-// withDefaultCode gives library errors the OCI code of their class.
-func withDefaultCode(err error) error {
-	if oci.CodeOf(err) != "" {
-		return err
-	}
+// refusal reports errors that mean "not allowed" rather than failure.
+func refusal(err error) bool {
 	switch apperr.CodeOf(err) {
-	case apperr.NotFound:
-		return oci.WithCode(oci.CodeNameUnknown, err)
-	case apperr.Denied, apperr.Conflict, apperr.Unauthenticated:
-		return oci.WithCode(oci.CodeDenied, err)
-	case apperr.Invalid:
-		return oci.WithCode(oci.CodeNameInvalid, err)
+	case apperr.Denied, apperr.NotFound, apperr.Conflict, apperr.Invalid, apperr.Unauthenticated:
+		return true
 	}
-	return err
+	return false
 }

@@ -12,21 +12,32 @@ import (
 	"github.com/silo-hpc/silo/internal/oci"
 )
 
+func unknownBlob() error {
+	return apperr.E(apperr.NotFound, apperr.Blob, "blob unknown to registry")
+}
+
 // repoBlob authorizes a read of blob d in name and returns its record.
 // Blobs are served per repository: only those pushed or mounted there (or
 // referenced by a library image there), so a private repository's blobs
 // never leak through a public one.
 func (s *Service) repoBlob(ctx context.Context, c Caller, name, d string) (digest.Digest, meta.BlobRecord, error) {
-	repo, err := s.pullRepo(ctx, c, name)
-	if err != nil {
-		return "", meta.BlobRecord{}, err
-	}
-	dg, err := oci.ParseDigest(d)
-	if err != nil {
-		return "", meta.BlobRecord{}, err
-	}
-	rec, err := s.meta.GetRepositoryBlob(ctx, repo.ID, dg.String())
-	return dg, rec, notFound(err, oci.CodeBlobUnknown, "blob")
+	var dg digest.Digest
+	var rec meta.BlobRecord
+	err := s.view(ctx, func(st Store) error {
+		repo, err := s.pull(ctx, st, c, name)
+		if err != nil {
+			return err
+		}
+		if dg, err = oci.ParseDigest(d); err != nil {
+			return err
+		}
+		rec, err = st.GetRepositoryBlob(ctx, repo.ID, dg.String())
+		if apperr.Is(err, apperr.NotFound) {
+			return unknownBlob()
+		}
+		return err
+	})
+	return dg, rec, err
 }
 
 // StatBlob answers HEAD of a blob from metadata alone.
@@ -46,48 +57,62 @@ func (s *Service) OpenBlob(ctx context.Context, c Caller, name, d string) (io.Re
 		return nil, blob.Info{}, err
 	}
 	rc, info, err := s.blobs.Open(ctx, dg)
-	return rc, info, notFound(err, oci.CodeBlobUnknown, "blob")
+	if apperr.Is(err, apperr.NotFound) {
+		return nil, info, unknownBlob()
+	}
+	return rc, info, err
 }
 
 // DeleteBlob unlinks a blob from a repository; the bytes stay until GC
-// finds no repository and no manifest still referencing them.
+// finds nothing still referencing them. A frozen container's blobs stay:
+// its tags stand on them.
 func (s *Service) DeleteBlob(ctx context.Context, c Caller, name, d string) error {
-	dg, err := oci.ParseDigest(d)
-	if err != nil {
-		return err
-	}
-	return s.tx(ctx, func(tx meta.Store) error {
-		repo, err := s.existingRepo(ctx, tx, c, name, oci.ActionDelete)
+	return s.tx(ctx, func(tx Store) error {
+		t, err := s.existing(ctx, tx, c, name)
 		if err != nil {
 			return err
 		}
-		return notFound(tx.UnlinkBlob(ctx, repo.ID, dg.String()), oci.CodeBlobUnknown, "blob")
+		dg, err := oci.ParseDigest(d)
+		if err != nil {
+			return err
+		}
+		if t.library() {
+			if err := s.bridge.FrozenContent(t.ref, "its blobs"); err != nil {
+				return err
+			}
+		}
+		err = tx.UnlinkBlob(ctx, t.repo.ID, dg.String())
+		if apperr.Is(err, apperr.NotFound) {
+			return unknownBlob()
+		}
+		return err
 	})
 }
 
-// existingRepo authorizes a write to a repository that must already
-// exist (deletes). A missing repository looks like one the caller may not
-// see: NAME_UNKNOWN, or a challenge for an anonymous caller.
-func (s *Service) existingRepo(ctx context.Context, tx meta.Store, c Caller, name, action string) (meta.Repository, error) {
-	// A token that does not cover the action is refused before the
-	// repository is looked up, as pushRepo does: otherwise a missing
-	// repository (404) and a private one (401) would answer differently.
-	if c.Token && !c.Anonymous() && oci.ValidName(name) && !c.allows("repository", name, action) {
-		return s.pushRepo(ctx, tx, c, name, action)
+// existing authorizes a delete in name, which must exist: a repository the
+// caller could write but that does not exist is NAME_UNKNOWN.
+func (s *Service) existing(ctx context.Context, tx Store, c Caller, name string) (target, error) {
+	t, err := s.push(ctx, tx, c, name, oci.ActionDelete, false)
+	if err == nil && t.repo.ID == "" {
+		err = unknownRepo()
 	}
-	if _, err := tx.GetRepository(ctx, name); apperr.Is(err, apperr.NotFound) && oci.ValidName(name) {
-		if c.Anonymous() {
-			return meta.Repository{}, oci.Unauthorized(oci.RepositoryScope(name, oci.ActionPull, oci.ActionPush, action), false)
-		}
-		return meta.Repository{}, oci.Errorf(oci.CodeNameUnknown, apperr.NotFound, "repository name not known to registry")
-	}
-	return s.pushRepo(ctx, tx, c, name, action)
+	return t, err
 }
 
-// recordBlob records a committed blob and links it into repo.
-func recordBlob(ctx context.Context, tx meta.Store, repoID string, info blob.Info) error {
-	if err := tx.PutBlob(ctx, info.Digest.String(), info.Size); err != nil {
-		return err
-	}
-	return tx.LinkBlob(ctx, repoID, info.Digest.String())
+// recordBlob records a committed blob in the repository a push to name
+// writes to, creating that repository (and library container) now that a
+// byte has been accepted.
+func (s *Service) recordBlob(ctx context.Context, c Caller, name string, info blob.Info) error {
+	return s.tx(ctx, func(tx Store) error {
+		t, err := s.push(ctx, tx, c, name, oci.ActionPush, true)
+		if err != nil {
+			return err
+		}
+		if err := tx.PutBlob(ctx, info.Digest.String(), info.Size); err != nil {
+			return err
+		}
+		return tx.LinkBlob(ctx, t.repo.ID, info.Digest.String())
+	})
 }
+
+func blobInfo(d digest.Digest, size int64) blob.Info { return blob.Info{Digest: d, Size: size} }

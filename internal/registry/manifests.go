@@ -2,12 +2,11 @@ package registry
 
 import (
 	"context"
-	"encoding/json"
-	"mime"
 
 	"github.com/opencontainers/go-digest"
 
 	"github.com/silo-hpc/silo/internal/apperr"
+	"github.com/silo-hpc/silo/internal/bridge"
 	"github.com/silo-hpc/silo/internal/meta"
 	"github.com/silo-hpc/silo/internal/oci"
 )
@@ -19,29 +18,46 @@ type Manifest struct {
 	Content   []byte
 }
 
-// GetManifest resolves a tag or digest (end-3, GET and HEAD).
+func unknownManifest() error {
+	return apperr.E(apperr.NotFound, apperr.Manifest, "manifest unknown to registry")
+}
+
+// GetManifest resolves a tag or digest (end-3, GET and HEAD), in one
+// read-only snapshot.
 func (s *Service) GetManifest(ctx context.Context, c Caller, name, reference string) (Manifest, error) {
-	repo, err := s.pullRepo(ctx, c, name)
-	if err != nil {
-		return Manifest{}, err
-	}
-	ref, err := oci.ParseReference(reference)
-	if err != nil {
-		return Manifest{}, err
-	}
-	d := ref.Digest.String()
-	if ref.Tag != "" {
-		t, err := s.meta.GetTag(ctx, repo.ID, ref.Tag)
+	var out Manifest
+	err := s.view(ctx, func(st Store) error {
+		repo, err := s.pull(ctx, st, c, name)
 		if err != nil {
-			return Manifest{}, notFound(err, oci.CodeManifestUnknown, "manifest")
+			return err
 		}
-		d = t.Digest
+		ref, err := oci.ParseReference(reference)
+		if err != nil {
+			return err
+		}
+		d := ref.Digest.String()
+		if ref.Tag != "" {
+			t, err := st.GetTag(ctx, repo.ID, ref.Tag)
+			if err != nil {
+				return orUnknownManifest(err)
+			}
+			d = t.Digest
+		}
+		m, err := st.GetManifest(ctx, repo.ID, d)
+		if err != nil {
+			return orUnknownManifest(err)
+		}
+		out = Manifest{Digest: digest.Digest(m.Digest), MediaType: m.MediaType, Content: m.Content}
+		return nil
+	})
+	return out, err
+}
+
+func orUnknownManifest(err error) error {
+	if apperr.Is(err, apperr.NotFound) {
+		return unknownManifest()
 	}
-	m, err := s.meta.GetManifest(ctx, repo.ID, d)
-	if err != nil {
-		return Manifest{}, notFound(err, oci.CodeManifestUnknown, "manifest")
-	}
-	return Manifest{Digest: digest.Digest(m.Digest), MediaType: m.MediaType, Content: m.Content}, nil
+	return err
 }
 
 // PutManifestResult is what a manifest PUT reports.
@@ -50,55 +66,137 @@ type PutManifestResult struct {
 	Subject digest.Digest // "" when the manifest has none
 }
 
+// pushed is a parsed manifest PUT.
+type pushed struct {
+	name, tag   string
+	d           digest.Digest
+	row         meta.Manifest
+	m           oci.Manifest
+	sif         bridge.SIF // read before the transaction, for a SIF in a library container
+	contentType string
+}
+
 // PutManifest stores a manifest byte-exact under its digest and, when
-// reference is a tag, points the tag at it (end-7). A SIF artifact pushed
-// to a library container also becomes a library image with that tag.
+// reference is a tag, points the tag at it (end-7). Everything it names
+// must be in the repository. A SIF artifact pushed to a library container
+// also becomes a library image with that tag. Nothing is written unless
+// all of it succeeds.
 func (s *Service) PutManifest(ctx context.Context, c Caller, name, reference, contentType string, body []byte) (PutManifestResult, error) {
+	if err := s.authorizePush(ctx, c, name); err != nil {
+		return PutManifestResult{}, err
+	}
 	if len(body) > oci.MaxManifestSize {
-		return PutManifestResult{}, oci.Errorf(oci.CodeSizeInvalid, apperr.TooLarge, "manifest larger than %d bytes", oci.MaxManifestSize)
+		return PutManifestResult{}, apperr.E(apperr.TooLarge, apperr.Manifest, "manifest larger than %d bytes", oci.MaxManifestSize)
 	}
-	d, tag, err := manifestDigest(reference, body)
+	p, err := parsePush(name, reference, contentType, body)
 	if err != nil {
 		return PutManifestResult{}, err
 	}
-	parsed, err := oci.ParseManifest(body)
+	if isLibrary(name) && p.m.IsSIF() {
+		p.sif = s.bridge.ReadSIF(ctx, p.m.Layers[0].Digest)
+	}
+	res := PutManifestResult{Digest: p.d}
+	if p.m.Subject != nil {
+		res.Subject = p.m.Subject.Digest
+	}
+	return res, s.tx(ctx, func(tx Store) error { return s.storeManifest(ctx, tx, c, p) })
+}
+
+func parsePush(name, reference, contentType string, body []byte) (pushed, error) {
+	p := pushed{name: name, contentType: contentType}
+	var err error
+	if p.d, p.tag, err = manifestDigest(reference, body); err != nil {
+		return p, err
+	}
+	if p.m, err = oci.ParseManifest(body); err != nil {
+		return p, err
+	}
+	p.row = bridge.ManifestRow(p.d, contentType, body, p.m)
+	return p, nil
+}
+
+// storeManifest writes a parsed manifest inside tx.
+func (s *Service) storeManifest(ctx context.Context, tx Store, c Caller, p pushed) error {
+	t, err := s.push(ctx, tx, c, p.name, oci.ActionPush, true)
 	if err != nil {
-		return PutManifestResult{}, err
+		return err
 	}
-	row := manifestRow(d, contentType, body, parsed)
-	res := PutManifestResult{Digest: d}
-	if parsed.Subject != nil {
-		res.Subject = parsed.Subject.Digest
+	if err := s.checkReferences(ctx, tx, t.repo, p.m); err != nil {
+		return err
 	}
-	err = s.tx(ctx, func(tx meta.Store) error {
-		repo, err := s.pushRepo(ctx, tx, c, name, oci.ActionPush)
+	if p.tag != "" && t.library() {
+		if err := s.frozenTag(ctx, tx, t, p.tag, p.d); err != nil {
+			return err
+		}
+	}
+	p.row.RepositoryID = t.repo.ID
+	if err := tx.PutManifest(ctx, &p.row, bridge.RefDigests(p.m)); err != nil {
+		return err
+	}
+	if t.library() && p.m.IsSIF() {
+		// The library's tags decide the OCI tag (one architecture: this
+		// manifest; several: an index).
+		return s.bridge.AddSIF(ctx, tx, c.Principal, t.ref, p.d, p.tag, p.m, p.sif)
+	}
+	if t.library() && p.m.IsIndex() && p.tag != "" {
+		if tagged, err := s.bridge.TagIndex(ctx, tx, c.Principal, t.ref, t.repo, p.tag, p.m); err != nil || tagged {
+			return err
+		}
+	}
+	if p.tag == "" {
+		return nil
+	}
+	return tx.PutTag(ctx, &meta.Tag{RepositoryID: t.repo.ID, Name: p.tag, Digest: p.d.String()})
+}
+
+// frozenTag asks the bridge's frozen rule when an OCI tag would change.
+func (s *Service) frozenTag(ctx context.Context, tx Store, t target, tag string, d digest.Digest) error {
+	if t.repo.ID != "" {
+		old, err := tx.GetTag(ctx, t.repo.ID, tag)
+		if err == nil && old.Digest == d.String() {
+			return nil
+		}
+		if err != nil && !apperr.Is(err, apperr.NotFound) {
+			return err
+		}
+	}
+	return s.bridge.FrozenTag(ctx, tx, t.ref, tag)
+}
+
+// checkReferences refuses a manifest naming what the repository does not
+// hold (MANIFEST_BLOB_UNKNOWN): an image manifest's config and layers must
+// be blobs of the repository, of the declared sizes; an index's entries
+// manifests of it. Non-distributable layers (with URLs) are not pushed.
+func (s *Service) checkReferences(ctx context.Context, tx Store, repo meta.Repository, m oci.Manifest) error {
+	for _, d := range m.References() {
+		if len(d.URLs) > 0 {
+			continue
+		}
+		var size int64
+		var err error
+		if m.IsIndex() {
+			var row meta.Manifest
+			row, err = tx.GetManifest(ctx, repo.ID, d.Digest.String())
+			size = row.Size
+		} else {
+			var rec meta.BlobRecord
+			rec, err = tx.GetRepositoryBlob(ctx, repo.ID, d.Digest.String())
+			size = rec.Size
+		}
+		if apperr.Is(err, apperr.NotFound) {
+			return apperr.E(apperr.Invalid, apperr.Blob, "the manifest names %s, which is not in repository %s", d.Digest, repo.Name)
+		}
 		if err != nil {
 			return err
 		}
-		if err := s.checkFrozen(ctx, tx, repo, tag, d); err != nil {
-			return err
+		// scs-library-client's indexes give their entries no size
+		// (docs/protocols/library-api.md §5.1): an index entry of size 0
+		// names its manifest by digest alone.
+		if size != d.Size && !(m.IsIndex() && d.Size == 0) {
+			return apperr.E(apperr.Invalid, apperr.Manifest, "%s has %d bytes, the manifest says %d", d.Digest, size, d.Size)
 		}
-		row.RepositoryID = repo.ID
-		if err := tx.PutManifest(ctx, &row, refDigests(parsed)); err != nil {
-			return err
-		}
-		if tag != "" {
-			if err := tx.PutTag(ctx, &meta.Tag{RepositoryID: repo.ID, Name: tag, Digest: d.String()}); err != nil {
-				return err
-			}
-		}
-		if !s.isLibrary(name) {
-			return nil
-		}
-		if parsed.IsSIF() {
-			return s.addSIF(ctx, tx, c, name, repo, d, tag, parsed)
-		}
-		if oci.IsIndex(row.MediaType) && tag != "" {
-			return s.tagSIFIndex(ctx, tx, c, name, repo, tag, parsed)
-		}
-		return nil
-	})
-	return res, err
+	}
+	return nil
 }
 
 // manifestDigest computes the digest of body in the reference's algorithm
@@ -106,8 +204,8 @@ func (s *Service) PutManifest(ctx context.Context, c Caller, name, reference, co
 func manifestDigest(reference string, body []byte) (digest.Digest, string, error) {
 	ref, err := oci.ParseReference(reference)
 	if err != nil {
-		if oci.CodeOf(err) == oci.CodeManifestUnknown { // a bad tag, on a PUT
-			return "", "", oci.Errorf(oci.CodeManifestInvalid, apperr.Invalid, "invalid tag %q", reference)
+		if apperr.Is(err, apperr.NotFound) { // a bad tag, on a PUT
+			return "", "", apperr.E(apperr.Invalid, apperr.Manifest, "invalid tag %q", reference)
 		}
 		return "", "", err
 	}
@@ -116,62 +214,45 @@ func manifestDigest(reference string, body []byte) (digest.Digest, string, error
 	}
 	d := ref.Digest.Algorithm().FromBytes(body)
 	if d != ref.Digest {
-		return "", "", oci.Errorf(oci.CodeDigestInvalid, apperr.Invalid, "manifest digest is %s, not %s", d, ref.Digest)
+		return "", "", apperr.E(apperr.Invalid, apperr.Digest, "manifest digest is %s, not %s", d, ref.Digest)
 	}
 	return d, "", nil
 }
 
-// manifestRow builds the stored row. The media type is the one the client
-// pushed with (GET must answer with it), else the body's, else the OCI
-// manifest type the spec defaults to.
-func manifestRow(d digest.Digest, contentType string, body []byte, m oci.Manifest) meta.Manifest {
-	mt, _, err := mime.ParseMediaType(contentType)
-	if err != nil || mt == "" {
-		mt = m.MediaType
-	}
-	if mt == "" {
-		mt = oci.MediaTypeImageManifest
-	}
-	row := meta.Manifest{Digest: d.String(), MediaType: mt, Content: body, ArtifactType: m.ArtifactType}
-	if m.Config != nil {
-		row.ConfigMediaType = m.Config.MediaType
-	}
-	if m.Subject != nil {
-		row.Subject = m.Subject.Digest.String()
-	}
-	if len(m.Annotations) > 0 {
-		b, _ := json.Marshal(m.Annotations)
-		row.Annotations = string(b)
-	}
-	return row
-}
-
-func refDigests(m oci.Manifest) []string {
-	var out []string
-	for _, d := range m.References() {
-		out = append(out, d.Digest.String())
-	}
-	return out
-}
-
 // DeleteManifest deletes a tag, or a manifest by digest together with the
-// tags pointing at it (end-9).
+// tags pointing at it (end-9). A frozen container keeps its tags and the
+// manifests they name.
 func (s *Service) DeleteManifest(ctx context.Context, c Caller, name, reference string) error {
-	ref, err := oci.ParseReference(reference)
-	if err != nil {
-		return err
-	}
-	return s.tx(ctx, func(tx meta.Store) error {
-		repo, err := s.existingRepo(ctx, tx, c, name, oci.ActionDelete)
+	return s.tx(ctx, func(tx Store) error {
+		t, err := s.existing(ctx, tx, c, name)
 		if err != nil {
 			return err
 		}
-		if err := s.checkFrozenDelete(ctx, tx, repo, ref); err != nil {
+		ref, err := oci.ParseReference(reference)
+		if err != nil {
+			return err
+		}
+		if err := s.frozenDelete(ctx, tx, t, ref); err != nil {
 			return err
 		}
 		if ref.Tag != "" {
-			return notFound(tx.DeleteTag(ctx, repo.ID, ref.Tag), oci.CodeManifestUnknown, "manifest")
+			return orUnknownManifest(tx.DeleteTag(ctx, t.repo.ID, ref.Tag))
 		}
-		return notFound(tx.DeleteManifest(ctx, repo.ID, ref.Digest.String()), oci.CodeManifestUnknown, "manifest")
+		return orUnknownManifest(tx.DeleteManifest(ctx, t.repo.ID, ref.Digest.String()))
 	})
+}
+
+// frozenDelete applies the frozen rule to OCI deletes in a library
+// container: a tag, or a manifest a tag names, stays.
+func (s *Service) frozenDelete(ctx context.Context, tx Store, t target, ref oci.Reference) error {
+	if !t.library() || !t.ref.Container.Frozen {
+		return nil
+	}
+	if ref.Tag == "" {
+		tags, err := tx.ListTagsFor(ctx, t.repo.ID, ref.Digest.String())
+		if err != nil || len(tags) == 0 {
+			return err
+		}
+	}
+	return s.bridge.FrozenContent(t.ref, "its tags")
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/silo-hpc/silo/internal/apperr"
+	"github.com/silo-hpc/silo/internal/meta"
 	"github.com/silo-hpc/silo/internal/oci"
 )
 
@@ -19,14 +20,18 @@ func (s *Service) Referrers(ctx context.Context, c Caller, name, d, artifactType
 	if err != nil {
 		return nil, err
 	}
-	repo, err := s.pullRepo(ctx, c, name)
+	var rows []meta.Manifest
+	err = s.view(ctx, func(st Store) error {
+		repo, err := s.pull(ctx, st, c, name)
+		if err != nil {
+			return err
+		}
+		rows, err = st.ListReferrers(ctx, repo.ID, dg.String())
+		return err
+	})
 	if apperr.Is(err, apperr.NotFound) {
 		return []oci.Descriptor{}, nil
 	}
-	if err != nil {
-		return nil, err
-	}
-	rows, err := s.meta.ListReferrers(ctx, repo.ID, dg.String())
 	if err != nil {
 		return nil, err
 	}

@@ -29,15 +29,16 @@ func pageSize(n int) int {
 
 // ListTags lists tags in byte order after last (end-8a, end-8b).
 func (s *Service) ListTags(ctx context.Context, c Caller, name, last string, n int) (Page, error) {
-	repo, err := s.pullRepo(ctx, c, name)
-	if err != nil {
-		return Page{}, err
-	}
 	limit := pageSize(n)
-	if limit == 0 {
-		return Page{Names: []string{}}, nil
-	}
-	tags, err := s.meta.ListTags(ctx, repo.ID, last, limit+1)
+	var tags []meta.Tag
+	err := s.view(ctx, func(st Store) error {
+		repo, err := s.pull(ctx, st, c, name)
+		if err != nil || limit == 0 {
+			return err
+		}
+		tags, err = st.ListTags(ctx, repo.ID, last, limit+1)
+		return err
+	})
 	if err != nil {
 		return Page{}, err
 	}
@@ -55,46 +56,43 @@ func (s *Service) ListTags(ctx context.Context, c Caller, name, last string, n i
 // Catalog lists the repositories the caller may see (GET /v2/_catalog).
 // Private repositories of others are left out, as if they did not exist.
 func (s *Service) Catalog(ctx context.Context, c Caller, last string, n int) (Page, error) {
-	if !c.allows(oci.CatalogScope.Type, oci.CatalogScope.Name, oci.ActionAll) {
-		return Page{}, oci.Unauthorized(oci.CatalogScope.String(), true)
+	if !c.Allows(oci.CatalogScope.Type, oci.CatalogScope.Name, oci.ActionAll) {
+		return Page{}, insufficientScope()
 	}
 	limit := pageSize(n)
 	p := Page{Names: []string{}}
 	if limit == 0 {
 		return p, nil
 	}
-	// Read in batches and filter, until the page is full or the table ends.
+	err := s.view(ctx, func(st Store) error { return s.catalogPage(ctx, st, c.Principal, last, limit, &p) })
+	return p, err
+}
+
+// catalogPage reads repositories in batches and keeps the visible ones,
+// until the page is full or the table ends.
+func (s *Service) catalogPage(ctx context.Context, st Store, pr auth.Principal, last string, limit int, p *Page) error {
 	for {
-		repos, err := s.meta.ListRepositories(ctx, last, limit+1)
+		repos, err := st.ListRepositories(ctx, last, limit+1)
 		if err != nil {
-			return Page{}, err
+			return err
 		}
 		for _, r := range repos {
-			ok, err := s.visible(ctx, c.Principal, r)
+			_, ok, err := s.readable(ctx, st, pr, r.Name)
 			if err != nil {
-				return Page{}, err
+				return err
 			}
 			if !ok {
 				continue
 			}
 			if len(p.Names) == limit {
 				p.More = true
-				return p, nil
+				return nil
 			}
 			p.Names = append(p.Names, r.Name)
 		}
 		if len(repos) <= limit {
-			return p, nil
+			return nil
 		}
 		last = repos[len(repos)-1].Name
 	}
-}
-
-// visible reports whether p may see repository r.
-func (s *Service) visible(ctx context.Context, p auth.Principal, r meta.Repository) (bool, error) {
-	if r.ContainerID != "" && s.lib != nil {
-		_, ok, err := s.readable(ctx, p, r.Name)
-		return ok, err
-	}
-	return s.canReadPlain(ctx, s.meta, p, r)
 }

@@ -96,7 +96,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			id = newRequestID()
 		}
 		w.Header().Set("X-Request-ID", id)
-		log := s.log.With("request_id", id)
+		log := s.Log.With("request_id", id)
 		ctx := httpx.WithLogger(httpx.WithRequestID(r.Context(), id), log)
 		r = r.WithContext(ctx)
 		rec := &recorder{ResponseWriter: w}

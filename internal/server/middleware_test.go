@@ -15,7 +15,7 @@ import (
 
 func TestObserve(t *testing.T) {
 	var logs bytes.Buffer
-	s := &Server{log: slog.New(slog.NewJSONHandler(&logs, nil)), metrics: newMetrics(prometheus.NewRegistry())}
+	s := &Server{Services: &Services{Log: slog.New(slog.NewJSONHandler(&logs, nil))}, metrics: newMetrics(prometheus.NewRegistry())}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /boom/{id}", func(w http.ResponseWriter, r *http.Request) { panic("kaboom") })
 	mux.HandleFunc("GET /ok/{id}", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("fine")) })
@@ -61,7 +61,7 @@ func TestObserve(t *testing.T) {
 // secret, so it must not reach the request log.
 func TestObserveRedactsCapabilityURL(t *testing.T) {
 	var logs bytes.Buffer
-	s := &Server{log: slog.New(slog.NewJSONHandler(&logs, nil)), metrics: newMetrics(prometheus.NewRegistry())}
+	s := &Server{Services: &Services{Log: slog.New(slog.NewJSONHandler(&logs, nil))}, metrics: newMetrics(prometheus.NewRegistry())}
 	mux := http.NewServeMux()
 	mux.HandleFunc("PUT /v2/imagefile/{a}/{b}", func(w http.ResponseWriter, r *http.Request) {})
 	mux.HandleFunc("PUT /v2/imagefile/_upload/{id}/{part}", func(w http.ResponseWriter, r *http.Request) { panic("kaboom") })
@@ -90,7 +90,7 @@ func TestObserveRedactsCapabilityURL(t *testing.T) {
 // a complete one.
 func TestObservePanicAfterWriteAborts(t *testing.T) {
 	var logs bytes.Buffer
-	s := &Server{log: slog.New(slog.NewJSONHandler(&logs, nil)), metrics: newMetrics(prometheus.NewRegistry())}
+	s := &Server{Services: &Services{Log: slog.New(slog.NewJSONHandler(&logs, nil))}, metrics: newMetrics(prometheus.NewRegistry())}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /half", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("partial"))

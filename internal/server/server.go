@@ -18,32 +18,21 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/silo-hpc/silo/internal/access"
 	"github.com/silo-hpc/silo/internal/auth"
 	"github.com/silo-hpc/silo/internal/blob"
 	"github.com/silo-hpc/silo/internal/config"
 	"github.com/silo-hpc/silo/internal/fsblob"
-	"github.com/silo-hpc/silo/internal/gc"
-	"github.com/silo-hpc/silo/internal/library"
 	"github.com/silo-hpc/silo/internal/libraryapi"
 	"github.com/silo-hpc/silo/internal/meta"
 	"github.com/silo-hpc/silo/internal/ociapi"
-	"github.com/silo-hpc/silo/internal/registry"
 	"github.com/silo-hpc/silo/internal/sqlmeta"
 )
 
-// Server is a composed Silo registry.
+// Server is Silo's HTTP server over its services.
 type Server struct {
-	cfg     config.Config
-	log     *slog.Logger
-	Meta    meta.Store
-	Blobs   blob.Store
-	Auth    *auth.Service
+	*Services
 	metrics *metrics
 	handler http.Handler
-	// signingKey signs registry bearer tokens; replicas share it.
-	signingKey []byte
-	gc         *gc.Service
 }
 
 // OpenStores opens the metadata and blob stores a configuration selects.
@@ -96,32 +85,40 @@ func checkWritable(dir string) error {
 	return os.Remove(name)
 }
 
-// New composes a server over open stores.
-func New(cfg config.Config, log *slog.Logger, ms meta.Store, bs blob.Store, signingKey []byte) *Server {
+// New builds the HTTP server over the services: each transport registers
+// its own routes, and /v2 is split between OCI and the Library API by the
+// Library API's exact path shapes (v2Split).
+func New(svc *Services) *Server {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	s := &Server{cfg: cfg, log: log, Meta: ms, Blobs: bs, Auth: auth.New(ms), metrics: newMetrics(reg), signingKey: signingKey,
-		gc: gc.New(ms, bs, log)}
-
+	s := &Server{Services: svc, metrics: newMetrics(reg)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", s.ready)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	// Services, then transports; each transport registers its own routes.
-	rules := access.Checker{Policy: access.Policy{
-		UserCollections: cfg.Library.UserCollections, DefaultPrivate: cfg.Library.DefaultPrivate}}
-	lib := library.New(ms, bs, rules, library.Options{})
-	ociSvc := registry.New(ms, bs, s.Auth, rules, registry.Config{
-		SigningKey: signingKey, TokenTTL: time.Duration(cfg.Auth.TokenTTL), DefaultPrivate: cfg.Library.DefaultPrivate})
-	// One store: library pushes appear as OCI SIF artifacts (the registry
-	// is the library's mirror) and OCI pushes to entity/collection/container
-	// become library images.
-	ociSvc.SetLibrary(lib)
-	lib.Mirror = ociSvc
-	libraryapi.New(s.Auth, lib, ociSvc, cfg.PublicURL).Register(mux)
-	ociapi.New(ociSvc, cfg.PublicURL).Register(mux)
+	libAPI := libraryapi.New(svc.Auth, svc.Library, svc.Tokens, svc.Config.PublicURL)
+	libAPI.Register(mux)
+	mux.Handle("/v2/", v2Split{lib: libAPI, oci: ociapi.New(svc.Registry, svc.Tokens, svc.Config.PublicURL)})
 	s.handler = s.observe(mux)
 	return s
+}
+
+// v2Split gives each protocol its own router under the /v2 prefix they
+// share: every path of OCI's grammar is OCI's, so no repository name can
+// be taken by the Library API; the Library API has the rest of its
+// prefixes (upload and tag calls on ids this server made); anything else
+// is OCI's 404.
+type v2Split struct {
+	lib *libraryapi.API
+	oci *ociapi.API
+}
+
+func (v v2Split) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !v.oci.Matches(r.URL.Path) && v.lib.OwnsV2(r.URL.Path) {
+		v.lib.ServeV2(w, r)
+		return
+	}
+	v.oci.ServeHTTP(w, r)
 }
 
 // Handler returns the server's root handler.
@@ -133,11 +130,11 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	var problems []string
 	if err := s.Meta.Ping(ctx); err != nil {
-		s.log.Warn("readiness: database", "err", err)
+		s.Log.Warn("readiness: database", "err", err)
 		problems = append(problems, "database unreachable")
 	}
 	if err := s.Blobs.Ping(ctx); err != nil {
-		s.log.Warn("readiness: blob store", "err", err)
+		s.Log.Warn("readiness: blob store", "err", err)
 		problems = append(problems, "blob store unreachable")
 	}
 	if len(problems) > 0 {
@@ -154,10 +151,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration
 		Handler:           s.handler,
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn),
 	}
-	if s.cfg.TLSCert != "" {
-		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
+	if s.Config.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(s.Config.TLSCert, s.Config.TLSKey)
 		if err != nil {
 			return fmt.Errorf("loading TLS certificate: %w", err)
 		}
@@ -165,13 +162,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	go s.gc.Run(ctx, sweepEvery)
+	go s.GC.Run(ctx, sweepEvery)
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 	}
-	s.log.Info("shutting down", "grace", grace)
+	s.Log.Info("shutting down", "grace", grace)
 	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
@@ -188,8 +185,6 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration
 // sweepEvery is how often abandoned upload sessions are looked for.
 const sweepEvery = 10 * time.Minute
 
-// Close releases the stores.
-func (s *Server) Close() error { return s.Meta.Close() }
 
 // SigningKey loads (or on first start creates) the secret that signs
 // registry bearer tokens. Replicas share it through configuration.

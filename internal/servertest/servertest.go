@@ -41,19 +41,15 @@ func Start(t testing.TB, edit ...func(*config.Config)) *Server {
 	for _, f := range edit {
 		f(&cfg)
 	}
-	ms, bs, err := server.OpenStores(context.Background(), cfg)
+	svc, err := server.Open(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := server.SigningKey(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := server.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), ms, bs, key)
+	srv := server.New(svc)
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(func() {
 		ts.Close()
-		srv.Close()
+		svc.Close()
 	})
 	return &Server{Server: srv, URL: ts.URL, Host: strings.TrimPrefix(ts.URL, "http://"), Config: cfg}
 }

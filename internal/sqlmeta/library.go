@@ -86,9 +86,6 @@ func (s *Store) EntityUsage(ctx context.Context, entityID string) (int64, error)
 	return n, mapErr(err, "entity usage")
 }
 
-func (s *Store) ListUploadsFor(ctx context.Context, kind, target string) ([]meta.Upload, error) {
-	return queryAll(ctx, s, "uploads", scanUpload, `SELECT `+uploadCols+` FROM uploads WHERE kind = ? AND target = ? ORDER BY created_at DESC, id`, kind, target)
-}
 
 const libraryTagCols = `container_id, arch, tag, image_id, updated_at`
 

@@ -37,30 +37,57 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// Store implements meta.Store. A Store made by InTx is bound to its
-// transaction.
+// Store implements meta.Store. A Store made by InTx or ReadTx is bound to
+// its transaction.
+//
+// On SQLite there are two pools: writes go through one connection (so
+// writers queue in Go, in order, instead of polling SQLite's busy lock),
+// reads through a pool of read-only connections that WAL lets run beside
+// the writer. On PostgreSQL both are the same pool.
 type Store struct {
-	db       *sql.DB
-	q        querier
+	db       *sql.DB // writes and read-write transactions
+	rd       *sql.DB // reads outside a read-write transaction
+	q        querier // the transaction, when bound to one
 	postgres bool
-	inTx     bool
+	inTx     bool // bound to a read-write transaction
+	readOnly bool // bound to a read-only transaction
 }
 
 var _ meta.Store = (*Store)(nil)
 
 // OpenSQLite opens (creating if needed) a SQLite database file and migrates it.
 func OpenSQLite(ctx context.Context, path string) (*Store, error) {
-	// WAL lets readers run beside the writer; immediate transactions take the
-	// write lock up front so concurrent writers wait (busy_timeout) instead of
-	// failing on lock upgrade.
-	dsn := "file:" + uriPath.Replace(path) + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
-		"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
-	db, err := sql.Open("sqlite", dsn)
+	// WAL lets readers run beside the writer. The writer pool has one
+	// connection: SQLite runs one write transaction at a time anyway, and
+	// queueing for the connection in Go is fair and immediate where
+	// SQLite's busy handler sleeps and retries. Immediate transactions
+	// take the write lock up front (no failing lock upgrade).
+	base := "file:" + uriPath.Replace(path) + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
+		"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
+	db, err := sql.Open("sqlite", base+"&_txlock=immediate")
 	if err != nil {
 		return nil, err
 	}
-	return open(ctx, db, false)
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxIdleTime(0)
+	rd, err := sql.Open("sqlite", base+"&_pragma=query_only(1)")
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	rd.SetMaxOpenConns(readConns)
+	rd.SetMaxIdleConns(readConns)
+	s, err := open(ctx, db, rd, false)
+	if err != nil {
+		rd.Close()
+	}
+	return s, err
 }
+
+// readConns bounds SQLite's read pool: reads are CPU-bound in the driver,
+// so more connections than a few per core only add memory.
+const readConns = 16
 
 // uriPath escapes what SQLite's URI filenames give a meaning to: without
 // it a data directory named "a?b" silently opened the database "a".
@@ -73,11 +100,12 @@ func OpenPostgres(ctx context.Context, dsn string) (*Store, error) {
 		return nil, err
 	}
 	db.SetMaxOpenConns(20)
-	return open(ctx, db, true)
+	db.SetMaxIdleConns(20)
+	return open(ctx, db, db, true)
 }
 
-func open(ctx context.Context, db *sql.DB, postgres bool) (*Store, error) {
-	s := &Store{db: db, q: db, postgres: postgres}
+func open(ctx context.Context, db, rd *sql.DB, postgres bool) (*Store, error) {
+	s := &Store{db: db, rd: rd, postgres: postgres}
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := db.PingContext(pingCtx); err != nil {
@@ -167,12 +195,25 @@ func (s *Store) InTx(ctx context.Context, fn func(tx meta.Store) error) error {
 	if s.inTx {
 		return fn(s)
 	}
+	if s.readOnly {
+		return apperr.New(apperr.Internal, "read-write transaction inside a read-only one")
+	}
 	for attempt := 1; ; attempt++ {
-		err := s.inTxOnce(ctx, fn)
+		err := s.inTxOnce(ctx, s.db, nil, fn)
 		if attempt == maxTxAttempts || !lostRace(err) {
 			return err
 		}
 	}
+}
+
+// ReadTx implements meta.Store: one snapshot from the read pool. Inside a
+// read-write transaction it joins that transaction (which sees its own
+// writes).
+func (s *Store) ReadTx(ctx context.Context, fn func(tx meta.Store) error) error {
+	if s.inTx || s.readOnly {
+		return fn(s)
+	}
+	return s.inTxOnce(ctx, s.rd, &sql.TxOptions{ReadOnly: true}, fn)
 }
 
 // maxTxAttempts bounds how often a transaction that lost a race is rerun.
@@ -189,8 +230,8 @@ func lostRace(err error) bool {
 	return errors.As(err, &pg) && (pg.Code == "23505" || pg.Code == "40001" || pg.Code == "40P01")
 }
 
-func (s *Store) inTxOnce(ctx context.Context, fn func(tx meta.Store) error) (err error) {
-	tx, err := s.db.BeginTx(ctx, nil)
+func (s *Store) inTxOnce(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(tx meta.Store) error) (err error) {
+	tx, err := db.BeginTx(ctx, opts)
 	if err != nil {
 		return mapErr(err, "beginning transaction")
 	}
@@ -205,14 +246,20 @@ func (s *Store) inTxOnce(ctx context.Context, fn func(tx meta.Store) error) (err
 		}
 		err = mapErr(tx.Commit(), "committing transaction")
 	}()
-	return fn(&Store{db: s.db, q: tx, postgres: s.postgres, inTx: true})
+	return fn(&Store{db: s.db, rd: s.rd, q: tx, postgres: s.postgres, inTx: opts == nil, readOnly: opts != nil})
 }
 
 // Ping implements meta.Store.
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
 // Close implements meta.Store.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	err := s.db.Close()
+	if s.rd != s.db {
+		err = errors.Join(err, s.rd.Close())
+	}
+	return err
+}
 
 // rebind turns "?" placeholders into PostgreSQL's "$n". A "?" inside a
 // quoted literal is left alone. Queries are constant strings, so each is
@@ -243,8 +290,25 @@ func (s *Store) rebind(q string) string {
 
 var rebound sync.Map // query text -> PostgreSQL form
 
+// writer is where a statement that writes goes: the transaction, or
+// the write pool.
+func (s *Store) writer() querier {
+	if s.q != nil {
+		return s.q
+	}
+	return s.db
+}
+
+// reader is where a query goes: the transaction, or the read pool.
+func (s *Store) reader() querier {
+	if s.q != nil {
+		return s.q
+	}
+	return s.rd
+}
+
 func (s *Store) exec(ctx context.Context, what, q string, args ...any) (sql.Result, error) {
-	res, err := s.q.ExecContext(ctx, s.rebind(q), args...)
+	res, err := s.writer().ExecContext(ctx, s.rebind(q), args...)
 	return res, mapErr(err, what)
 }
 
@@ -265,7 +329,7 @@ func (s *Store) execOne(ctx context.Context, what, q string, args ...any) error 
 }
 
 func (s *Store) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	return s.q.QueryRowContext(ctx, s.rebind(q), args...)
+	return s.reader().QueryRowContext(ctx, s.rebind(q), args...)
 }
 
 // scanner is *sql.Row or *sql.Rows.
@@ -273,7 +337,7 @@ type scanner interface{ Scan(dest ...any) error }
 
 // queryAll runs q and scans every row with scan.
 func queryAll[T any](ctx context.Context, s *Store, what string, scan func(scanner) (T, error), q string, args ...any) ([]T, error) {
-	rows, err := s.q.QueryContext(ctx, s.rebind(q), args...)
+	rows, err := s.reader().QueryContext(ctx, s.rebind(q), args...)
 	if err != nil {
 		return nil, mapErr(err, what)
 	}

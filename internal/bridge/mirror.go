@@ -1,4 +1,4 @@
-package registry
+package bridge
 
 import (
 	"bytes"
@@ -10,42 +10,80 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/silo-hpc/silo/internal/apperr"
-	"github.com/silo-hpc/silo/internal/library"
-	"github.com/silo-hpc/silo/internal/meta"
+		"github.com/silo-hpc/silo/internal/meta"
 	"github.com/silo-hpc/silo/internal/oci"
 )
 
-// The registry is the library's Mirror: every library image is also an OCI
+// The OCI view of library containers: every library image is also an OCI
 // artifact of its container's repository, as `singularity push oras://`
 // would have written it, so `oras://` pulls what `library://` pushed. Tags
 // follow the library's: one architecture gives the plain manifest (what
 // `singularity pull oras://` needs), several give an image index with a
 // platform per architecture.
-var _ library.Mirror = (*Service)(nil)
 
-// ImageUploaded records img's blob in the repository and gives img its
-// manifest: the one an OCI push supplied, or a SIF artifact made here.
-func (s *Service) ImageUploaded(ctx context.Context, tx meta.Store, ref library.Ref, img meta.Image) error {
-	repo, err := libraryRepo(ctx, tx, ref)
+// Prepare stores the two-byte {} config blob every SIF artifact names, so
+// the mirror only ever records it inside a transaction (no blob I/O
+// there). The composition calls it once at start.
+func (b *Bridge) Prepare(ctx context.Context) error {
+	if _, err := b.blobs.Stat(ctx, oci.EmptyJSONDigest); err == nil {
+		b.emptyJSON.Store(true)
+		return nil
+	} else if !apperr.Is(err, apperr.NotFound) {
+		return err
+	}
+	w, err := b.blobs.NewUpload(ctx, digest.SHA256)
 	if err != nil {
 		return err
 	}
-	_, err = s.imageManifest(ctx, tx, ref, repo, img)
+	if _, err := w.Write(oci.EmptyJSON); err != nil {
+		return errors.Join(err, w.Cancel(ctx))
+	}
+	if _, err := w.Commit(ctx, oci.EmptyJSONDigest, int64(len(oci.EmptyJSON))); err != nil {
+		return err
+	}
+	b.emptyJSON.Store(true)
+	return nil
+}
+
+// LibraryRepo returns the repository row of a library container, creating
+// it on first use. A plain repository of the same name from before the
+// library knew the container becomes the container's.
+func LibraryRepo(ctx context.Context, tx Store, ref Ref) (meta.Repository, error) {
+	repo, err := tx.GetRepositoryByContainer(ctx, ref.Container.ID)
+	if !apperr.Is(err, apperr.NotFound) {
+		return repo, err
+	}
+	if repo, err = tx.GetRepository(ctx, ref.Path()); err == nil {
+		repo.ContainerID = ref.Container.ID
+		return repo, tx.UpdateRepository(ctx, &repo)
+	}
+	repo = meta.Repository{Name: ref.Path(), ContainerID: ref.Container.ID, OwnerID: ref.Collection.OwnerID}
+	return repo, tx.CreateRepository(ctx, &repo)
+}
+
+// imageUploaded records img's blob in the repository and gives img its
+// manifest: the one an OCI push supplied, or a SIF artifact made here.
+func (b *Bridge) imageUploaded(ctx context.Context, tx Store, ref Ref, img meta.Image) error {
+	repo, err := LibraryRepo(ctx, tx, ref)
+	if err != nil {
+		return err
+	}
+	_, err = b.imageManifest(ctx, tx, ref, repo, img)
 	return err
 }
 
-// TagsChanged points the OCI tag at what the library tag now names.
-func (s *Service) TagsChanged(ctx context.Context, tx meta.Store, ref library.Ref, tag string) error {
-	repo, err := libraryRepo(ctx, tx, ref)
+// tagsChanged points the OCI tag at what the library tag now names.
+func (b *Bridge) tagsChanged(ctx context.Context, tx Store, ref Ref, tag string) error {
+	repo, err := LibraryRepo(ctx, tx, ref)
 	if err != nil {
 		return err
 	}
-	return s.syncTag(ctx, tx, ref, repo, tag)
+	return b.syncTag(ctx, tx, ref, repo, tag)
 }
 
-// ImageDeleted removes img's manifest (and so the OCI tags on it) and
+// imageDeleted removes img's manifest (and so the OCI tags on it) and
 // rebuilds the multi-architecture indexes that listed it.
-func (s *Service) ImageDeleted(ctx context.Context, tx meta.Store, ref library.Ref, img meta.Image) error {
+func (b *Bridge) imageDeleted(ctx context.Context, tx Store, ref Ref, img meta.Image) error {
 	repo, err := tx.GetRepositoryByContainer(ctx, ref.Container.ID)
 	if apperr.Is(err, apperr.NotFound) || img.ManifestDigest == "" {
 		return nil
@@ -66,7 +104,7 @@ func (s *Service) ImageDeleted(ctx context.Context, tx meta.Store, ref library.R
 			return err
 		}
 		if oci.IsIndex(m.MediaType) && bytes.Contains(m.Content, []byte(img.ManifestDigest)) {
-			if err := s.syncTag(ctx, tx, ref, repo, t.Name); err != nil {
+			if err := b.syncTag(ctx, tx, ref, repo, t.Name); err != nil {
 				return err
 			}
 		}
@@ -75,7 +113,7 @@ func (s *Service) ImageDeleted(ctx context.Context, tx meta.Store, ref library.R
 }
 
 // syncTag makes OCI tag agree with the library tag of the same name.
-func (s *Service) syncTag(ctx context.Context, tx meta.Store, ref library.Ref, repo meta.Repository, tag string) error {
+func (b *Bridge) syncTag(ctx context.Context, tx Store, ref Ref, repo meta.Repository, tag string) error {
 	all, err := tx.ListLibraryTags(ctx, ref.Container.ID)
 	if err != nil {
 		return err
@@ -89,7 +127,7 @@ func (s *Service) syncTag(ctx context.Context, tx meta.Store, ref library.Ref, r
 		if err != nil {
 			return err
 		}
-		desc, err := s.imageManifest(ctx, tx, ref, repo, img)
+		desc, err := b.imageManifest(ctx, tx, ref, repo, img)
 		if err != nil {
 			return err
 		}
@@ -114,9 +152,9 @@ func (s *Service) syncTag(ctx context.Context, tx meta.Store, ref library.Ref, r
 	}
 	d := digest.FromBytes(idx)
 	parsed, _ := oci.ParseManifest(idx)
-	row := manifestRow(d, oci.MediaTypeImageIndex, idx, parsed)
+	row := ManifestRow(d, oci.MediaTypeImageIndex, idx, parsed)
 	row.RepositoryID = repo.ID
-	if err := tx.PutManifest(ctx, &row, refDigests(parsed)); err != nil {
+	if err := tx.PutManifest(ctx, &row, RefDigests(parsed)); err != nil {
 		return err
 	}
 	return tx.PutTag(ctx, &meta.Tag{RepositoryID: repo.ID, Name: tag, Digest: d.String()})
@@ -132,7 +170,7 @@ func platformOf(d oci.Descriptor) string {
 // imageManifest returns the descriptor of img's manifest in repo, making
 // the SIF artifact manifest when img has none there yet, and records the
 // blobs it references as served by repo.
-func (s *Service) imageManifest(ctx context.Context, tx meta.Store, ref library.Ref, repo meta.Repository, img meta.Image) (oci.Descriptor, error) {
+func (b *Bridge) imageManifest(ctx context.Context, tx Store, ref Ref, repo meta.Repository, img meta.Image) (oci.Descriptor, error) {
 	if err := tx.PutBlob(ctx, img.Digest, img.Size); err != nil {
 		return oci.Descriptor{}, err
 	}
@@ -148,7 +186,7 @@ func (s *Service) imageManifest(ctx context.Context, tx meta.Store, ref library.
 			return oci.Descriptor{}, err
 		}
 	}
-	if err := s.ensureEmptyJSON(ctx, tx, repo); err != nil {
+	if err := b.linkEmptyJSON(ctx, tx, repo); err != nil {
 		return oci.Descriptor{}, err
 	}
 	body, err := sifManifest(ref, img)
@@ -157,9 +195,9 @@ func (s *Service) imageManifest(ctx context.Context, tx meta.Store, ref library.
 	}
 	d := digest.FromBytes(body)
 	parsed, _ := oci.ParseManifest(body)
-	row := manifestRow(d, oci.MediaTypeImageManifest, body, parsed)
+	row := ManifestRow(d, oci.MediaTypeImageManifest, body, parsed)
 	row.RepositoryID = repo.ID
-	if err := tx.PutManifest(ctx, &row, refDigests(parsed)); err != nil {
+	if err := tx.PutManifest(ctx, &row, RefDigests(parsed)); err != nil {
 		return oci.Descriptor{}, err
 	}
 	// Record the manifest on the image, so later tags and a pull by the
@@ -179,7 +217,7 @@ func (s *Service) imageManifest(ctx context.Context, tx meta.Store, ref library.
 
 // sifManifest is the artifact manifest SingularityCE's `push oras://`
 // writes (notes §4.6), so every Singularity and Apptainer pulls it.
-func sifManifest(ref library.Ref, img meta.Image) ([]byte, error) {
+func sifManifest(ref Ref, img meta.Image) ([]byte, error) {
 	d := digest.Digest(img.Digest)
 	short := d.Encoded()
 	if len(short) > 12 {
@@ -194,24 +232,11 @@ func sifManifest(ref library.Ref, img meta.Image) ([]byte, error) {
 	})
 }
 
-// ensureEmptyJSON stores the two-byte {} config blob and links it to repo.
-func (s *Service) ensureEmptyJSON(ctx context.Context, tx meta.Store, repo meta.Repository) error {
-	if !s.emptyJSON.Load() {
-		if _, err := s.blobs.Stat(ctx, oci.EmptyJSONDigest); apperr.Is(err, apperr.NotFound) {
-			w, err := s.blobs.NewUpload(ctx, digest.SHA256)
-			if err != nil {
-				return err
-			}
-			if _, err := w.Write(oci.EmptyJSON); err != nil {
-				return errors.Join(err, w.Cancel(ctx))
-			}
-			if _, err := w.Commit(ctx, oci.EmptyJSONDigest, int64(len(oci.EmptyJSON))); err != nil {
-				return err
-			}
-		} else if err != nil {
-			return err
-		}
-		s.emptyJSON.Store(true)
+// linkEmptyJSON records the {} config blob (stored by Prepare) and links
+// it to repo.
+func (b *Bridge) linkEmptyJSON(ctx context.Context, tx Store, repo meta.Repository) error {
+	if !b.emptyJSON.Load() {
+		return apperr.New(apperr.Internal, "the SIF config blob is not prepared")
 	}
 	if err := tx.PutBlob(ctx, oci.EmptyJSONDigest.String(), int64(len(oci.EmptyJSON))); err != nil {
 		return err

@@ -1,4 +1,14 @@
-package registry
+// Package bearer is the registry token service: it issues and verifies
+// the bearer tokens (HS256 JWTs) OCI clients get from /v2/token
+// (distribution's token.md, oauth.md and jwt.md; docs/protocols/
+// oci-and-auth.md §3), and turns a request's credentials into the Caller
+// the registry decides for.
+//
+// A token is only a cache of a decision: every request re-checks, through
+// auth.Verify (cached for a second), that the account is enabled and that
+// the API token the client logged in with is still live, so revoking it
+// ends every token derived from it at once.
+package bearer
 
 import (
 	"context"
@@ -24,6 +34,42 @@ const (
 	kindRefresh = "refresh"
 )
 
+// Rights is what the token service asks the registry: the actions p may
+// take on repository name, by the same rules the requests use.
+type Rights interface {
+	Rights(ctx context.Context, p auth.Principal, name string) ([]string, error)
+}
+
+// Config is the token service's part of the server configuration.
+type Config struct {
+	// SigningKey signs tokens (HS256); replicas share it.
+	SigningKey []byte
+	// TokenTTL is the lifetime of access tokens (at least a minute).
+	TokenTTL time.Duration
+	// Now is the clock (tests).
+	Now func() time.Time
+}
+
+// Service issues and checks registry tokens.
+type Service struct {
+	auth   *auth.Service
+	rights Rights
+	cfg    Config
+	now    func() time.Time
+}
+
+// New returns the token service.
+func New(a *auth.Service, rights Rights, cfg Config) *Service {
+	if cfg.TokenTTL < time.Minute {
+		cfg.TokenTTL = time.Minute
+	}
+	now := cfg.Now
+	if now == nil {
+		now = func() time.Time { return time.Now().UTC() }
+	}
+	return &Service{auth: a, rights: rights, cfg: cfg, now: now}
+}
+
 // grantClaim is one entry of a token's "access" claim (distribution's jwt.md).
 type grantClaim struct {
 	Type    string   `json:"type"`
@@ -31,15 +77,15 @@ type grantClaim struct {
 	Actions []string `json:"actions"`
 }
 
-// claims are Silo's registry token claims. The principal travels in the
-// token so a replica can check a request without a database round trip;
-// a token therefore keeps its rights until it expires (TokenTTL).
+// claims are Silo's registry token claims: the principal (user, role, and
+// the API token it logged in with) and the grants.
 type claims struct {
 	jwt.RegisteredClaims
-	Kind   string       `json:"kind"`
-	UserID string       `json:"uid,omitempty"`
-	Role   string       `json:"role,omitempty"`
-	Access []grantClaim `json:"access,omitempty"`
+	Kind    string       `json:"kind"`
+	UserID  string       `json:"uid,omitempty"`
+	Role    string       `json:"role,omitempty"`
+	TokenID string       `json:"tid,omitempty"`
+	Access  []grantClaim `json:"access,omitempty"`
 }
 
 // TokenRequest is a request to the token endpoint (/v2/token), in either
@@ -64,18 +110,19 @@ type TokenResponse struct {
 // Token authenticates a token request and issues a token for the
 // intersection of the asked scopes and what the principal may do. Bad
 // credentials are always an error, even with no scope: that is how
-// `registry login` tells a wrong password (notes §3.2, §4.2).
+// `registry login` tells a wrong password (docs/protocols/oci-and-auth.md
+// §3.2, §4.2).
 func (s *Service) Token(ctx context.Context, req TokenRequest) (TokenResponse, error) {
 	var p auth.Principal
 	var err error
 	switch {
 	case req.RefreshToken != "":
-		p, err = s.verifyRefresh(ctx, req.RefreshToken)
+		p, err = s.verify(ctx, req.RefreshToken, kindRefresh)
 	case req.Username != "" || req.Password != "":
 		p, err = s.auth.CheckPassword(ctx, req.Username, req.Password)
 	}
 	if err != nil {
-		return TokenResponse{}, oci.WithCode(oci.CodeUnauthorized, err)
+		return TokenResponse{}, err
 	}
 	grants, err := s.grant(ctx, p, req.Scopes)
 	if err != nil {
@@ -125,7 +172,7 @@ func (s *Service) sign(p auth.Principal, service, kind string, grants []oci.Scop
 			IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now.Add(-time.Minute)),
 			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
 		},
-		Kind: kind, UserID: p.UserID, Role: string(p.Role),
+		Kind: kind, UserID: p.UserID, Role: string(p.Role), TokenID: p.TokenID,
 	}
 	if service != "" {
 		c.Audience = jwt.ClaimStrings{service}
@@ -150,66 +197,33 @@ func (s *Service) parse(tok, kind string) (claims, error) {
 		err = errors.New("wrong kind of token")
 	}
 	if err != nil {
-		return claims{}, oci.WithCode(oci.CodeUnauthorized, apperr.Wrap(apperr.Unauthenticated, err, "invalid token"))
+		return claims{}, apperr.Wrap(apperr.Unauthenticated, err, "invalid token")
 	}
 	return c, nil
 }
 
-func principalOf(c claims) auth.Principal {
-	return auth.Principal{UserID: c.UserID, Name: c.Subject, Role: meta.Role(c.Role)}
-}
-
-// verifyRefresh checks a refresh token and then the account itself: a
-// refresh token lives for weeks, so a disabled user (or a changed role)
-// must take effect at the next refresh, not when the token expires.
-func (s *Service) verifyRefresh(ctx context.Context, tok string) (auth.Principal, error) {
-	c, err := s.parse(tok, kindRefresh)
+// verify parses a token and checks its principal is still good now: the
+// account enabled, the API token it came from live. A token lives for
+// minutes (access) or weeks (refresh); neither outlives a revocation.
+func (s *Service) verify(ctx context.Context, tok, kind string) (auth.Principal, error) {
+	c, err := s.parse(tok, kind)
 	if err != nil {
 		return auth.Principal{}, err
 	}
-	u, err := s.meta.GetUser(ctx, c.UserID)
-	if err != nil || u.Disabled {
-		return auth.Principal{}, apperr.Wrap(apperr.Unauthenticated, err, "refresh token is no longer valid")
-	}
-	return auth.Principal{UserID: u.ID, Name: u.Name, Role: u.Role}, nil
+	return s.principal(ctx, c)
 }
 
-// Credentials are what a registry request presented.
-type Credentials struct {
-	Basic              bool
-	Username, Password string
-	Bearer             string
-}
-
-// Authenticate turns a request's credentials into a Caller. No
-// credentials, and Basic with an empty user and password (what resty and
-// the conformance suite send), are anonymous. A Bearer value that is not a
-// registry token is tried as an API token, so `silo` and scripts can use
-// their API token directly.
-func (s *Service) Authenticate(ctx context.Context, cr Credentials) (Caller, error) {
-	switch {
-	case cr.Bearer != "" && strings.Count(cr.Bearer, ".") == 2:
-		c, err := s.parse(cr.Bearer, kindAccess)
-		if err != nil {
-			// Not ours: perhaps an API token that happens to look like a JWT.
-			if p, terr := s.auth.CheckToken(ctx, cr.Bearer); terr == nil {
-				return Caller{Principal: p}, nil
-			}
-			return Caller{}, err
-		}
-		caller := Caller{Principal: principalOf(c), Token: true}
-		for _, a := range c.Access {
-			caller.Grants = append(caller.Grants, oci.Scope{Type: a.Type, Name: a.Name, Actions: a.Actions})
-		}
-		return caller, nil
-	case cr.Bearer != "":
-		p, err := s.auth.CheckToken(ctx, cr.Bearer)
-		return Caller{Principal: p}, oci.WithCode(oci.CodeUnauthorized, err)
-	case cr.Basic && (cr.Username != "" || cr.Password != ""):
-		p, err := s.auth.CheckPassword(ctx, cr.Username, cr.Password)
-		return Caller{Principal: p}, oci.WithCode(oci.CodeUnauthorized, err)
+// principal is the principal c carries, as it is now.
+func (s *Service) principal(ctx context.Context, c claims) (auth.Principal, error) {
+	p := auth.Principal{UserID: c.UserID, Name: c.Subject, Role: meta.Role(c.Role), TokenID: c.TokenID}
+	if p.Anonymous() {
+		return p, nil
 	}
-	return Caller{}, nil
+	cur, err := s.auth.Verify(ctx, p)
+	if err != nil {
+		return auth.Principal{}, apperr.Wrap(apperr.Unauthenticated, err, "the token is no longer valid")
+	}
+	return cur, nil
 }
 
 // grant intersects asked scopes with what p may do. The catalog is open to
@@ -222,21 +236,11 @@ func (s *Service) grant(ctx context.Context, p auth.Principal, asked []oci.Scope
 		case sc.Type == oci.CatalogScope.Type && sc.Name == oci.CatalogScope.Name:
 			allowed = sc.Actions
 		case sc.Type == "repository" && oci.ValidName(sc.Name):
-			may, err := s.rights(ctx, p, sc.Name)
+			may, err := s.rights.Rights(ctx, p, sc.Name)
 			if err != nil {
 				return nil, err
 			}
-			for _, a := range sc.Actions {
-				if a == oci.ActionAll {
-					allowed = may
-					break
-				}
-				for _, m := range may {
-					if a == m {
-						allowed = append(allowed, a)
-					}
-				}
-			}
+			allowed = intersect(sc.Actions, may)
 		}
 		if len(allowed) > 0 {
 			out = append(out, oci.Scope{Type: sc.Type, Name: sc.Name, Actions: allowed})
@@ -245,35 +249,18 @@ func (s *Service) grant(ctx context.Context, p auth.Principal, asked []oci.Scope
 	return out, nil
 }
 
-// rights lists the actions p may take on repository name, asking the same
-// rules the requests use. Push is checked in a transaction rolled back at
-// once, so nothing a push would create is created.
-func (s *Service) rights(ctx context.Context, p auth.Principal, name string) ([]string, error) {
-	var may []string
-	if _, ok, err := s.readable(ctx, p, name); err != nil {
-		return nil, err
-	} else if ok {
-		may = append(may, oci.ActionPull)
-	}
-	if p.Anonymous() {
-		return may, nil
-	}
-	err := s.tx(ctx, func(tx meta.Store) error {
-		if _, err := s.pushRepo(ctx, tx, Caller{Principal: p}, name, oci.ActionPush); err != nil {
-			return err
+// intersect keeps the asked actions p may take; "*" asks for all of them.
+func intersect(asked, may []string) []string {
+	var out []string
+	for _, a := range asked {
+		if a == oci.ActionAll {
+			return may
 		}
-		return errRollback
-	})
-	switch {
-	case errors.Is(err, errRollback):
-		may = append(may, oci.ActionPush, oci.ActionDelete)
-		if len(may) == 2 { // a writer may read what it writes
-			may = append([]string{oci.ActionPull}, may...)
+		for _, m := range may {
+			if a == m {
+				out = append(out, a)
+			}
 		}
-	case apperr.Is(err, apperr.Denied), apperr.Is(err, apperr.NotFound), apperr.Is(err, apperr.Conflict),
-		apperr.Is(err, apperr.Invalid), apperr.Is(err, apperr.Unauthenticated):
-	default:
-		return nil, err
 	}
-	return may, nil
+	return out
 }

@@ -1,4 +1,4 @@
-package library
+package bridge
 
 import (
 	"context"
@@ -14,16 +14,32 @@ import (
 	"github.com/opencontainers/go-digest"
 	"github.com/sylabs/sif/v2/pkg/sif"
 
-	"github.com/silo-hpc/silo/internal/httpx"
+	"github.com/silo-hpc/silo/internal/logctx"
+	"github.com/silo-hpc/silo/internal/meta"
 )
 
-// sifMeta is what the library keeps from a SIF's header and descriptors.
+// SIF is what the library keeps from a SIF's header and descriptors.
 // Reading it costs the header and descriptor table (tens of KiB) and the
 // labels object, never the partitions.
-type sifMeta struct {
+type SIF struct {
 	Arch   string
-	Meta   imageMeta
+	Meta   ImageMeta
 	Labels map[string]string
+}
+
+// ImageMeta is what images.metadata holds (derived from the SIF).
+type ImageMeta struct {
+	SIF          bool     `json:"sif"`
+	Signed       bool     `json:"signed,omitempty"`
+	Encrypted    bool     `json:"encrypted,omitempty"`
+	Fingerprints []string `json:"fingerprints,omitempty"`
+}
+
+// MetaOf decodes an image's metadata; bad JSON reads as empty.
+func MetaOf(img meta.Image) ImageMeta {
+	var m ImageMeta
+	_ = json.Unmarshal([]byte(img.Metadata), &m)
+	return m
 }
 
 const (
@@ -36,38 +52,40 @@ const (
 	sifHeaderSize = 128
 )
 
-// readSIF inspects a committed blob. A blob that is not a SIF is still a
+// ReadSIF inspects a committed blob, before the transaction that records
+// it (no blob I/O happens inside one). A blob that is not a SIF is still a
 // valid library file to store (the client decides what it pushes), so
 // failures only leave the architecture unknown; they are logged.
-func (s *Service) readSIF(ctx context.Context, d digest.Digest) sifMeta {
-	f, _, err := s.blobs.Open(ctx, d)
+func (b *Bridge) ReadSIF(ctx context.Context, d digest.Digest) SIF {
+	log := logctx.From(ctx)
+	f, _, err := b.blobs.Open(ctx, d)
 	if err != nil {
-		httpx.Logger(ctx).Warn("reading SIF header", "digest", d, "err", err)
-		return sifMeta{}
+		log.Warn("reading SIF header", "digest", d, "err", err)
+		return SIF{}
 	}
 	defer f.Close()
 	m, err := inspectSIF(f)
 	if err != nil {
-		httpx.Logger(ctx).Info("image is not a readable SIF", "digest", d, "err", err)
+		log.Info("image is not a readable SIF", "digest", d, "err", err)
 	}
 	return m
 }
 
-func inspectSIF(r io.ReadSeeker) (sifMeta, error) {
+func inspectSIF(r io.ReadSeeker) (SIF, error) {
 	rw := &readOnlyAt{r: r}
 	var hdr [sifHeaderSize]byte
 	if _, err := rw.ReadAt(hdr[:], 0); err != nil {
-		return sifMeta{}, fmt.Errorf("reading header: %w", err)
+		return SIF{}, fmt.Errorf("reading header: %w", err)
 	}
 	if n := int64(binary.LittleEndian.Uint64(hdr[88:96])); n < 0 || n > maxDescriptors {
-		return sifMeta{}, fmt.Errorf("implausible descriptor count %d", n)
+		return SIF{}, fmt.Errorf("implausible descriptor count %d", n)
 	}
 	f, err := sif.LoadContainer(rw, sif.OptLoadWithCloseOnUnload(false))
 	if err != nil {
-		return sifMeta{}, err
+		return SIF{}, err
 	}
 	defer f.UnloadContainer()
-	m := sifMeta{Meta: imageMeta{SIF: true}}
+	m := SIF{Meta: ImageMeta{SIF: true}}
 	if a := f.PrimaryArch(); a != "unknown" {
 		m.Arch = a
 	}

@@ -1,0 +1,46 @@
+package bridge
+
+import (
+	"encoding/json"
+	"mime"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/silo-hpc/silo/internal/meta"
+	"github.com/silo-hpc/silo/internal/oci"
+)
+
+// ManifestRow builds the stored row of a manifest: the registry stores
+// pushed ones and the mirror its own, the same way. The media type is the
+// one the client pushed with (GET must answer with it), else the body's,
+// else the OCI manifest type the spec defaults to.
+func ManifestRow(d digest.Digest, contentType string, body []byte, m oci.Manifest) meta.Manifest {
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil || mt == "" {
+		mt = m.MediaType
+	}
+	if mt == "" {
+		mt = oci.MediaTypeImageManifest
+	}
+	row := meta.Manifest{Digest: d.String(), MediaType: mt, Content: body, ArtifactType: m.ArtifactType}
+	if m.Config != nil {
+		row.ConfigMediaType = m.Config.MediaType
+	}
+	if m.Subject != nil {
+		row.Subject = m.Subject.Digest.String()
+	}
+	if len(m.Annotations) > 0 {
+		b, _ := json.Marshal(m.Annotations)
+		row.Annotations = string(b)
+	}
+	return row
+}
+
+// RefDigests lists the digests m references (config, layers, entries).
+func RefDigests(m oci.Manifest) []string {
+	var out []string
+	for _, d := range m.References() {
+		out = append(out, d.Digest.String())
+	}
+	return out
+}
