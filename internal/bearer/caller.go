@@ -75,4 +75,3 @@ func (s *Service) Authenticate(ctx context.Context, cr Credentials) (Caller, err
 	}
 	return Caller{}, nil
 }
-

@@ -10,7 +10,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/silo-hpc/silo/internal/apperr"
-		"github.com/silo-hpc/silo/internal/meta"
+	"github.com/silo-hpc/silo/internal/meta"
 	"github.com/silo-hpc/silo/internal/oci"
 )
 

@@ -2,7 +2,7 @@ package library
 
 import (
 	"context"
-		"io"
+	"io"
 	"strings"
 
 	"github.com/opencontainers/go-digest"

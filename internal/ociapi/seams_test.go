@@ -17,7 +17,7 @@ import (
 
 // answer is what a client can observe of a refusal.
 type answer struct {
-	status              int
+	status               int
 	code, msg, challenge string
 }
 

@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/silo-hpc/silo/internal/apperr"
-	"github.com/silo-hpc/silo/internal/oci"
 	"github.com/silo-hpc/silo/internal/bearer"
+	"github.com/silo-hpc/silo/internal/oci"
 )
 
 // tokenResponse is the token endpoint's JSON (distribution token.md,

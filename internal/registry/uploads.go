@@ -147,7 +147,7 @@ func (s *Service) FinishUpload(ctx context.Context, c Caller, name, id, d string
 	}
 	check := session(name)
 	info, _, err := s.uploads.Commit(ctx, upload.Commit{ID: id, Kind: uploadKind,
-		Check: func(sess *upload.Session) error { _, err := check(sess); return err },
+		Check:  func(sess *upload.Session) error { _, err := check(sess); return err },
 		Digest: dg, Size: -1, At: ch.Start, Body: ch.Body, Length: ch.Length})
 	if err != nil {
 		return "", err

@@ -185,7 +185,6 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration
 // sweepEvery is how often abandoned upload sessions are looked for.
 const sweepEvery = 10 * time.Minute
 
-
 // SigningKey loads (or on first start creates) the secret that signs
 // registry bearer tokens. Replicas share it through configuration.
 func SigningKey(cfg config.Config) ([]byte, error) {

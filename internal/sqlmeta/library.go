@@ -86,7 +86,6 @@ func (s *Store) EntityUsage(ctx context.Context, entityID string) (int64, error)
 	return n, mapErr(err, "entity usage")
 }
 
-
 const libraryTagCols = `container_id, arch, tag, image_id, updated_at`
 
 func scanLibraryTag(r scanner) (meta.LibraryTag, error) {
