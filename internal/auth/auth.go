@@ -45,12 +45,11 @@ type Store interface {
 type Service struct {
 	store Store
 	now   func() time.Time
-	cache *cache
 }
 
 // New returns an auth service over store.
 func New(store Store) *Service {
-	return &Service{store: store, now: func() time.Time { return time.Now().UTC() }, cache: newCache()}
+	return &Service{store: store, now: func() time.Time { return time.Now().UTC() }}
 }
 
 // userNameRe matches library entity names, since each user owns the entity
@@ -94,7 +93,6 @@ func (s *Service) SetDisabled(ctx context.Context, name string, disabled bool) e
 		return err
 	}
 	u.Disabled = disabled
-	defer s.cache.invalidate()
 	return s.store.UpdateUser(ctx, &u)
 }
 
@@ -147,28 +145,16 @@ var verifyPassword = VerifyPassword
 // touchEvery limits last-used writes to one per token per interval.
 const touchEvery = time.Minute
 
-// CheckToken authenticates an API token. Answers are cached for at most
-// cacheTTL, and every revocation, expiry or disabled account through this
-// process empties the cache at once (see cache.go).
+// CheckToken authenticates an API token: one indexed query per request
+// (the token with its owner), so a revocation, an expiry or a disabled
+// account counts from the very next request, whichever process or
+// replica made it.
 func (s *Service) CheckToken(ctx context.Context, token string) (Principal, error) {
 	if token == "" {
 		return Principal{}, errBadCredentials
 	}
 	h := HashToken(token)
-	now := s.now()
-	if e, ok := s.cache.get("h:"+h, now); ok {
-		return e.principal, e.err
-	}
-	gen := s.cache.generation()
-	p, err := s.checkToken(ctx, h, now)
-	if err == nil || apperr.Is(err, apperr.Unauthenticated) {
-		s.cache.put("h:"+h, gen, now, p, err)
-	}
-	return p, err
-}
-
-func (s *Service) checkToken(ctx context.Context, h string, now time.Time) (Principal, error) {
-	t, err := s.store.GetTokenByHash(ctx, h)
+	t, u, err := s.store.GetTokenByHash(ctx, h)
 	if apperr.Is(err, apperr.NotFound) {
 		return Principal{}, errBadCredentials
 	}
@@ -180,7 +166,8 @@ func (s *Service) checkToken(ctx context.Context, h string, now time.Time) (Prin
 	if subtle.ConstantTimeCompare([]byte(t.Hash), []byte(h)) != 1 {
 		return Principal{}, errBadCredentials
 	}
-	p, err := s.tokenPrincipal(ctx, t, now)
+	now := s.now()
+	p, err := live(t, u, now)
 	if err != nil {
 		return p, err
 	}
@@ -192,67 +179,43 @@ func (s *Service) checkToken(ctx context.Context, h string, now time.Time) (Prin
 	return p, nil
 }
 
-// tokenPrincipal checks t is live and returns its user.
-func (s *Service) tokenPrincipal(ctx context.Context, t meta.Token, now time.Time) (Principal, error) {
-	if t.Revoked {
+// live checks a token and its owner can act now.
+func live(t meta.Token, u meta.User, now time.Time) (Principal, error) {
+	if t.Revoked || u.Disabled {
 		return Principal{}, errBadCredentials
 	}
 	if !t.ExpiresAt.IsZero() && now.After(t.ExpiresAt) {
 		return Principal{}, apperr.New(apperr.Unauthenticated, "token expired")
 	}
-	p, err := s.userPrincipal(ctx, t.UserID)
+	p := principalOf(u)
 	p.TokenID = t.ID
-	return p, err
+	return p, nil
 }
 
-// userPrincipal loads an enabled account.
-func (s *Service) userPrincipal(ctx context.Context, id string) (Principal, error) {
-	u, err := s.store.GetUser(ctx, id)
-	if apperr.Is(err, apperr.NotFound) {
+// Verify checks again, for a request, a principal established earlier
+// (one a registry bearer token carries): the account must still be
+// enabled and, when p came from an API token, the token still live. One
+// indexed query, so registry tokens end with what they came from at once.
+// It returns the principal as it is now (a changed role counts at once).
+func (s *Service) Verify(ctx context.Context, p Principal) (Principal, error) {
+	if p.Anonymous() {
+		return p, nil
+	}
+	if p.TokenID == "" {
+		u, err := s.store.GetUser(ctx, p.UserID)
+		if apperr.Is(err, apperr.NotFound) || (err == nil && u.Disabled) {
+			return Principal{}, errBadCredentials
+		}
+		return principalOf(u), err
+	}
+	t, u, err := s.store.GetToken(ctx, p.TokenID)
+	if apperr.Is(err, apperr.NotFound) || (err == nil && t.UserID != p.UserID) {
 		return Principal{}, errBadCredentials
 	}
 	if err != nil {
 		return Principal{}, err
 	}
-	if u.Disabled {
-		return Principal{}, errBadCredentials
-	}
-	return principalOf(u), nil
-}
-
-// Verify checks again, for a request, a principal established earlier
-// (one a registry bearer token carries): the account must still be
-// enabled and, when p came from an API token, the token still live. It
-// returns the principal as it is now (a changed role counts at once).
-// Answers are cached like CheckToken's.
-func (s *Service) Verify(ctx context.Context, p Principal) (Principal, error) {
-	if p.Anonymous() {
-		return p, nil
-	}
-	now := s.now()
-	key := "v:" + p.UserID + "/" + p.TokenID
-	if e, ok := s.cache.get(key, now); ok {
-		return e.principal, e.err
-	}
-	gen := s.cache.generation()
-	var got Principal
-	var err error
-	if p.TokenID != "" {
-		var t meta.Token
-		t, err = s.store.GetToken(ctx, p.TokenID)
-		if apperr.Is(err, apperr.NotFound) || (err == nil && t.UserID != p.UserID) {
-			err = errBadCredentials
-		}
-		if err == nil {
-			got, err = s.tokenPrincipal(ctx, t, now)
-		}
-	} else {
-		got, err = s.userPrincipal(ctx, p.UserID)
-	}
-	if err == nil || apperr.Is(err, apperr.Unauthenticated) {
-		s.cache.put(key, gen, now, got, err)
-	}
-	return got, err
+	return live(t, u, s.now())
 }
 
 // IssueToken creates an API token for a user and returns it in clear, the
@@ -286,9 +249,8 @@ func (s *Service) ListTokens(ctx context.Context, userName string) ([]meta.Token
 }
 
 // RevokeToken revokes a token by id, at once: everything derived from it
-// (registry tokens, cached checks) stops working with the next request.
+// (registry tokens) stops working with the next request.
 func (s *Service) RevokeToken(ctx context.Context, id string) error {
-	defer s.cache.invalidate()
 	return s.store.RevokeToken(ctx, id)
 }
 
@@ -309,7 +271,7 @@ func (s *Service) EnsureAdmin(ctx context.Context, password, token string) (Boot
 		if err != nil || n > 0 {
 			return err
 		}
-		ts := &Service{store: tx, now: s.now, cache: newCache()}
+		ts := &Service{store: tx, now: s.now}
 		pw, tok := password, token
 		if pw == "" {
 			pw = NewPassword()

@@ -62,7 +62,7 @@ func TestTokens(t *testing.T) {
 	if err != nil || p.Name != "alice" {
 		t.Fatalf("check: %+v %v", p, err)
 	}
-	got, _ := store.GetToken(ctx, rec.ID)
+	got, _, _ := store.GetToken(ctx, rec.ID)
 	if got.LastUsedAt.IsZero() {
 		t.Fatal("last-used not recorded")
 	}
@@ -151,5 +151,56 @@ func TestEnsureAdmin(t *testing.T) {
 	}
 	if n, _ := store.CountUsers(ctx); n != 1 {
 		t.Fatalf("%d users", n)
+	}
+}
+
+// Verify re-checks a principal a registry token carries: a revoked token,
+// or a disabled account, ends it at the next request; a role change
+// counts at once.
+func TestVerify(t *testing.T) {
+	a, store := newService(t)
+	ctx := context.Background()
+	u, err := a.CreateUser(ctx, "alice", meta.RoleUser, "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, rec, err := a.IssueToken(ctx, "alice", "laptop", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := a.CheckToken(ctx, tok)
+	if err != nil || p.TokenID != rec.ID {
+		t.Fatalf("%+v %v", p, err)
+	}
+	byPassword, err := a.CheckPassword(ctx, "alice", "pw")
+	if err != nil || byPassword.TokenID != "" {
+		t.Fatalf("%+v %v", byPassword, err)
+	}
+	u.Role = meta.RoleManager
+	if err := store.UpdateUser(ctx, &u); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := a.Verify(ctx, p); err != nil || got.Role != meta.RoleManager {
+		t.Fatalf("role change: %+v %v", got, err)
+	}
+	if err := a.RevokeToken(ctx, rec.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Verify(ctx, p); !apperr.Is(err, apperr.Unauthenticated) {
+		t.Fatalf("revoked: %v", err)
+	}
+	if _, err := a.Verify(ctx, byPassword); err != nil {
+		t.Fatalf("password principal: %v", err)
+	}
+	if err := a.SetDisabled(ctx, "alice", true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Verify(ctx, byPassword); !apperr.Is(err, apperr.Unauthenticated) {
+		t.Fatalf("disabled: %v", err)
+	}
+	forged := p
+	forged.UserID = "someone-else"
+	if _, err := a.Verify(ctx, forged); !apperr.Is(err, apperr.Unauthenticated) {
+		t.Fatalf("token of another user: %v", err)
 	}
 }

@@ -108,8 +108,10 @@ type Token struct {
 // Tokens stores API tokens.
 type Tokens interface {
 	CreateToken(ctx context.Context, t *Token) error
-	GetTokenByHash(ctx context.Context, hash string) (Token, error)
-	GetToken(ctx context.Context, id string) (Token, error)
+	// GetTokenByHash and GetToken return a token with its owner, in one
+	// query: every request authenticated by a token asks.
+	GetTokenByHash(ctx context.Context, hash string) (Token, User, error)
+	GetToken(ctx context.Context, id string) (Token, User, error)
 	ListTokens(ctx context.Context, userID string) ([]Token, error)
 	RevokeToken(ctx context.Context, id string) error
 	TouchToken(ctx context.Context, id string, at time.Time) error

@@ -118,21 +118,21 @@ func testTokens(t *testing.T, s meta.Store) {
 	tok := meta.Token{UserID: u.ID, Label: "laptop", Hash: "h1", ExpiresAt: exp}
 	must(t, s.CreateToken(ctx, &tok))
 	wantCode(t, s.CreateToken(ctx, &meta.Token{UserID: u.ID, Hash: "h1"}), apperr.Conflict)
-	got, err := s.GetTokenByHash(ctx, "h1")
+	got, owner, err := s.GetTokenByHash(ctx, "h1")
 	must(t, err)
-	if got.ID != tok.ID || got.Label != "laptop" || !got.ExpiresAt.Equal(exp) || !got.LastUsedAt.IsZero() || got.Revoked {
-		t.Fatalf("got %+v", got)
+	if got.ID != tok.ID || got.Label != "laptop" || !got.ExpiresAt.Equal(exp) || !got.LastUsedAt.IsZero() || got.Revoked || owner.ID != u.ID || owner.Name != u.Name {
+		t.Fatalf("got %+v of %+v", got, owner)
 	}
 	used := time.Now().UTC().Truncate(time.Microsecond)
 	must(t, s.TouchToken(ctx, tok.ID, used))
 	must(t, s.RevokeToken(ctx, tok.ID))
-	got, err = s.GetToken(ctx, tok.ID)
+	got, owner, err = s.GetToken(ctx, tok.ID)
 	must(t, err)
-	if !got.Revoked || !got.LastUsedAt.Equal(used) {
+	if !got.Revoked || !got.LastUsedAt.Equal(used) || owner.ID != u.ID {
 		t.Fatalf("after touch+revoke: %+v", got)
 	}
 	wantCode(t, s.RevokeToken(ctx, "nope"), apperr.NotFound)
-	_, err = s.GetTokenByHash(ctx, "nope")
+	_, _, err = s.GetTokenByHash(ctx, "nope")
 	wantCode(t, err, apperr.NotFound)
 	must(t, s.CreateToken(ctx, &meta.Token{UserID: u.ID, Hash: "h2"}))
 	list, err := s.ListTokens(ctx, u.ID)

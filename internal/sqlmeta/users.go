@@ -76,14 +76,25 @@ func (s *Store) CreateToken(ctx context.Context, t *meta.Token) error {
 	return err
 }
 
-func (s *Store) GetTokenByHash(ctx context.Context, hash string) (meta.Token, error) {
-	t, err := scanToken(s.queryRow(ctx, `SELECT `+tokenCols+` FROM tokens WHERE hash = ?`, hash))
-	return t, mapErr(err, "token")
+// tokenUserCols reads a token and its user in one joined row.
+var tokenUserCols = libQualify("t", tokenCols) + ", " + libQualify("u", userCols)
+
+func scanTokenUser(r scanner) (meta.Token, meta.User, error) {
+	var t meta.Token
+	var u meta.User
+	var created, used, expires, ucreated int64
+	err := r.Scan(&t.ID, &t.UserID, &t.Label, &t.Hash, &created, &used, &expires, &t.Revoked,
+		&u.ID, &u.Name, &u.Email, &u.Role, &u.PasswordHash, &u.Disabled, &ucreated)
+	t.CreatedAt, t.LastUsedAt, t.ExpiresAt, u.CreatedAt = fromDB(created), fromDB(used), fromDB(expires), fromDB(ucreated)
+	return t, u, mapErr(err, "token")
 }
 
-func (s *Store) GetToken(ctx context.Context, id string) (meta.Token, error) {
-	t, err := scanToken(s.queryRow(ctx, `SELECT `+tokenCols+` FROM tokens WHERE id = ?`, id))
-	return t, mapErr(err, "token "+id)
+func (s *Store) GetTokenByHash(ctx context.Context, hash string) (meta.Token, meta.User, error) {
+	return scanTokenUser(s.queryRow(ctx, `SELECT `+tokenUserCols+` FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = ?`, hash))
+}
+
+func (s *Store) GetToken(ctx context.Context, id string) (meta.Token, meta.User, error) {
+	return scanTokenUser(s.queryRow(ctx, `SELECT `+tokenUserCols+` FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.id = ?`, id))
 }
 
 func (s *Store) ListTokens(ctx context.Context, userID string) ([]meta.Token, error) {
