@@ -102,7 +102,8 @@ func newServeCmd(out *Out) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the Silo registry server",
-		Long: "Run the registry: the Library API, OCI Distribution and the web UI on one port.\n" +
+		Long: "Run the registry: the Sylabs Library API and OCI Distribution (with its token\n" +
+			"service) over one store, on one port, with /healthz, /readyz and /metrics.\n" +
 			"Defaults are embedded: SQLite and blob files under --data-dir.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -88,7 +88,6 @@ type LibraryTags interface {
 	GetLibraryTag(ctx context.Context, containerID, arch, tag string) (LibraryTag, error)
 	// ListLibraryTags lists a container's tags ordered by tag, then arch.
 	ListLibraryTags(ctx context.Context, containerID string) ([]LibraryTag, error)
-	DeleteLibraryTag(ctx context.Context, containerID, arch, tag string) error
 	// SetLabels replaces an image's labels.
 	SetLabels(ctx context.Context, imageID string, labels map[string]string) error
 	GetLabels(ctx context.Context, imageID string) (map[string]string, error)

@@ -173,7 +173,6 @@ type Namespaces interface {
 	CreateEntity(ctx context.Context, e *Entity) error
 	GetEntity(ctx context.Context, id string) (Entity, error)
 	GetEntityByName(ctx context.Context, name string) (Entity, error)
-	ListEntities(ctx context.Context) ([]Entity, error)
 
 	CreateCollection(ctx context.Context, c *Collection) error
 	GetCollection(ctx context.Context, id string) (Collection, error)

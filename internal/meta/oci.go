@@ -59,11 +59,9 @@ type OCI interface {
 	// byte order of their names.
 	ListRepositories(ctx context.Context, last string, n int) ([]Repository, error)
 	UpdateRepository(ctx context.Context, r *Repository) error
-	DeleteRepository(ctx context.Context, id string) error
 
 	// PutBlob records a committed blob (idempotent).
 	PutBlob(ctx context.Context, digest string, size int64) error
-	GetBlob(ctx context.Context, digest string) (BlobRecord, error)
 	// LinkBlob lets repository repoID serve a recorded blob (idempotent).
 	LinkBlob(ctx context.Context, repoID, digest string) error
 	// GetRepositoryBlob returns a blob linked to repoID.

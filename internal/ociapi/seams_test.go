@@ -13,6 +13,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/silo-hpc/silo/internal/meta"
+	"github.com/silo-hpc/silo/internal/ociapi"
 )
 
 // answer is what a client can observe of a refusal.
@@ -72,41 +73,56 @@ func (e *env) setPrivate(name string) {
 	}
 }
 
+// writeParams says, for every write route of the OCI router, how to fill
+// its <param>; a query a route needs is part of it. A write route added
+// to the router without an entry here fails the test below.
+var writeParams = map[string][]string{
+	"POST /v2/<name>/blobs/uploads/": {"", "?digest=" + randomDigest.String(),
+		"?mount=" + randomDigest.String() + "&from=alice/secret"},
+	"PATCH /v2/<name>/blobs/uploads/<param>":  {"0123456789abcdef0123456789abcdef"},
+	"PUT /v2/<name>/blobs/uploads/<param>":    {"0123456789abcdef0123456789abcdef?digest=" + randomDigest.String()},
+	"GET /v2/<name>/blobs/uploads/<param>":    {"0123456789abcdef0123456789abcdef"},
+	"DELETE /v2/<name>/blobs/uploads/<param>": {"0123456789abcdef0123456789abcdef"},
+	"DELETE /v2/<name>/blobs/<param>":         {randomDigest.String()},
+	"PUT /v2/<name>/manifests/<param>":        {"v2", randomDigest.String()},
+	"DELETE /v2/<name>/manifests/<param>":     {"v1", randomDigest.String()},
+}
+
 // Defect 1 (and 2 for the challenges): every write path answers a private
 // repository exactly as a missing one, to another user and to an
-// anonymous caller: status, code, message and challenge.
+// anonymous caller: status, code, message and challenge. The requests are
+// generated from the router's own route table.
 func TestWritePathsPrivateLooksMissing(t *testing.T) {
 	e := newEnv(t)
 	pairs, bobTok := privateAndMissing(t, e)
-	session := "0123456789abcdef0123456789abcdef"
-	d := randomDigest.String()
-	routes := []struct{ method, suffix string }{
-		{"POST", "/blobs/uploads/"},
-		{"POST", "/blobs/uploads/?digest=" + d},
-		{"POST", "/blobs/uploads/?mount=" + d + "&from=alice/secret"},
-		{"PATCH", "/blobs/uploads/" + session},
-		{"PUT", "/blobs/uploads/" + session + "?digest=" + d},
-		{"GET", "/blobs/uploads/" + session},
-		{"DELETE", "/blobs/uploads/" + session},
-		{"PUT", "/manifests/v2"},
-		{"DELETE", "/manifests/v1"},
-		{"DELETE", "/manifests/" + d},
-		{"DELETE", "/blobs/" + d},
-	}
-	for _, pair := range pairs {
-		for _, rt := range routes {
-			for _, who := range []struct{ user, pass string }{{"bob", bobTok}, {"-", ""}} {
-				mk := func(name string) req {
-					return req{method: rt.method, path: "/v2/" + name + rt.suffix, user: who.user, pass: who.pass,
-						body: []byte(`{"schemaVersion":2}`), header: map[string]string{"Content-Type": ociManifest}}
-				}
-				priv, missing := e.answer(mk(pair[0])), e.answer(mk(pair[1]))
-				// The names differ where the answer names what was asked
-				// for (a challenge's scope, a message); nothing else may.
-				missing.challenge = strings.ReplaceAll(missing.challenge, pair[1], pair[0])
-				missing.msg = strings.ReplaceAll(missing.msg, pair[1], pair[0])
-				if priv != missing || priv.status < 400 {
-					t.Errorf("%s %s as %s: private %+v, missing %+v", rt.method, rt.suffix, who.user, priv, missing)
+	for _, rt := range ociapi.New(nil, nil, "").Routes() {
+		if !rt.Write() {
+			continue
+		}
+		params, ok := writeParams[rt.Method+" "+rt.Pattern]
+		if !ok {
+			t.Errorf("write route %s %s has no entry in writeParams", rt.Method, rt.Pattern)
+			continue
+		}
+		for _, param := range params {
+			for _, pair := range pairs {
+				for _, who := range []struct{ user, pass string }{{"bob", bobTok}, {"-", ""}} {
+					mk := func(name string) req {
+						path := strings.NewReplacer("<name>", name, "<param>", param).Replace(rt.Pattern)
+						if !strings.Contains(rt.Pattern, "<param>") {
+							path += param
+						}
+						return req{method: rt.Method, path: path, user: who.user, pass: who.pass,
+							body: []byte(`{"schemaVersion":2}`), header: map[string]string{"Content-Type": ociManifest}}
+					}
+					priv, missing := e.answer(mk(pair[0])), e.answer(mk(pair[1]))
+					// The names differ where the answer names what was asked
+					// for (a challenge's scope, a message); nothing else may.
+					missing.challenge = strings.ReplaceAll(missing.challenge, pair[1], pair[0])
+					missing.msg = strings.ReplaceAll(missing.msg, pair[1], pair[0])
+					if priv != missing || priv.status < 400 {
+						t.Errorf("%s %s (%s) as %s: private %+v, missing %+v", rt.Method, rt.Pattern, param, who.user, priv, missing)
+					}
 				}
 			}
 		}

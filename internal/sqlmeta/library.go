@@ -113,10 +113,6 @@ func (s *Store) ListLibraryTags(ctx context.Context, containerID string) ([]meta
 	return queryAll(ctx, s, "tags", scanLibraryTag, `SELECT `+libraryTagCols+` FROM library_tags WHERE container_id = ? ORDER BY tag, arch`, containerID)
 }
 
-func (s *Store) DeleteLibraryTag(ctx context.Context, containerID, arch, tag string) error {
-	return s.execOne(ctx, "tag "+tag, `DELETE FROM library_tags WHERE container_id = ? AND arch = ? AND tag = ?`, containerID, arch, tag)
-}
-
 func (s *Store) SetLabels(ctx context.Context, imageID string, labels map[string]string) error {
 	if _, err := s.exec(ctx, "labels", `DELETE FROM labels WHERE image_id = ?`, imageID); err != nil {
 		return err

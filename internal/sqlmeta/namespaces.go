@@ -38,10 +38,6 @@ func (s *Store) GetEntityByName(ctx context.Context, name string) (meta.Entity, 
 	return e, mapErr(err, "entity "+name)
 }
 
-func (s *Store) ListEntities(ctx context.Context) ([]meta.Entity, error) {
-	return queryAll(ctx, s, "entities", scanEntity, `SELECT `+entityCols+` FROM entities ORDER BY name`)
-}
-
 const collectionCols = `id, entity_id, name, description, owner_id, private, created_at, updated_at`
 
 func scanCollection(r scanner) (meta.Collection, error) {

@@ -76,10 +76,6 @@ func (s *Store) UpdateRepository(ctx context.Context, r *meta.Repository) error 
 		nullable(r.ContainerID), r.OwnerID, r.Private, r.ID)
 }
 
-func (s *Store) DeleteRepository(ctx context.Context, id string) error {
-	return s.execOne(ctx, "repository", `DELETE FROM repositories WHERE id = ?`, id)
-}
-
 func scanBlob(r scanner) (meta.BlobRecord, error) {
 	var b meta.BlobRecord
 	var created int64
@@ -94,7 +90,7 @@ func (s *Store) PutBlob(ctx context.Context, digest string, size int64) error {
 	return err
 }
 
-func (s *Store) GetBlob(ctx context.Context, digest string) (meta.BlobRecord, error) {
+func (s *Store) getBlob(ctx context.Context, digest string) (meta.BlobRecord, error) {
 	b, err := scanBlob(s.queryRow(ctx, `SELECT digest, size, created_at FROM blobs WHERE digest = ?`, digest))
 	return b, mapErr(err, "blob")
 }
@@ -109,7 +105,7 @@ func (s *Store) LinkBlob(ctx context.Context, repoID, digest string) error {
 		return err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		if _, err := s.GetBlob(ctx, digest); err != nil {
+		if _, err := s.getBlob(ctx, digest); err != nil {
 			return err
 		}
 	}
