@@ -115,7 +115,9 @@ func TestLibraryWritesPrivateLooksMissing(t *testing.T) {
 // a ref that differ from other's) with "ID": an answer may repeat what was
 // asked for, and nothing else may differ.
 func asked(answer, id, other string) string {
-	split := func(s string) []string { return strings.FieldsFunc(s, func(r rune) bool { return r == '/' || r == ':' }) }
+	split := func(s string) []string {
+		return strings.FieldsFunc(s, func(r rune) bool { return r == '/' || r == ':' })
+	}
 	a, b := split(id), split(other)
 	answer = strings.ReplaceAll(answer, id, "ID")
 	for i := range a {
