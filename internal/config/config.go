@@ -34,6 +34,10 @@ type Config struct {
 	Log      Log     `yaml:"log"`
 	Library  Library `yaml:"library"`
 	Auth     Auth    `yaml:"auth"`
+	// PprofAddr, when set, serves Go's profiling handlers (/debug/pprof/)
+	// on this separate address, for diagnosing a live server; keep it on
+	// loopback: it is not authenticated.
+	PprofAddr string `yaml:"pprof_addr"`
 }
 
 // Log selects log verbosity and encoding.
@@ -135,6 +139,7 @@ var envVars = []envVar{
 	{"SILO_DEFAULT_PRIVATE", boolean(func(c *Config) *bool { return &c.Library.DefaultPrivate })},
 	{"SILO_USER_COLLECTIONS", boolean(func(c *Config) *bool { return &c.Library.UserCollections })},
 	{"SILO_SIGNING_KEY_FILE", str(func(c *Config) *string { return &c.Auth.SigningKeyFile })},
+	{"SILO_PPROF_ADDR", str(func(c *Config) *string { return &c.PprofAddr })},
 	{"SILO_TOKEN_TTL", func(c *Config, v string) error {
 		d, err := time.ParseDuration(v)
 		if err != nil {
@@ -176,6 +181,11 @@ func (c *Config) Validate() error {
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		bad("addr %q: %v", c.Addr, err)
+	}
+	if c.PprofAddr != "" {
+		if _, _, err := net.SplitHostPort(c.PprofAddr); err != nil {
+			bad("pprof_addr %q: %v", c.PprofAddr, err)
+		}
 	}
 	if strings.TrimSpace(c.DataDir) == "" {
 		bad("data_dir must not be empty")

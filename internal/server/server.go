@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"time"
@@ -162,6 +163,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	if s.Config.PprofAddr != "" {
+		go s.servePprof(ctx)
+	}
 	go s.GC.Run(ctx, sweepEvery)
 	select {
 	case err := <-errc:
@@ -229,4 +233,21 @@ func createKey(path string) error {
 		return err
 	}
 	return nil
+}
+
+// servePprof serves Go's profiling handlers on the configured separate
+// address until ctx ends (config pprof_addr).
+func (s *Server) servePprof(ctx context.Context) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Addr: s.Config.PprofAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		srv.Close()
+	}()
+	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		s.Log.Error("pprof listener", "addr", s.Config.PprofAddr, "err", err)
+	}
 }

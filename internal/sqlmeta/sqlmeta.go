@@ -48,9 +48,14 @@ type Store struct {
 	db       *sql.DB // writes and read-write transactions
 	rd       *sql.DB // reads outside a read-write transaction
 	q        querier // the transaction, when bound to one
+	tx       *sql.Tx // the same transaction
 	postgres bool
 	inTx     bool // bound to a read-write transaction
 	readOnly bool // bound to a read-only transaction
+	// Prepared statements of each pool, by query text: parsing a query
+	// cost modernc's SQLite more than running it (a fifth of a manifest
+	// GET), so each is parsed once per connection.
+	wstmts, rstmts *stmtCache
 }
 
 var _ meta.Store = (*Store)(nil)
@@ -105,7 +110,10 @@ func OpenPostgres(ctx context.Context, dsn string) (*Store, error) {
 }
 
 func open(ctx context.Context, db, rd *sql.DB, postgres bool) (*Store, error) {
-	s := &Store{db: db, rd: rd, postgres: postgres}
+	s := &Store{db: db, rd: rd, postgres: postgres, wstmts: &stmtCache{}, rstmts: &stmtCache{}}
+	if rd == db {
+		s.rstmts = s.wstmts
+	}
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := db.PingContext(pingCtx); err != nil {
@@ -246,7 +254,8 @@ func (s *Store) inTxOnce(ctx context.Context, db *sql.DB, opts *sql.TxOptions, f
 		}
 		err = mapErr(tx.Commit(), "committing transaction")
 	}()
-	return fn(&Store{db: s.db, rd: s.rd, q: tx, postgres: s.postgres, inTx: opts == nil, readOnly: opts != nil})
+	return fn(&Store{db: s.db, rd: s.rd, q: tx, tx: tx, postgres: s.postgres, inTx: opts == nil, readOnly: opts != nil,
+		wstmts: s.wstmts, rstmts: s.rstmts})
 }
 
 // Ping implements meta.Store.
@@ -254,6 +263,8 @@ func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
 // Close implements meta.Store.
 func (s *Store) Close() error {
+	s.wstmts.warmers.Wait()
+	s.rstmts.warmers.Wait()
 	err := s.db.Close()
 	if s.rd != s.db {
 		err = errors.Join(err, s.rd.Close())
@@ -290,25 +301,69 @@ func (s *Store) rebind(q string) string {
 
 var rebound sync.Map // query text -> PostgreSQL form
 
-// writer is where a statement that writes goes: the transaction, or
-// the write pool.
-func (s *Store) writer() querier {
-	if s.q != nil {
-		return s.q
-	}
-	return s.db
+// stmtCache holds one pool's prepared statements by query text.
+type stmtCache struct {
+	m       sync.Map // query -> *sql.Stmt
+	warming sync.Map // query -> struct{}: being prepared in the background
+	warmers sync.WaitGroup
 }
 
-// reader is where a query goes: the transaction, or the read pool.
-func (s *Store) reader() querier {
-	if s.q != nil {
-		return s.q
+func (c *stmtCache) get(ctx context.Context, db *sql.DB, q string) (*sql.Stmt, error) {
+	if v, ok := c.m.Load(q); ok {
+		return v.(*sql.Stmt), nil
 	}
-	return s.rd
+	st, err := db.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if v, loaded := c.m.LoadOrStore(q, st); loaded {
+		st.Close()
+		return v.(*sql.Stmt), nil
+	}
+	return st, nil
+}
+
+// warm prepares q on the pool in the background. A transaction must not
+// wait for a second connection of its pool: the write pool has one, and
+// every read connection may be held by a transaction waiting the same way.
+func (c *stmtCache) warm(db *sql.DB, q string) {
+	if _, busy := c.warming.LoadOrStore(q, struct{}{}); busy {
+		return
+	}
+	c.warmers.Add(1)
+	go func() {
+		defer c.warmers.Done()
+		defer c.warming.Delete(q)
+		_, _ = c.get(context.Background(), db, q)
+	}()
+}
+
+// prepared returns q prepared where it runs: in the bound transaction, or
+// on the pool (the write pool for a write, the read pool for a query).
+// Inside a transaction a statement not yet cached is prepared on the
+// transaction's own connection this once.
+func (s *Store) prepared(ctx context.Context, write bool, q string) (*sql.Stmt, error) {
+	q = s.rebind(q)
+	cache, db := s.rstmts, s.rd
+	if s.inTx || (write && !s.readOnly) {
+		cache, db = s.wstmts, s.db
+	}
+	if s.tx == nil {
+		return cache.get(ctx, db, q)
+	}
+	if v, ok := cache.m.Load(q); ok {
+		return s.tx.StmtContext(ctx, v.(*sql.Stmt)), nil
+	}
+	cache.warm(db, q)
+	return s.tx.PrepareContext(ctx, q)
 }
 
 func (s *Store) exec(ctx context.Context, what, q string, args ...any) (sql.Result, error) {
-	res, err := s.writer().ExecContext(ctx, s.rebind(q), args...)
+	st, err := s.prepared(ctx, true, q)
+	if err != nil {
+		return nil, mapErr(err, what)
+	}
+	res, err := st.ExecContext(ctx, args...)
 	return res, mapErr(err, what)
 }
 
@@ -328,16 +383,29 @@ func (s *Store) execOne(ctx context.Context, what, q string, args ...any) error 
 	return nil
 }
 
-func (s *Store) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	return s.reader().QueryRowContext(ctx, s.rebind(q), args...)
+func (s *Store) queryRow(ctx context.Context, q string, args ...any) scanner {
+	st, err := s.prepared(ctx, false, q)
+	if err != nil {
+		return errRow{err}
+	}
+	return st.QueryRowContext(ctx, args...)
 }
+
+// errRow is a row whose query could not be prepared.
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
 
 // scanner is *sql.Row or *sql.Rows.
 type scanner interface{ Scan(dest ...any) error }
 
 // queryAll runs q and scans every row with scan.
 func queryAll[T any](ctx context.Context, s *Store, what string, scan func(scanner) (T, error), q string, args ...any) ([]T, error) {
-	rows, err := s.reader().QueryContext(ctx, s.rebind(q), args...)
+	st, err := s.prepared(ctx, false, q)
+	if err != nil {
+		return nil, mapErr(err, what)
+	}
+	rows, err := st.QueryContext(ctx, args...)
 	if err != nil {
 		return nil, mapErr(err, what)
 	}
