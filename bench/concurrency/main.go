@@ -61,12 +61,13 @@ func main() {
 	pushClients := flag.Int("push-clients", 8, "clients pushing 64 KiB blobs")
 	dur := flag.Duration("duration", 10*time.Second, "length of each measurement")
 	rounds := flag.Int("rounds", 3, "repetitions; the best round counts")
+	only := flag.String("only", "", "run only the cases whose name contains this")
 	flag.Parse()
 	if len(tgs) == 0 {
 		fmt.Fprintln(os.Stderr, "no -target")
 		os.Exit(2)
 	}
-	cases := []string{fmt.Sprintf("GET manifest x1"), fmt.Sprintf("GET manifest x%d", *getClients), fmt.Sprintf("push 64KiB x%d", *pushClients)}
+	cases := []string{"GET manifest x1", fmt.Sprintf("GET manifest x%d", *getClients), fmt.Sprintf("push 64KiB x%d", *pushClients)}
 	best := map[string]map[string]result{}
 	for _, tg := range tgs {
 		best[tg.name] = map[string]result{}
@@ -75,6 +76,9 @@ func main() {
 	for r := 0; r < *rounds; r++ {
 		for _, tg := range tgs {
 			for i, c := range cases {
+				if !strings.Contains(c, *only) {
+					continue
+				}
 				var res result
 				switch i {
 				case 0:
@@ -101,6 +105,9 @@ func report(tgs targets, cases []string, best map[string]map[string]result) {
 	}
 	fmt.Println()
 	for _, c := range cases {
+		if best[last][c].rate == 0 {
+			continue
+		}
 		fmt.Printf("%-20s", c)
 		for _, tg := range tgs {
 			r := best[tg.name][c]

@@ -80,5 +80,5 @@ if [ -n "${PROFILE:-}" ]; then
 	curl -s -o "$PROFILE" "http://127.0.0.1:$pprof_port/debug/pprof/profile?seconds=${PROFILE_SECONDS:-25}" &
 	profiler=$!
 fi
-"$tmp/bench" -duration "${DURATION:-10s}" -rounds "${ROUNDS:-3}" "${targets[@]}"
+"$tmp/bench" -duration "${DURATION:-10s}" -rounds "${ROUNDS:-3}" -only "${ONLY:-}" "${targets[@]}"
 if [ -n "$profiler" ]; then wait "$profiler"; fi

@@ -4,8 +4,14 @@
 // Layout:
 //
 //	root/blobs/<alg>/<first 2 hex>/<hex>   committed blobs, immutable
-//	root/uploads/<id>/data                 bytes of an upload session
-//	root/uploads/<id>/state.json           hash state and the offset it covers
+//	root/uploads/<id>.data                 bytes of an upload session
+//	root/uploads/<id>.state                hash state and the offset it covers,
+//	                                       written when the session is closed
+//
+// A session that commits in the request that opened it (a monolithic
+// push, the common case) touches two files and no directory: creating,
+// syncing, renaming. Its state is only written if it must outlive the
+// request.
 //
 // Uploads and blobs share one filesystem so Commit publishes with a single
 // atomic rename: a blob is either fully visible or absent.

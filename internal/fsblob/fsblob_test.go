@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,11 +58,11 @@ func files(t *testing.T, dir string) []string {
 
 func dataPath(t *testing.T, s *Store, id string) string {
 	t.Helper()
-	dir, err := s.uploadDir(id)
+	base, err := s.uploadPath(id)
 	if err != nil {
-		t.Fatalf("uploadDir(%q): %v", id, err)
+		t.Fatalf("uploadPath(%q): %v", id, err)
 	}
-	return filepath.Join(dir, dataFile)
+	return base + dataSuffix
 }
 
 func TestLayout(t *testing.T) {
@@ -167,9 +168,10 @@ func TestAbandonedWriterOnDisk(t *testing.T) {
 	if got := files(t, filepath.Join(root, "blobs")); len(got) != 0 {
 		t.Fatalf("blobs/ holds %v", got)
 	}
+	// Never closed, the session has no state yet: only its data.
 	got := files(t, filepath.Join(root, "uploads"))
-	if len(got) != 2 {
-		t.Fatalf("uploads/ holds %v, want one session's data and state", got)
+	if len(got) != 1 {
+		t.Fatalf("uploads/ holds %v, want one session's data", got)
 	}
 }
 
@@ -245,17 +247,25 @@ func TestPurgeUploads(t *testing.T) {
 	}
 	// Age the stale session instead of sleeping.
 	old := time.Now().Add(-2 * time.Hour)
-	dir, _ := s.uploadDir(stale.ID())
-	for _, p := range []string{dir, filepath.Join(dir, dataFile), filepath.Join(dir, stateFile)} {
+	base, _ := s.uploadPath(stale.ID())
+	for _, p := range []string{base + dataSuffix, base + stateSuffix} {
 		if err := os.Chtimes(p, old, old); err != nil {
 			t.Fatal(err)
 		}
 	}
 	os.Mkdir(filepath.Join(root, "uploads", "not-a-session"), 0o755)
+	// A session of the previous layout, a directory, is purged too.
+	legacy := filepath.Join(root, "uploads", strings.Repeat("ab", idBytes))
+	os.Mkdir(legacy, 0o755)
+	os.WriteFile(filepath.Join(legacy, "data"), []byte("x"), 0o644)
+	os.Chtimes(legacy, old, old)
 
 	n, err := s.PurgeUploads(ctx, time.Hour)
-	if err != nil || n != 1 {
-		t.Fatalf("PurgeUploads = %d, %v; want 1", n, err)
+	if err != nil || n != 2 {
+		t.Fatalf("PurgeUploads = %d, %v; want 2", n, err)
+	}
+	if _, err := os.Stat(legacy); !os.IsNotExist(err) {
+		t.Fatalf("legacy session: %v", err)
 	}
 	if _, err := s.ResumeUpload(ctx, stale.ID()); !apperr.Is(err, apperr.NotFound) {
 		t.Fatalf("stale session: ResumeUpload = %v, want NotFound", err)

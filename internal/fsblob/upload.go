@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -22,9 +23,9 @@ import (
 )
 
 const (
-	dataFile  = "data"
-	stateFile = "state.json"
-	idBytes   = 16
+	dataSuffix  = ".data"
+	stateSuffix = ".state"
+	idBytes     = 16
 )
 
 // state is what a session needs to continue in another process: the
@@ -43,9 +44,10 @@ func newID() (string, error) {
 	return hex.EncodeToString(b), nil
 }
 
-// uploadDir returns a session's directory. Ids are ours (random hex), so
-// anything else cannot name a session and must never reach the filesystem.
-func (s *Store) uploadDir(id string) (string, error) {
+// uploadPath returns the path prefix of a session's files. Ids are ours
+// (random hex), so anything else cannot name a session and must never
+// reach the filesystem.
+func (s *Store) uploadPath(id string) (string, error) {
 	if len(id) != 2*idBytes || !isHex(id) {
 		return "", apperr.New(apperr.NotFound, "upload unknown")
 	}
@@ -71,24 +73,12 @@ func (s *Store) NewUpload(ctx context.Context, alg digest.Algorithm) (blob.Write
 	if err != nil {
 		return nil, apperr.Wrap(apperr.Internal, err, "blob store: new upload id")
 	}
-	dir := filepath.Join(s.uploads, id)
-	if err := os.Mkdir(dir, dirPerm); err != nil {
-		return nil, sessionErr(err, id, "create")
-	}
-	f, err := os.OpenFile(filepath.Join(dir, dataFile), os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
+	base := filepath.Join(s.uploads, id)
+	f, err := os.OpenFile(base+dataSuffix, os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
 	if err != nil {
-		os.RemoveAll(dir)
 		return nil, sessionErr(err, id, "create")
 	}
-	w := newWriter(s, id, dir, alg, f, alg.Hash(), 0)
-	// Save the empty state now: if this process dies before Close, the
-	// session still says which algorithm it hashes with and can resume.
-	if err := w.saveState(); err != nil {
-		f.Close()
-		os.RemoveAll(dir)
-		return nil, sessionErr(err, id, "create")
-	}
-	return w, nil
+	return newWriter(s, id, base, alg, f, alg.Hash(), 0, false), nil
 }
 
 // ResumeUpload reopens a session at the end of what its hash state covers.
@@ -97,15 +87,17 @@ func (s *Store) NewUpload(ctx context.Context, alg digest.Algorithm) (blob.Write
 // A data file shorter than the state (a crash lost unsynced data) is
 // rehashed, since the saved hash covers bytes that no longer exist.
 func (s *Store) ResumeUpload(ctx context.Context, id string) (blob.Writer, error) {
-	dir, err := s.uploadDir(id)
+	base, err := s.uploadPath(id)
 	if err != nil {
 		return nil, err
 	}
-	st, h, err := loadState(dir)
+	// A session never closed has no state: it did not outlive its request
+	// and cannot be resumed.
+	st, h, err := loadState(base)
 	if err != nil {
 		return nil, sessionErr(err, id, "resume")
 	}
-	data := filepath.Join(dir, dataFile)
+	data := base + dataSuffix
 	f, err := os.OpenFile(data, os.O_WRONLY, 0)
 	if err != nil {
 		return nil, sessionErr(err, id, "resume")
@@ -118,7 +110,7 @@ func (s *Store) ResumeUpload(ctx context.Context, id string) (blob.Writer, error
 		f.Close()
 		return nil, sessionErr(err, id, "resume")
 	}
-	return newWriter(s, id, dir, st.Algorithm, f, h, offset), nil
+	return newWriter(s, id, base, st.Algorithm, f, h, offset, true), nil
 }
 
 // reconcile makes the data file and hash agree and returns the offset to
@@ -163,9 +155,9 @@ func hashFile(ctx context.Context, path string, h hash.Hash) (int64, error) {
 	}
 }
 
-func loadState(dir string) (state, hash.Hash, error) {
+func loadState(base string) (state, hash.Hash, error) {
 	var st state
-	b, err := os.ReadFile(filepath.Join(dir, stateFile))
+	b, err := os.ReadFile(base + stateSuffix)
 	if err != nil {
 		return st, nil, err
 	}
@@ -193,12 +185,12 @@ func loadState(dir string) (state, hash.Hash, error) {
 // restarts it; resuming reconciles data and state), and an fsync per
 // request cost a chunked upload (scs-library-client sends 5 MiB chunks)
 // about a third of its speed, since on ext4 it also flushes the data.
-func writeState(dir string, st state) error {
+func writeState(base string, st state) error {
 	b, err := json.Marshal(st)
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(dir, stateFile+".tmp")
+	tmp := base + stateSuffix + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, filePerm)
 	if err != nil {
 		return err
@@ -207,82 +199,79 @@ func writeState(dir string, st state) error {
 	if err = errors.Join(err, f.Close()); err != nil {
 		return err
 	}
-	return os.Rename(tmp, filepath.Join(dir, stateFile))
+	return os.Rename(tmp, base+stateSuffix)
 }
 
 // AbortUpload discards a session and everything it wrote.
 func (s *Store) AbortUpload(ctx context.Context, id string) error {
-	dir, err := s.uploadDir(id)
+	base, err := s.uploadPath(id)
 	if err != nil {
 		return err
 	}
-	if _, err := os.Stat(dir); err != nil {
+	found, err := removeSession(base)
+	if err != nil {
 		return sessionErr(err, id, "abort")
 	}
-	if err := os.RemoveAll(dir); err != nil {
-		return sessionErr(err, id, "abort")
+	if !found {
+		return apperr.New(apperr.NotFound, "upload unknown")
 	}
 	return nil
 }
 
+// removeSession removes a session's files and reports whether it had any.
+func removeSession(base string) (bool, error) {
+	found := false
+	for _, suffix := range []string{dataSuffix, stateSuffix, stateSuffix + ".tmp"} {
+		err := os.Remove(base + suffix)
+		if err == nil {
+			found = true
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return found, err
+		}
+	}
+	return found, nil
+}
+
 // PurgeUploads removes sessions untouched for longer than olderThan and
 // returns how many it removed. A session's age is its newest file: data is
-// written on every flush and the state on every Close.
+// written on every flush and the state on every Close. Directories are
+// sessions of the layout before this one (uploads/<id>/).
 func (s *Store) PurgeUploads(ctx context.Context, olderThan time.Duration) (int, error) {
 	entries, err := os.ReadDir(s.uploads)
 	if err != nil {
 		return 0, apperr.Wrap(apperr.Internal, err, "blob store: list uploads")
 	}
 	cutoff := time.Now().Add(-olderThan)
-	n := 0
+	newest := map[string]time.Time{} // session id -> newest mtime
 	for _, e := range entries {
-		if err := ctx.Err(); err != nil {
-			return n, err
-		}
-		dir, err := s.uploadDir(e.Name())
-		if err != nil || !e.IsDir() {
+		id, _, _ := strings.Cut(e.Name(), ".")
+		if _, err := s.uploadPath(id); err != nil {
 			continue // not a session of ours
 		}
-		last, err := lastModified(dir)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue // committed or aborted meanwhile
-		}
+		fi, err := e.Info()
 		if err != nil {
-			return n, apperr.Wrap(apperr.Internal, err, "blob store: stat upload %s", e.Name())
+			continue // removed meanwhile
+		}
+		if t := fi.ModTime(); t.After(newest[id]) {
+			newest[id] = t
+		}
+	}
+	n := 0
+	for id, last := range newest {
+		if err := ctx.Err(); err != nil {
+			return n, err
 		}
 		if last.After(cutoff) {
 			continue
 		}
-		if err := os.RemoveAll(dir); err != nil {
-			return n, apperr.Wrap(apperr.Internal, err, "blob store: purge upload %s", e.Name())
+		base := filepath.Join(s.uploads, id)
+		if _, err := removeSession(base); err != nil {
+			return n, apperr.Wrap(apperr.Internal, err, "blob store: purge upload %s", id)
+		}
+		if err := os.RemoveAll(base); err != nil {
+			return n, apperr.Wrap(apperr.Internal, err, "blob store: purge upload %s", id)
 		}
 		n++
 	}
 	return n, nil
-}
-
-// lastModified returns the newest mtime of dir and its entries.
-func lastModified(dir string) (time.Time, error) {
-	fi, err := os.Stat(dir)
-	if err != nil {
-		return time.Time{}, err
-	}
-	last := fi.ModTime()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return time.Time{}, err
-	}
-	for _, e := range entries {
-		fi, err := e.Info()
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return time.Time{}, err
-		}
-		if fi.ModTime().After(last) {
-			last = fi.ModTime()
-		}
-	}
-	return last, nil
 }

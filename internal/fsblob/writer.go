@@ -22,10 +22,12 @@ var errDone = errors.New("fsblob: writer already closed, committed or cancelled"
 type writer struct {
 	s    *Store
 	id   string
-	dir  string
-	alg  digest.Algorithm
-	sink *sink
-	done bool
+	base string // path prefix of the session's files
+	// hasState: a state file exists (the session was closed before).
+	hasState bool
+	alg      digest.Algorithm
+	sink     *sink
+	done     bool
 	// accepted counts bytes taken by Write; sink.n lags behind it while
 	// chunks are in flight.
 	accepted int64
@@ -33,9 +35,9 @@ type writer struct {
 
 var _ blob.Writer = (*writer)(nil)
 
-func newWriter(s *Store, id, dir string, alg digest.Algorithm, f *os.File, h hash.Hash, offset int64) *writer {
+func newWriter(s *Store, id, base string, alg digest.Algorithm, f *os.File, h hash.Hash, offset int64, hasState bool) *writer {
 	sk := newSink(f, h, offset)
-	return &writer{s: s, id: id, dir: dir, alg: alg, sink: sk, accepted: offset}
+	return &writer{s: s, id: id, base: base, hasState: hasState, alg: alg, sink: sk, accepted: offset}
 }
 
 func (w *writer) ID() string { return w.id }
@@ -70,7 +72,7 @@ func (w *writer) saveState() error {
 	if err != nil {
 		return err
 	}
-	return writeState(w.dir, state{Algorithm: w.alg, Offset: w.sink.n, Hash: b})
+	return writeState(w.base, state{Algorithm: w.alg, Offset: w.sink.n, Hash: b})
 }
 
 // Close flushes and saves the state. If the flush fails the state still
@@ -100,7 +102,7 @@ func (w *writer) Cancel(ctx context.Context) error {
 	w.done = true
 	w.sink.stop()
 	w.sink.f.Close()
-	if err := os.RemoveAll(w.dir); err != nil {
+	if _, err := removeSession(w.base); err != nil {
 		return apperr.Wrap(apperr.Internal, err, "blob store: cancel upload %s", w.id)
 	}
 	return nil
@@ -124,7 +126,7 @@ func (w *writer) Commit(ctx context.Context, expected digest.Digest, size int64)
 	info, err := w.commit(ctx, expected, size)
 	if err != nil {
 		w.sink.f.Close()
-		os.RemoveAll(w.dir)
+		removeSession(w.base)
 		return blob.Info{}, err
 	}
 	return info, nil
@@ -165,7 +167,7 @@ func (w *writer) digest(ctx context.Context, alg digest.Algorithm) (digest.Diges
 		return digest.NewDigest(alg, w.sink.h), nil
 	}
 	h := alg.Hash()
-	if _, err := hashFile(ctx, filepath.Join(w.dir, dataFile), h); err != nil {
+	if _, err := hashFile(ctx, w.base+dataSuffix, h); err != nil {
 		return "", err
 	}
 	return digest.NewDigest(alg, h), nil
@@ -188,14 +190,18 @@ func (w *writer) publish(d digest.Digest) (blob.Info, error) {
 		now := time.Now()
 		os.Chtimes(target, now, now)
 	} else {
-		if err := os.Rename(filepath.Join(w.dir, dataFile), target); err != nil {
+		if err := os.Rename(w.base+dataSuffix, target); err != nil {
 			return blob.Info{}, apperr.Wrap(apperr.Internal, err, "blob store: publish %s", d)
 		}
 		if err := syncDir(shard); err != nil {
 			return blob.Info{}, apperr.Wrap(apperr.Internal, err, "blob store: sync %s", shard)
 		}
 	}
-	os.RemoveAll(w.dir)
+	if w.hasState {
+		removeSession(w.base)
+	} else {
+		os.Remove(w.base + dataSuffix) // left when the blob already existed
+	}
 	fi, err := os.Stat(target)
 	if err != nil {
 		return blob.Info{}, notFoundOr(err, d, "stat")

@@ -216,8 +216,9 @@ type Uploads interface {
 	// time, when no one else holds it or their lease lapsed before now.
 	// It fails with apperr.Unavailable when another holder has it (a
 	// concurrent request, on any replica) and NotFound without the row.
-	// A holder may claim again to extend its lease.
-	ClaimUpload(ctx context.Context, id, holder string, until, now time.Time) error
+	// A holder may claim again to extend its lease. It returns the
+	// session as it is once claimed.
+	ClaimUpload(ctx context.Context, id, holder string, until, now time.Time) (Upload, error)
 	// ReleaseUpload stores u's target, blob session, state and expiry and
 	// ends holder's lease, in one compare-and-swap: it fails with
 	// apperr.Conflict if holder no longer holds the lease (it lapsed and

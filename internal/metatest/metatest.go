@@ -233,9 +233,15 @@ func testUploads(t *testing.T, s meta.Store) {
 	// The lease: one holder at a time; a lapsed lease may be taken over;
 	// release is a compare-and-swap on the holder.
 	now := time.Now().UTC()
-	must(t, s.ClaimUpload(ctx, u.ID, "req-a", now.Add(time.Minute), now))
-	must(t, s.ClaimUpload(ctx, u.ID, "req-a", now.Add(2*time.Minute), now)) // extends
-	wantCode(t, s.ClaimUpload(ctx, u.ID, "req-b", now.Add(time.Minute), now), apperr.Unavailable)
+	claimed, err := s.ClaimUpload(ctx, u.ID, "req-a", now.Add(time.Minute), now)
+	must(t, err)
+	if claimed.ID != u.ID || claimed.LeaseHolder != "req-a" || claimed.State != got.State {
+		t.Fatalf("claimed %+v", claimed)
+	}
+	_, err = s.ClaimUpload(ctx, u.ID, "req-a", now.Add(2*time.Minute), now) // extends
+	must(t, err)
+	_, err = s.ClaimUpload(ctx, u.ID, "req-b", now.Add(time.Minute), now)
+	wantCode(t, err, apperr.Unavailable)
 	stale := got
 	stale.State = `{"offset":77}`
 	wantCode(t, s.ReleaseUpload(ctx, &stale, "req-b"), apperr.Conflict)
@@ -245,13 +251,16 @@ func testUploads(t *testing.T, s meta.Store) {
 	if cur, _ := s.GetUpload(ctx, u.ID); cur.State != `{"offset":99}` || cur.LeaseHolder != "" {
 		t.Fatalf("after release: %+v", cur)
 	}
-	must(t, s.ClaimUpload(ctx, u.ID, "req-c", now.Add(time.Minute), now))
+	_, err = s.ClaimUpload(ctx, u.ID, "req-c", now.Add(time.Minute), now)
+	must(t, err)
 	// req-c crashed; after its lease lapses, req-d takes over and req-c's
 	// late release fails.
-	must(t, s.ClaimUpload(ctx, u.ID, "req-d", now.Add(3*time.Minute), now.Add(2*time.Minute)))
+	_, err = s.ClaimUpload(ctx, u.ID, "req-d", now.Add(3*time.Minute), now.Add(2*time.Minute))
+	must(t, err)
 	wantCode(t, s.ReleaseUpload(ctx, &stale, "req-c"), apperr.Conflict)
 	must(t, s.ReleaseUpload(ctx, &next, "req-d"))
-	wantCode(t, s.ClaimUpload(ctx, "nope", "x", now, now), apperr.NotFound)
+	_, err = s.ClaimUpload(ctx, "nope", "x", now, now)
+	wantCode(t, err, apperr.NotFound)
 	missing := meta.Upload{ID: "nope", State: "{}"}
 	wantCode(t, s.ReleaseUpload(ctx, &missing, "x"), apperr.NotFound)
 	exp, err := s.ListExpiredUploads(ctx, time.Now())

@@ -8,7 +8,7 @@ package ociapi
 
 import (
 	"net/http"
-	"regexp"
+	"strings"
 
 	"github.com/silo-hpc/silo/internal/apperr"
 	"github.com/silo-hpc/silo/internal/bearer"
@@ -33,7 +33,7 @@ type Route struct {
 	// the last parameter (a digest, reference or session id).
 	Pattern string
 	Actions []string
-	re      *regexp.Regexp
+	shape   shape
 	h       handler
 }
 
@@ -56,29 +56,72 @@ var (
 // New returns the OCI transport.
 func New(svc *registry.Service, tokens *bearer.Service, publicURL string) *API {
 	a := &API{svc: svc, tokens: tokens, publicURL: publicURL}
-	uploads := regexp.MustCompile(`^/v2/(.+)/blobs/uploads/?$`)
-	session := regexp.MustCompile(`^/v2/(.+)/blobs/uploads/([^/]+)$`)
-	blobs := regexp.MustCompile(`^/v2/(.+)/blobs/([^/]+)$`)
-	manifests := regexp.MustCompile(`^/v2/(.+)/manifests/([^/]+)$`)
-	tags := regexp.MustCompile(`^/v2/(.+)/tags/list$`)
-	referrers := regexp.MustCompile(`^/v2/(.+)/referrers/([^/]+)$`)
 	a.routes = []Route{
-		{"POST", "/v2/<name>/blobs/uploads/", pullPush, uploads, a.startUpload},
-		{"PATCH", "/v2/<name>/blobs/uploads/<param>", pullPush, session, a.patchUpload},
-		{"PUT", "/v2/<name>/blobs/uploads/<param>", pullPush, session, a.finishUpload},
-		{"GET", "/v2/<name>/blobs/uploads/<param>", pullPush, session, a.uploadStatus},
-		{"DELETE", "/v2/<name>/blobs/uploads/<param>", pullPush, session, a.cancelUpload},
-		{"GET", "/v2/<name>/blobs/<param>", pull, blobs, a.getBlob},
-		{"HEAD", "/v2/<name>/blobs/<param>", pull, blobs, a.getBlob},
-		{"DELETE", "/v2/<name>/blobs/<param>", del, blobs, a.deleteBlob},
-		{"GET", "/v2/<name>/manifests/<param>", pull, manifests, a.getManifest},
-		{"HEAD", "/v2/<name>/manifests/<param>", pull, manifests, a.getManifest},
-		{"PUT", "/v2/<name>/manifests/<param>", pullPush, manifests, a.putManifest},
-		{"DELETE", "/v2/<name>/manifests/<param>", del, manifests, a.deleteManifest},
-		{"GET", "/v2/<name>/tags/list", pull, tags, a.listTags},
-		{"GET", "/v2/<name>/referrers/<param>", pull, referrers, a.referrers},
+		{"POST", "/v2/<name>/blobs/uploads/", pullPush, uploadsShape, a.startUpload},
+		{"PATCH", "/v2/<name>/blobs/uploads/<param>", pullPush, sessionShape, a.patchUpload},
+		{"PUT", "/v2/<name>/blobs/uploads/<param>", pullPush, sessionShape, a.finishUpload},
+		{"GET", "/v2/<name>/blobs/uploads/<param>", pullPush, sessionShape, a.uploadStatus},
+		{"DELETE", "/v2/<name>/blobs/uploads/<param>", pullPush, sessionShape, a.cancelUpload},
+		{"GET", "/v2/<name>/blobs/<param>", pull, blobShape, a.getBlob},
+		{"HEAD", "/v2/<name>/blobs/<param>", pull, blobShape, a.getBlob},
+		{"DELETE", "/v2/<name>/blobs/<param>", del, blobShape, a.deleteBlob},
+		{"GET", "/v2/<name>/manifests/<param>", pull, manifestShape, a.getManifest},
+		{"HEAD", "/v2/<name>/manifests/<param>", pull, manifestShape, a.getManifest},
+		{"PUT", "/v2/<name>/manifests/<param>", pullPush, manifestShape, a.putManifest},
+		{"DELETE", "/v2/<name>/manifests/<param>", del, manifestShape, a.deleteManifest},
+		{"GET", "/v2/<name>/tags/list", pull, tagsShape, a.listTags},
+		{"GET", "/v2/<name>/referrers/<param>", pull, referrersShape, a.referrers},
 	}
 	return a
+}
+
+// shape is the form of a repository path: the resource after the name.
+type shape int
+
+const (
+	noShape shape = iota
+	uploadsShape
+	sessionShape
+	blobShape
+	manifestShape
+	tagsShape
+	referrersShape
+)
+
+// parsePath splits /v2/<name>/<resource> (notes §6.2). Names contain
+// slashes, so the name is everything before a known resource suffix, and
+// the last segment is the parameter. Every request is routed this way,
+// so it is string work, not regular expressions.
+func parsePath(path string) (shape, string, string) {
+	rest, ok := strings.CutPrefix(path, "/v2/")
+	if !ok {
+		return noShape, "", ""
+	}
+	for _, s := range []struct {
+		suffix string
+		shape  shape
+	}{{"/blobs/uploads/", uploadsShape}, {"/blobs/uploads", uploadsShape}, {"/tags/list", tagsShape}} {
+		if name, ok := strings.CutSuffix(rest, s.suffix); ok {
+			if name == "" {
+				return noShape, "", ""
+			}
+			return s.shape, name, ""
+		}
+	}
+	i := strings.LastIndexByte(rest, '/')
+	if i < 0 || i == len(rest)-1 {
+		return noShape, "", ""
+	}
+	dir, param := rest[:i], rest[i+1:]
+	for _, s := range []struct {
+		suffix string
+		shape  shape
+	}{{"/blobs/uploads", sessionShape}, {"/blobs", blobShape}, {"/manifests", manifestShape}, {"/referrers", referrersShape}} {
+		if name, ok := strings.CutSuffix(dir, s.suffix); ok && name != "" {
+			return s.shape, name, param
+		}
+	}
+	return noShape, "", ""
 }
 
 // Matches reports whether path is one of OCI's: /v2/ itself, the token
@@ -90,12 +133,8 @@ func (a *API) Matches(path string) bool {
 	case "/v2/", "/v2", "/v2/token", "/v2/_catalog":
 		return true
 	}
-	for _, rt := range a.routes {
-		if rt.re.MatchString(path) {
-			return true
-		}
-	}
-	return false
+	sh, name, _ := parsePath(path)
+	return sh != noShape && name != ""
 }
 
 // Routes lists the repository endpoints (tests generate requests from it).
@@ -123,21 +162,16 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // (notes §6.2). Routes that match the path but not the method make
 // UNSUPPORTED.
 func (a *API) match(method, path string) (rt *Route, name, param string, pathKnown bool) {
-	for i := range a.routes {
-		m := a.routes[i].re.FindStringSubmatch(path)
-		if m == nil {
-			continue
-		}
-		pathKnown = true
-		if a.routes[i].Method != method {
-			continue
-		}
-		if len(m) > 2 {
-			param = m[2]
-		}
-		return &a.routes[i], m[1], param, true
+	sh, name, param := parsePath(path)
+	if sh == noShape || name == "" {
+		return nil, "", "", false
 	}
-	return nil, "", "", pathKnown
+	for i := range a.routes {
+		if a.routes[i].shape == sh && a.routes[i].Method == method {
+			return &a.routes[i], name, param, true
+		}
+	}
+	return nil, "", "", true
 }
 
 // serve routes a request and returns, with any error, the scope a

@@ -103,16 +103,19 @@ func (s *Service) existing(ctx context.Context, tx Store, c Caller, name string)
 // writes to, creating that repository (and library container) now that a
 // byte has been accepted.
 func (s *Service) recordBlob(ctx context.Context, c Caller, name string, info blob.Info) error {
-	return s.tx(ctx, func(tx Store) error {
-		t, err := s.push(ctx, tx, c, name, oci.ActionPush, true)
-		if err != nil {
-			return err
-		}
-		if err := tx.PutBlob(ctx, info.Digest.String(), info.Size); err != nil {
-			return err
-		}
-		return tx.LinkBlob(ctx, t.repo.ID, info.Digest.String())
-	})
+	return s.tx(ctx, func(tx Store) error { return s.linkBlob(ctx, tx, c, name, info) })
+}
+
+// linkBlob is recordBlob inside tx.
+func (s *Service) linkBlob(ctx context.Context, tx Store, c Caller, name string, info blob.Info) error {
+	t, err := s.push(ctx, tx, c, name, oci.ActionPush, true)
+	if err != nil {
+		return err
+	}
+	if err := tx.PutBlob(ctx, info.Digest.String(), info.Size); err != nil {
+		return err
+	}
+	return tx.LinkBlob(ctx, t.repo.ID, info.Digest.String())
 }
 
 func blobInfo(d digest.Digest, size int64) blob.Info { return blob.Info{Digest: d, Size: size} }

@@ -7,6 +7,8 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/silo-hpc/silo/internal/apperr"
+	"github.com/silo-hpc/silo/internal/blob"
+	"github.com/silo-hpc/silo/internal/meta"
 	"github.com/silo-hpc/silo/internal/oci"
 	"github.com/silo-hpc/silo/internal/upload"
 )
@@ -146,13 +148,13 @@ func (s *Service) FinishUpload(ctx context.Context, c Caller, name, id, d string
 		return "", err
 	}
 	check := session(name)
-	info, _, err := s.uploads.Commit(ctx, upload.Commit{ID: id, Kind: uploadKind,
+	_, _, err = s.uploads.Commit(ctx, upload.Commit{ID: id, Kind: uploadKind,
 		Check:  func(sess *upload.Session) error { _, err := check(sess); return err },
-		Digest: dg, Size: -1, At: ch.Start, Body: ch.Body, Length: ch.Length})
-	if err != nil {
-		return "", err
-	}
-	return dg, s.recordBlob(ctx, c, name, info)
+		Digest: dg, Size: -1, At: ch.Start, Body: ch.Body, Length: ch.Length,
+		Record: func(ctx context.Context, tx meta.Store, info blob.Info) error {
+			return s.linkBlob(ctx, tx.(Store), c, name, info)
+		}})
+	return dg, err
 }
 
 // UploadStatus is GET on a session (end-13).

@@ -391,6 +391,15 @@ func (s *Store) queryRow(ctx context.Context, q string, args ...any) scanner {
 	return st.QueryRowContext(ctx, args...)
 }
 
+// writeRow runs a statement that writes and returns a row (RETURNING).
+func (s *Store) writeRow(ctx context.Context, q string, args ...any) scanner {
+	st, err := s.prepared(ctx, true, q)
+	if err != nil {
+		return errRow{err}
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
 // errRow is a row whose query could not be prepared.
 type errRow struct{ err error }
 

@@ -2,6 +2,8 @@ package sqlmeta
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"time"
 
 	"github.com/silo-hpc/silo/internal/apperr"
@@ -43,20 +45,19 @@ func (s *Store) UpdateUpload(ctx context.Context, u *meta.Upload) error {
 		u.Target, u.BlobUploadID, u.State, toDB(u.ExpiresAt), u.ID)
 }
 
-func (s *Store) ClaimUpload(ctx context.Context, id, holder string, until, at time.Time) error {
-	res, err := s.exec(ctx, "upload", `UPDATE uploads SET lease_holder = ?, lease_until = ?
-		WHERE id = ? AND (lease_holder = '' OR lease_holder = ? OR lease_until < ?)`,
-		holder, toDB(until), id, holder, toDB(at))
-	if err != nil {
-		return err
-	}
-	if n, err := res.RowsAffected(); err != nil || n == 1 {
-		return mapErr(err, "upload")
+// ClaimUpload takes the lease and reads the row in one statement: every
+// request on a session starts with it.
+func (s *Store) ClaimUpload(ctx context.Context, id, holder string, until, at time.Time) (meta.Upload, error) {
+	u, err := scanUpload(s.writeRow(ctx, `UPDATE uploads SET lease_holder = ?, lease_until = ?
+		WHERE id = ? AND (lease_holder = '' OR lease_holder = ? OR lease_until < ?) RETURNING `+uploadCols,
+		holder, toDB(until), id, holder, toDB(at)))
+	if err == nil || !errors.Is(err, sql.ErrNoRows) {
+		return u, mapErr(err, "upload")
 	}
 	if _, err := s.GetUpload(ctx, id); err != nil {
-		return err
+		return meta.Upload{}, err
 	}
-	return apperr.E(apperr.Unavailable, apperr.Upload, "upload session is busy with another request")
+	return meta.Upload{}, apperr.E(apperr.Unavailable, apperr.Upload, "upload session is busy with another request")
 }
 
 func (s *Store) ReleaseUpload(ctx context.Context, u *meta.Upload, holder string) error {

@@ -24,7 +24,7 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 	}
 	n := 0
 	for _, row := range expired {
-		l, err := s.claim(ctx, row.ID)
+		l, cur, err := s.claim(ctx, row.ID)
 		if apperr.Is(err, apperr.Unavailable) || apperr.Is(err, apperr.NotFound) {
 			continue // in use right now, or already gone
 		}
@@ -33,16 +33,11 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 		}
 		l.halt()
 		// A request may have renewed the session since it was listed.
-		cur, err := s.meta.GetUpload(ctx, row.ID)
-		if err == nil && cur.ExpiresAt.After(s.cfg.Now()) {
-			err = s.meta.ReleaseUpload(ctx, &cur, l.holder)
-			if err != nil {
+		if cur.ExpiresAt.After(s.cfg.Now()) {
+			if err := s.meta.ReleaseUpload(ctx, &cur, l.holder); err != nil {
 				return n, err
 			}
 			continue
-		}
-		if err != nil && !apperr.Is(err, apperr.NotFound) {
-			return n, err
 		}
 		if err := s.drop(ctx, cur); err != nil {
 			return n, err

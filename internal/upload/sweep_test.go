@@ -56,12 +56,11 @@ func TestSweepUploads(t *testing.T) {
 	}
 	orphan.Close()
 	aged := now.Add(-72 * time.Hour)
-	sessionDir := filepath.Join(dir, "blobs", "uploads", orphan.ID())
-	entries, _ := os.ReadDir(sessionDir)
-	for _, e := range entries {
-		os.Chtimes(filepath.Join(sessionDir, e.Name()), aged, aged)
+	for _, suffix := range []string{".data", ".state"} {
+		if err := os.Chtimes(filepath.Join(dir, "blobs", "uploads", orphan.ID()+suffix), aged, aged); err != nil {
+			t.Fatal(err)
+		}
 	}
-	os.Chtimes(sessionDir, aged, aged)
 
 	s := upload.New(ms, bs, slog.New(slog.NewTextHandler(io.Discard, nil)), upload.Config{})
 	n, err := s.Sweep(ctx)

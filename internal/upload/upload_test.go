@@ -206,7 +206,7 @@ func TestLapsedLease(t *testing.T) {
 	svc, ms, _, c := newService(t)
 	ctx := context.Background()
 	sess, _ := svc.Start(ctx, "k", "r", "u", "", nil)
-	if err := ms.ClaimUpload(ctx, sess.ID, "crashed", c.now().Add(time.Minute), c.now()); err != nil {
+	if _, err := ms.ClaimUpload(ctx, sess.ID, "crashed", c.now().Add(time.Minute), c.now()); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := appendAt(ctx, svc, sess.ID, 0, []byte("x")); !apperr.Is(err, apperr.Unavailable) {

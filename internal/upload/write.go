@@ -42,20 +42,21 @@ type lease struct {
 	done   chan struct{}
 }
 
-// claim takes session id's lease for this request and keeps renewing it
-// until release: a stream may take longer than one lease.
-func (s *Service) claim(ctx context.Context, id string) (*lease, error) {
+// claim takes session id's lease for this request, returning the row,
+// and keeps renewing the lease until release: a stream may take longer
+// than one lease.
+func (s *Service) claim(ctx context.Context, id string) (*lease, meta.Upload, error) {
 	l := &lease{s: s, id: id, holder: newID()[:32], stop: make(chan struct{}), done: make(chan struct{})}
 	now := s.cfg.Now()
-	err := s.meta.ClaimUpload(ctx, id, l.holder, now.Add(s.cfg.Lease), now)
+	row, err := s.meta.ClaimUpload(ctx, id, l.holder, now.Add(s.cfg.Lease), now)
 	if apperr.Is(err, apperr.NotFound) {
-		return nil, Unknown()
+		return nil, row, Unknown()
 	}
 	if err != nil {
-		return nil, err
+		return nil, row, err
 	}
 	go l.renew(context.WithoutCancel(ctx))
-	return l, nil
+	return l, row, nil
 }
 
 func (l *lease) renew(ctx context.Context) {
@@ -68,7 +69,7 @@ func (l *lease) renew(ctx context.Context) {
 			return
 		case <-t.C:
 			now := l.s.cfg.Now()
-			if err := l.s.meta.ClaimUpload(ctx, l.id, l.holder, now.Add(l.s.cfg.Lease), now); err != nil {
+			if _, err := l.s.meta.ClaimUpload(ctx, l.id, l.holder, now.Add(l.s.cfg.Lease), now); err != nil {
 				l.s.log.Warn("renewing an upload lease", "err", err)
 			}
 		}
@@ -97,23 +98,14 @@ func (l *lease) release(ctx context.Context, row meta.Upload, sess *Session) err
 
 // open claims a live session of kind and loads it.
 func (s *Service) open(ctx context.Context, id, kind string) (*lease, meta.Upload, Session, error) {
-	l, err := s.claim(ctx, id)
+	l, row, err := s.claim(ctx, id)
 	if err != nil {
 		return nil, meta.Upload{}, Session{}, err
 	}
-	row, err := s.meta.GetUpload(ctx, id)
-	var sess Session
-	if err == nil {
-		sess, err = s.live(row, kind)
-	}
-	if apperr.Is(err, apperr.NotFound) {
-		err = Unknown()
-	}
+	sess, err := s.live(row, kind)
 	if err != nil {
 		l.halt()
-		if row.ID != "" {
-			_ = s.meta.ReleaseUpload(context.WithoutCancel(ctx), &row, l.holder)
-		}
+		_ = s.meta.ReleaseUpload(context.WithoutCancel(ctx), &row, l.holder)
 		return nil, row, sess, err
 	}
 	return l, row, sess, nil
@@ -259,6 +251,10 @@ type Commit struct {
 	At     int64
 	Body   io.Reader
 	Length int64
+	// Record, when set, writes the caller's metadata about the published
+	// blob in the transaction that ends the session, so the two commit
+	// together.
+	Record func(ctx context.Context, tx meta.Store, info blob.Info) error
 }
 
 // Commit verifies a session's bytes (plus a last chunk) against a digest
@@ -297,10 +293,32 @@ func (s *Service) Commit(ctx context.Context, c Commit) (blob.Info, Session, err
 		return blob.Info{}, sess, errors.Join(err, l.release(ctx, row, nil))
 	}
 	l.halt()
-	if derr := s.meta.DeleteUpload(context.WithoutCancel(ctx), c.ID); derr != nil && !apperr.Is(derr, apperr.NotFound) {
-		s.log.Warn("deleting a finished upload session", "err", derr)
+	if err != nil { // the content did not match: the session is over
+		s.end(ctx, c.ID)
+		return info, sess, mismatch(err)
 	}
-	return info, sess, mismatch(err)
+	err = s.meta.InTx(ctx, func(tx meta.Store) error {
+		if err := tx.DeleteUpload(ctx, c.ID); err != nil && !apperr.Is(err, apperr.NotFound) {
+			return err
+		}
+		if c.Record == nil {
+			return nil
+		}
+		return c.Record(ctx, tx, info)
+	})
+	if err != nil {
+		// The blob is published and stays for the garbage collector; the
+		// session, whose bytes are gone, must end all the same.
+		s.end(ctx, c.ID)
+	}
+	return info, sess, err
+}
+
+// end deletes a session's row, even for a cancelled request.
+func (s *Service) end(ctx context.Context, id string) {
+	if err := s.meta.DeleteUpload(context.WithoutCancel(ctx), id); err != nil && !apperr.Is(err, apperr.NotFound) {
+		s.log.Warn("deleting a finished upload session", "err", err)
+	}
 }
 
 // mismatch says what a failed verification is about.
