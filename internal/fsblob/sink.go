@@ -12,6 +12,10 @@ import (
 // hash calls.
 const bufSize = 1 << 20
 
+// parallelHash is the chunk size from which hashing runs beside the
+// write: below it, starting a goroutine costs more than it saves.
+const parallelHash = 256 << 10
+
 // sinkDepth is how many chunks one session may have in flight: the caller
 // fills one while the worker writes and hashes the previous one.
 const sinkDepth = 2
@@ -85,14 +89,24 @@ func (s *sink) send() {
 	s.cur = nil
 }
 
-// wait sends the partial chunk and blocks until every chunk is on disk and
-// hashed.
+// wait blocks until every chunk is on disk and hashed. The last, partial
+// chunk is written and hashed on the caller's goroutine once the worker
+// is done: a small blob (the common push) then never waits for a
+// goroutine hand-off.
 func (s *sink) wait() error {
-	if s.buffered() > 0 {
-		s.send()
-	}
 	s.pending.Wait()
-	return s.failed()
+	if err := s.failed(); err != nil || s.buffered() == 0 {
+		return err
+	}
+	err := s.chunk(*s.cur)
+	chunks.Put(s.cur)
+	s.cur = nil
+	if err != nil {
+		s.mu.Lock()
+		s.err = err
+		s.mu.Unlock()
+	}
+	return err
 }
 
 // stop ends the worker; the sink must not be used afterwards. Bytes not
@@ -136,13 +150,20 @@ func (s *sink) chunk(buf []byte) error {
 	if err != nil {
 		return err
 	}
-	hashed := make(chan struct{})
-	go func() {
+	var n int
+	var werr error
+	if len(buf) < parallelHash {
 		s.h.Write(buf)
-		close(hashed)
-	}()
-	n, werr := s.f.Write(buf)
-	<-hashed
+		n, werr = s.f.Write(buf)
+	} else {
+		hashed := make(chan struct{})
+		go func() {
+			s.h.Write(buf)
+			close(hashed)
+		}()
+		n, werr = s.f.Write(buf)
+		<-hashed
+	}
 	if werr != nil {
 		if err := s.h.(encoding.BinaryUnmarshaler).UnmarshalBinary(before); err != nil {
 			return err

@@ -56,6 +56,7 @@ type Store struct {
 	// cost modernc's SQLite more than running it (a fifth of a manifest
 	// GET), so each is parsed once per connection.
 	wstmts, rstmts *stmtCache
+	checkpoints    *checkpointer // SQLite only
 }
 
 var _ meta.Store = (*Store)(nil)
@@ -69,7 +70,11 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 	// take the write lock up front (no failing lock upgrade).
 	base := "file:" + uriPath.Replace(path) + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
 		"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
-	db, err := sql.Open("sqlite", base+"&_txlock=immediate")
+	// The writer never checkpoints: a checkpoint run inside a commit
+	// (SQLite's default, every 1000 pages) copies the WAL into the
+	// database and syncs it while every other writer waits. A background
+	// goroutine checkpoints instead (checkpointer).
+	db, err := sql.Open("sqlite", base+"&_txlock=immediate&_pragma=wal_autocheckpoint(0)")
 	if err != nil {
 		return nil, err
 	}
@@ -86,8 +91,16 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 	s, err := open(ctx, db, rd, false)
 	if err != nil {
 		rd.Close()
+		return nil, err
 	}
-	return s, err
+	cp, err := sql.Open("sqlite", base)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	cp.SetMaxOpenConns(1)
+	s.checkpoints = newCheckpointer(cp)
+	return s, nil
 }
 
 // readConns bounds SQLite's read pool: reads are CPU-bound in the driver,
@@ -265,7 +278,11 @@ func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 func (s *Store) Close() error {
 	s.wstmts.warmers.Wait()
 	s.rstmts.warmers.Wait()
-	err := s.db.Close()
+	var err error
+	if s.checkpoints != nil {
+		err = s.checkpoints.stop()
+	}
+	err = errors.Join(err, s.db.Close())
 	if s.rd != s.db {
 		err = errors.Join(err, s.rd.Close())
 	}

@@ -266,6 +266,10 @@ func (s *Service) Commit(ctx context.Context, c Commit) (blob.Info, Session, err
 	if err := c.Digest.Validate(); err != nil {
 		return blob.Info{}, Session{}, apperr.Wrap(apperr.Invalid, err, "invalid digest")
 	}
+	if row, err := s.meta.GetUpload(ctx, c.ID); err == nil && row.BlobUploadID == "" &&
+		(row.LeaseHolder == "" || row.LeaseUntil.Before(s.cfg.Now())) {
+		return s.commitFresh(ctx, c, row)
+	}
 	l, row, sess, err := s.open(ctx, c.ID, c.Kind)
 	if err != nil {
 		return blob.Info{}, Session{}, err
@@ -293,12 +297,55 @@ func (s *Service) Commit(ctx context.Context, c Commit) (blob.Info, Session, err
 		return blob.Info{}, sess, errors.Join(err, l.release(ctx, row, nil))
 	}
 	l.halt()
-	if err != nil { // the content did not match: the session is over
-		s.end(ctx, c.ID)
-		return info, sess, mismatch(err)
+	return info, sess, s.finish(ctx, c, info, err)
+}
+
+// commitFresh commits a session that holds no bytes yet (a monolithic
+// push: POST, then PUT with the whole blob) without taking its lease: the
+// request writes a blob-store session of its own, so no other request
+// can touch its bytes, and the transaction that records the blob deletes
+// the session's row, which only one request can do. That spares the
+// commonest push a database write. A body cut short is dropped: the
+// session still holds nothing.
+func (s *Service) commitFresh(ctx context.Context, c Commit, row meta.Upload) (blob.Info, Session, error) {
+	sess, err := s.live(row, c.Kind)
+	if err == nil && c.Check != nil {
+		err = c.Check(&sess)
 	}
-	err = s.meta.InTx(ctx, func(tx meta.Store) error {
-		if err := tx.DeleteUpload(ctx, c.ID); err != nil && !apperr.Is(err, apperr.NotFound) {
+	if err == nil && c.Body != nil && c.At > 0 {
+		err = outOfOrder(0)
+	}
+	if err != nil {
+		return blob.Info{}, sess, err
+	}
+	w, err := s.blobs.NewUpload(ctx, sess.Algorithm)
+	if err != nil {
+		return blob.Info{}, sess, err
+	}
+	if _, err := copyLimited(w, c.Body, c.Length, -1); err != nil {
+		return blob.Info{}, sess, errors.Join(err, w.Cancel(context.WithoutCancel(ctx)))
+	}
+	info, err := w.Commit(ctx, c.Digest, c.Size)
+	if err != nil && !apperr.Is(err, apperr.Invalid) {
+		return blob.Info{}, sess, err
+	}
+	return info, sess, s.finish(ctx, c, info, err)
+}
+
+// finish ends a committed session: a mismatch (verr) ends it with
+// nothing recorded; a published blob is recorded (Record) in the
+// transaction that deletes the session's row. A session that ended
+// meanwhile (another request completed it) is unknown, and its blob
+// stays for the garbage collector.
+func (s *Service) finish(ctx context.Context, c Commit, info blob.Info, verr error) error {
+	if verr != nil {
+		s.end(ctx, c.ID)
+		return mismatch(verr)
+	}
+	err := s.meta.InTx(ctx, func(tx meta.Store) error {
+		if err := tx.DeleteUpload(ctx, c.ID); apperr.Is(err, apperr.NotFound) {
+			return errEnded
+		} else if err != nil {
 			return err
 		}
 		if c.Record == nil {
@@ -306,12 +353,14 @@ func (s *Service) Commit(ctx context.Context, c Commit) (blob.Info, Session, err
 		}
 		return c.Record(ctx, tx, info)
 	})
-	if err != nil {
-		// The blob is published and stays for the garbage collector; the
-		// session, whose bytes are gone, must end all the same.
+	switch {
+	case errors.Is(err, errEnded):
+		return Unknown()
+	case err != nil:
+		// The session's bytes are gone: it must end all the same.
 		s.end(ctx, c.ID)
 	}
-	return info, sess, err
+	return err
 }
 
 // end deletes a session's row, even for a cancelled request.
@@ -320,6 +369,9 @@ func (s *Service) end(ctx context.Context, id string) {
 		s.log.Warn("deleting a finished upload session", "err", err)
 	}
 }
+
+// errEnded is a session another request completed or ended meanwhile.
+var errEnded = errors.New("upload session ended meanwhile")
 
 // mismatch says what a failed verification is about.
 func mismatch(err error) error {
