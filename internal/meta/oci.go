@@ -48,6 +48,17 @@ type Tag struct {
 	UpdatedAt    time.Time
 }
 
+// ManifestLookup is what a manifest GET needs, read in one query: the
+// repository by name, the privacy of its library collection when it is a
+// library container (Collection.ID "" otherwise), and the manifest a tag
+// or digest names (Found false when there is none).
+type ManifestLookup struct {
+	Repository Repository
+	Collection Collection
+	Manifest   Manifest
+	Found      bool
+}
+
 // OCI stores OCI repositories, manifests, tags, referrers and blob records.
 // Missing rows are apperr.NotFound. Writes that repeat existing content
 // (the same blob, link, manifest or tag) succeed, because clients retry.
@@ -72,6 +83,11 @@ type OCI interface {
 	// digest again keeps the first copy (the content is the same).
 	PutManifest(ctx context.Context, m *Manifest, refs []string) error
 	GetManifest(ctx context.Context, repoID, digest string) (Manifest, error)
+	// LookupManifest reads a repository by name and the manifest tag (or,
+	// with tag "", digest) names in it, in one query: the hot path of
+	// pulls. A missing repository is NotFound; a missing manifest is not
+	// an error (Found false).
+	LookupManifest(ctx context.Context, name, tag, digest string) (ManifestLookup, error)
 	// DeleteManifest removes a manifest, its references and the tags
 	// pointing at it.
 	DeleteManifest(ctx context.Context, repoID, digest string) error

@@ -76,18 +76,38 @@ func (s *Service) pull(ctx context.Context, st Store, c Caller, name string) (me
 		return meta.Repository{}, invalidName()
 	}
 	repo, ok, err := s.readable(ctx, st, c.Principal, name)
-	switch {
-	case err != nil:
+	if err != nil {
 		return meta.Repository{}, err
+	}
+	return repo, readAnswer(c, name, ok)
+}
+
+// readAnswer turns a read decision into its answer.
+func readAnswer(c Caller, name string, ok bool) error {
+	switch {
 	case !ok && c.Anonymous():
 		// Credentials might help; the same for missing and private.
-		return meta.Repository{}, anonymous()
+		return anonymous()
 	case !ok:
-		return meta.Repository{}, unknownRepo()
+		return unknownRepo()
 	case !c.Allows("repository", name, oci.ActionPull):
-		return meta.Repository{}, insufficientScope()
+		return insufficientScope()
 	}
-	return repo, nil
+	return nil
+}
+
+// canRead decides a read of a repository row found by name: a library
+// container's collection decides (the bridge's rule: its privacy, its
+// owner, granted teams), a plain repository its own flag and the
+// namespace rule. It is readable's decision from a row already read.
+func (s *Service) canRead(ctx context.Context, st Store, p auth.Principal, repo meta.Repository, col meta.Collection) (bool, error) {
+	if repo.ContainerID == "" {
+		return s.canReadPlain(ctx, st, p, repo)
+	}
+	if col.ID == "" {
+		return p.IsAdmin(), nil // a container without its collection: fail closed
+	}
+	return s.bridge.Access().CanReadCollection(ctx, st, p, col)
 }
 
 // target is where a write goes: the repository (ID "" while it does not

@@ -22,9 +22,45 @@ func unknownManifest() error {
 	return apperr.E(apperr.NotFound, apperr.Manifest, "manifest unknown to registry")
 }
 
-// GetManifest resolves a tag or digest (end-3, GET and HEAD), in one
-// read-only snapshot.
+// GetManifest resolves a tag or digest (end-3, GET and HEAD). The hot
+// path of every pull reads the repository, its privacy and the manifest in
+// one query (LookupManifest) and decides with the same rules as pull;
+// anything unusual (no such repository row, a malformed reference) takes
+// the general path, whose answers are the reference.
 func (s *Service) GetManifest(ctx context.Context, c Caller, name, reference string) (Manifest, error) {
+	if !oci.ValidName(name) {
+		return Manifest{}, invalidName()
+	}
+	ref, err := oci.ParseReference(reference)
+	if err != nil {
+		return s.getManifest(ctx, c, name, reference)
+	}
+	byDigest := ""
+	if ref.Tag == "" {
+		byDigest = ref.Digest.String()
+	}
+	lk, err := s.meta.LookupManifest(ctx, name, ref.Tag, byDigest)
+	if apperr.Is(err, apperr.NotFound) {
+		return s.getManifest(ctx, c, name, reference)
+	}
+	if err != nil {
+		return Manifest{}, err
+	}
+	ok, err := s.canRead(ctx, s.meta, c.Principal, lk.Repository, lk.Collection)
+	if err == nil {
+		err = readAnswer(c, name, ok)
+	}
+	if err != nil {
+		return Manifest{}, err
+	}
+	if !lk.Found {
+		return Manifest{}, unknownManifest()
+	}
+	return Manifest{Digest: digest.Digest(lk.Manifest.Digest), MediaType: lk.Manifest.MediaType, Content: lk.Manifest.Content}, nil
+}
+
+// getManifest is GetManifest's general path, in one read-only snapshot.
+func (s *Service) getManifest(ctx context.Context, c Caller, name, reference string) (Manifest, error) {
 	var out Manifest
 	err := s.view(ctx, func(st Store) error {
 		repo, err := s.pull(ctx, st, c, name)

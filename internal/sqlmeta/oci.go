@@ -163,6 +163,38 @@ func (s *Store) GetManifest(ctx context.Context, repoID, digest string) (meta.Ma
 	return m, mapErr(err, "manifest")
 }
 
+// lookupCols reads a repository, its library collection's privacy and a
+// manifest (columns of absent rows read as empty).
+var lookupCols = libQualify("r", "id, name") + `, COALESCE(r.container_id, ''), r.owner_id, r.private, r.created_at,
+	COALESCE(c.id, ''), COALESCE(c.owner_id, ''), COALESCE(c.private, FALSE),
+	COALESCE(m.digest, ''), COALESCE(m.media_type, ''), COALESCE(m.size, 0), m.content`
+
+const lookupJoins = ` FROM repositories r
+	LEFT JOIN containers k ON k.id = r.container_id
+	LEFT JOIN collections c ON c.id = k.collection_id `
+
+func (s *Store) LookupManifest(ctx context.Context, name, tag, digest string) (meta.ManifestLookup, error) {
+	var row scanner
+	if tag != "" {
+		row = s.queryRow(ctx, `SELECT `+lookupCols+lookupJoins+`
+			LEFT JOIN oci_tags t ON t.repository_id = r.id AND t.tag = ?
+			LEFT JOIN manifests m ON m.repository_id = r.id AND m.digest = t.digest
+			WHERE r.name = ?`, tag, name)
+	} else {
+		row = s.queryRow(ctx, `SELECT `+lookupCols+lookupJoins+`
+			LEFT JOIN manifests m ON m.repository_id = r.id AND m.digest = ?
+			WHERE r.name = ?`, digest, name)
+	}
+	var l meta.ManifestLookup
+	var created int64
+	r, c, m := &l.Repository, &l.Collection, &l.Manifest
+	err := row.Scan(&r.ID, &r.Name, &r.ContainerID, &r.OwnerID, &r.Private, &created,
+		&c.ID, &c.OwnerID, &c.Private, &m.Digest, &m.MediaType, &m.Size, &m.Content)
+	r.CreatedAt = fromDB(created)
+	m.RepositoryID, l.Found = r.ID, m.Digest != ""
+	return l, mapErr(err, "repository "+name)
+}
+
 func (s *Store) DeleteManifest(ctx context.Context, repoID, digest string) error {
 	// Tags and references go by ON DELETE CASCADE; delete tags explicitly
 	// too, so the rule does not depend on SQLite's foreign_keys pragma.
