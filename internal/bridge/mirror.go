@@ -216,7 +216,8 @@ func (b *Bridge) imageManifest(ctx context.Context, tx Store, ref Ref, repo meta
 }
 
 // sifManifest is the artifact manifest SingularityCE's `push oras://`
-// writes (notes §4.6), so every Singularity and Apptainer pulls it.
+// writes (docs/protocols/oci-and-auth.md §4.6), so every Singularity and
+// Apptainer pulls it.
 func sifManifest(ref Ref, img meta.Image) ([]byte, error) {
 	d := digest.Digest(img.Digest)
 	short := d.Encoded()

@@ -22,7 +22,7 @@ import (
 )
 
 // `silo registry login|logout|list`: OCI registry credentials, as
-// SingularityCE 4 keeps them (oci-and-auth.md §4): secrets in a Docker
+// SingularityCE 4 keeps them (docs/protocols/oci-and-auth.md §4): secrets in a Docker
 // config.json, a record of each login in remote.yaml for `registry list`.
 
 func init() {
@@ -88,7 +88,7 @@ const plaintextWarning = "WARNING! Your credentials are stored unencrypted in '%
 	"Configure a credential helper to remove this warning. See\n" +
 	"https://docs.docker.com/go/credential-store/\n\n"
 
-// registryLogin runs Singularity's order of checks (oci-and-auth.md §4.2):
+// registryLogin runs Singularity's order of checks (docs/protocols/oci-and-auth.md §4.2):
 // transport, username, password; then verifies the credentials against
 // the registry and only then writes anything.
 func registryLogin(ctx context.Context, out *Out, o *loginOptions, raw string) error {
@@ -231,7 +231,7 @@ func newRegistryLogoutCmd(out *Out) *cobra.Command {
 	return cmd
 }
 
-// registryLogout follows Singularity (oci-and-auth.md §4.3): no stored
+// registryLogout follows Singularity (docs/protocols/oci-and-auth.md §4.3): no stored
 // login is a warning, not an error.
 func registryLogout(ctx context.Context, out *Out, authFlag, raw string) error {
 	u, err := parseRegistryURI(raw, true)
@@ -302,7 +302,7 @@ func newRegistryListCmd(out *Out) *cobra.Command {
 }
 
 // registryList prints remote.yaml's docker:// and oras:// records the way
-// SingularityCE does (oci-and-auth.md §4.4). Logins made with --authfile
+// SingularityCE does (docs/protocols/oci-and-auth.md §4.4). Logins made with --authfile
 // are not recorded there and so not listed, as in Singularity.
 func registryList(out *Out) error {
 	path, err := credstore.RemoteConfigFile()

@@ -16,7 +16,7 @@ import (
 )
 
 // `silo remote ...`: Library API endpoints and their tokens in remote.yaml,
-// with Singularity's commands and messages (library-api.md §3, seed 003).
+// with Singularity's commands and messages (docs/protocols/library-api.md §3, seed 003).
 
 func init() {
 	register(func(out *Out) []*cobra.Command { return []*cobra.Command{newRemoteCmd(out)} })

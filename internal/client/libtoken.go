@@ -28,7 +28,7 @@ func CheckTokenLength(token string) error {
 }
 
 // VerifyToken asks GET <tokenURI>/v1/token-status with the bearer token
-// (library-api.md §3.1); only 200 means valid. The messages follow
+// (docs/protocols/library-api.md §3.1); only 200 means valid. The messages follow
 // Singularity's "error response from server: ..." with the texts the seed
 // shows for a rejected token.
 func VerifyToken(ctx context.Context, hc *http.Client, tokenURI, token string) error {

@@ -7,7 +7,7 @@ import (
 )
 
 // ServiceVersion asks GET <uri>/version ({"data":{"version":...}}) for
-// `remote status` (library-api.md §3.2, §6.9).
+// `remote status` (docs/protocols/library-api.md §3.2, §6.9).
 func ServiceVersion(ctx context.Context, hc *http.Client, uri string) (string, error) {
 	req, err := newRequest(ctx, http.MethodGet, uri+"/version")
 	if err != nil {
@@ -38,7 +38,7 @@ type User struct {
 }
 
 // CurrentUser asks GET <libraryURI>/v1/rbac/users/current (no envelope,
-// library-api.md §3.3). Servers may not implement it; callers ignore errors.
+// docs/protocols/library-api.md §3.3). Servers may not implement it; callers ignore errors.
 func CurrentUser(ctx context.Context, hc *http.Client, libraryURI, token string) (*User, error) {
 	req, err := newRequest(ctx, http.MethodGet, libraryURI+"/v1/rbac/users/current")
 	if err != nil {

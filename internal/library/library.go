@@ -4,7 +4,8 @@
 // OCI side (who may push, frozen containers, auto-created collections,
 // privacy, the OCI view of every image) are the bridge's; uploads are the
 // upload service's. A write stores and verifies the blob first, then
-// commits metadata in one transaction.
+// commits metadata in one transaction. "LA §n" cites
+// docs/protocols/library-api.md.
 package library
 
 import (

@@ -1,6 +1,6 @@
 // Package libraryapi is the Sylabs Library API transport: what
 // `singularity push/pull/search/delete/remote` and scs-library-client speak.
-// See ../shared/protocols/library-api.md (cited below as LA §n).
+// See docs/protocols/library-api.md (cited below as LA §n).
 package libraryapi
 
 import (

@@ -2,7 +2,8 @@
 // repository name, tag and reference grammar, digests, media types, the
 // SIF artifact constants, the token scope grammar. It is a leaf: no I/O.
 //
-// Spec: OCI Distribution v1.1 (docs/protocols/oci-and-auth.md §1).
+// Spec: OCI Distribution v1.1 (docs/protocols/oci-and-auth.md §1; "notes
+// §n" below cites that file).
 package oci
 
 import (

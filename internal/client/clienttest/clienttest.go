@@ -1,7 +1,7 @@
 // Package clienttest runs the fake servers the client-side tests talk to:
 // a Basic-only OCI registry, a Bearer (token-server) registry, and a
 // Library API stub. They answer exactly what the protocol notes in
-// shared/protocols/ describe and what the Silo server will expose, so the
+// docs/protocols/ describe and what the Silo server will expose, so the
 // same tests can later run against the in-process Silo as another target.
 package clienttest
 
@@ -86,7 +86,7 @@ func ok(w http.ResponseWriter) {
 }
 
 // NewBasicRegistry is a registry with Basic auth only, like distribution's
-// htpasswd mode (oci-and-auth.md §3.7): /v2/ answers 401 with a Basic
+// htpasswd mode (docs/protocols/oci-and-auth.md §3.7): /v2/ answers 401 with a Basic
 // challenge without credentials or with wrong ones, 200 with user:pass.
 func NewBasicRegistry(t testing.TB, user, pass string, opts ...Option) *Server {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

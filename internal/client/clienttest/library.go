@@ -19,7 +19,7 @@ type Library struct {
 }
 
 // NewLibrary serves the Library API calls `remote login` and `remote
-// status` make (library-api.md §2, §3): the discovery document, /version,
+// status` make (docs/protocols/library-api.md §2, §3): the discovery document, /version,
 // /v1/token-status (200 for the valid token, 401 otherwise, as Silo
 // answers) and /v1/rbac/users/current.
 func NewLibrary(t testing.TB, cfg Library, opts ...Option) *Server {
@@ -67,7 +67,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
-// libraryError writes the {"error":{code,message}} envelope (library-api.md §1.2).
+// libraryError writes the {"error":{code,message}} envelope (docs/protocols/library-api.md §1.2).
 func libraryError(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, map[string]any{"error": map[string]any{"code": status, "message": msg}})
 }
