@@ -10,7 +10,7 @@ import (
 )
 
 // DiscoveryPath is where a Library API server describes its services
-// (library-api.md §2); not /assets/config.json.
+// (docs/protocols/library-api.md §2); not /assets/config.json.
 const DiscoveryPath = "/assets/config/config.prod.json"
 
 // Service is one entry of the discovery document.
@@ -34,7 +34,7 @@ func (s Services) Names() []string {
 }
 
 // Discover fetches base + DiscoveryPath and reads it as Singularity does
-// (library-api.md §2.2): a map of objects; a key ending in "API" names a
+// (docs/protocols/library-api.md §2.2): a map of objects; a key ending in "API" names a
 // service whose "uri" string is its base URL; entries without a string uri
 // are skipped; "keystore" is the keyserver.
 func Discover(ctx context.Context, hc *http.Client, base string) (Services, error) {

@@ -11,7 +11,7 @@ import (
 )
 
 // FetchToken gets a bearer token from the realm of p's Bearer challenge
-// (distribution token spec, GET form; oci-and-auth.md §3.2) with Basic
+// (distribution token spec, GET form; docs/protocols/oci-and-auth.md §3.2) with Basic
 // credentials. With no scopes it is the login check: Silo's /v2/token, like
 // Singularity's e2e token server, answers 401 to bad credentials even then.
 func (r Registry) FetchToken(ctx context.Context, p *PingResult, user, pass string, scopes ...string) (string, error) {

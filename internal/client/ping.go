@@ -101,7 +101,7 @@ func isLoopback(hostport string) bool {
 }
 
 // VerifyLogin checks user/pass against the registry before anything is
-// stored (oci-and-auth.md §4.2, plus the Basic check Singularity lacks):
+// stored (docs/protocols/oci-and-auth.md §4.2, plus the Basic check Singularity lacks):
 //   - /v2/ answers 200 without credentials: nothing to check;
 //   - Basic challenge: /v2/ with the credentials must answer 200;
 //   - Bearer challenge: the realm, with the credentials and no scope, must

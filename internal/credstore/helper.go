@@ -18,7 +18,7 @@ var ErrHelperNotFound = errors.New("credentials not found in native keychain")
 const identityTokenUser = "<token>"
 
 // Helper runs the credential helper docker-credential-<Name>, speaking the
-// protocol of docker-credential-helpers (oci-and-auth.md §5.1): the action
+// protocol of docker-credential-helpers (docs/protocols/oci-and-auth.md §5.1): the action
 // in argv[1], the request on stdin, the answer on stdout; a failure exits
 // non-zero with its message on stdout.
 type Helper struct {

@@ -36,7 +36,7 @@ type Resolved struct {
 }
 
 // Resolve picks the credentials a pull or push of host/repository uses,
-// highest first (Singularity's order, oci-and-auth.md §4.5):
+// highest first (Singularity's order, docs/protocols/oci-and-auth.md §4.5):
 //  1. --docker-username / --docker-password
 //  2. SILO_DOCKER_USERNAME / SILO_DOCKER_PASSWORD
 //  3. DOCKER_USERNAME / DOCKER_PASSWORD
