@@ -28,6 +28,7 @@ import (
 	"github.com/silo-hpc/silo/internal/auth"
 	"github.com/silo-hpc/silo/internal/blob"
 	"github.com/silo-hpc/silo/internal/meta"
+	"github.com/silo-hpc/silo/internal/oci"
 )
 
 // Store is the part of the metadata store the bridge reads and writes,
@@ -77,9 +78,6 @@ func (r Ref) Path() string {
 // Every such name is also an OCI repository path component.
 var nameRe = regexp.MustCompile(`^[a-z0-9]+(?:[._-][a-z0-9]+)*$`)
 
-// tagRe is the OCI tag grammar, so every library tag is also an OCI tag.
-var tagRe = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$`)
-
 // archRe accepts Go architecture names (amd64, arm64, ppc64le, ...).
 var archRe = regexp.MustCompile(`^[a-z0-9]{1,16}$`)
 
@@ -97,7 +95,8 @@ func CheckName(kind, name string) error {
 
 // CheckTag validates a library tag.
 func CheckTag(tag string) error {
-	if !tagRe.MatchString(tag) || strings.HasPrefix(tag, HashPrefix) {
+	// The OCI tag grammar, so every library tag is also an OCI tag.
+	if !oci.ValidTag(tag) || strings.HasPrefix(tag, HashPrefix) {
 		return apperr.New(apperr.Invalid, "invalid tag %q: use letters, digits, . _ - (up to 128, not starting with %q)", tag, HashPrefix)
 	}
 	return nil

@@ -33,6 +33,16 @@ func TestNameMatchesGrammar(t *testing.T) {
 	}
 }
 
+var tagRe = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)
+
+func TestTagMatchesGrammar(t *testing.T) {
+	for _, tag := range []string{"", "a", "_x", ".x", "-x", "A.b-c_d", "a b", "ä", "x/y", strings.Repeat("a", 128), strings.Repeat("a", 129)} {
+		if got, want := ValidTag(tag), tagRe.MatchString(tag); got != want {
+			t.Errorf("ValidTag(%q) = %v, grammar says %v", tag, got, want)
+		}
+	}
+}
+
 func TestNames(t *testing.T) {
 	for name, want := range map[string]bool{
 		"a": true, "alice/tools/python": true, "a-b/c__d/e.f": true, "a--b": true,
