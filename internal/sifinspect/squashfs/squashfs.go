@@ -196,3 +196,7 @@ func (f *FS) spend(n int) error {
 	}
 	return nil
 }
+
+// Close releases the decompressors' resources. The ReaderAt is the
+// caller's.
+func (f *FS) Close() { f.dec.close() }
