@@ -85,11 +85,11 @@ func Inspect(ctx context.Context, r io.ReaderAt, size int64, opts Options) (ins 
 			ins, err = nil, fmt.Errorf("%w: reader panicked: %v", ErrMalformed, p)
 		}
 	}()
-	in := &inspector{opts: opts, budget: opts.MaxTotalSize, ins: &Inspection{}}
+	in := &inspector{opts: opts, budget: opts.MaxTotalSize, ins: &Inspection{}, size: size}
 	if err := in.readSIF(ctx, r, size); err != nil {
 		return nil, err
 	}
-	if err := in.readRootFS(ctx, r, size); err != nil {
+	if err := in.readRootFS(ctx, r); err != nil {
 		in.warn("reading the primary partition: %v", err)
 	}
 	in.mergeLabels()
@@ -102,6 +102,7 @@ type inspector struct {
 	budget  int // bytes of content still allowed
 	ins     *Inspection
 	primary *partition // the first primary system partition
+	size    int64      // of the whole image
 }
 
 func (in *inspector) warn(format string, args ...any) {
@@ -119,4 +120,9 @@ func (in *inspector) took(what string, n int, truncated bool) {
 	if truncated {
 		in.ins.Truncated = append(in.ins.Truncated, what)
 	}
+}
+
+// inside says whether n bytes at off lie within the image.
+func (in *inspector) inside(off, n int64) bool {
+	return off >= 0 && n >= 0 && off <= in.size && n <= in.size-off
 }

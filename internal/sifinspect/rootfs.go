@@ -35,15 +35,15 @@ func (in *inspector) rootFiles() map[string]*string {
 }
 
 // readRootFS reads the metadata files of the primary squashfs partition.
-func (in *inspector) readRootFS(ctx context.Context, r io.ReaderAt, size int64) error {
+func (in *inspector) readRootFS(ctx context.Context, r io.ReaderAt) error {
 	p := in.primary
 	switch {
 	case p == nil:
 		return errors.New("the image has no primary system partition")
 	case p.fs != sif.FsSquash:
 		return fmt.Errorf("the partition is %s, not squashfs; its files are not read", p.fs)
-	case p.offset < 0 || p.size < 0 || p.offset > size || p.size > size-p.offset:
-		return fmt.Errorf("partition of %d bytes at %d lies outside the %d-byte image", p.size, p.offset, size)
+	case !in.inside(p.offset, p.size):
+		return fmt.Errorf("partition of %d bytes at %d lies outside the %d-byte image", p.size, p.offset, in.size)
 	}
 	total := int64(in.opts.MaxTotalSize)
 	fsys, err := squashfs.Open(ctx, io.NewSectionReader(r, p.offset, p.size), p.size, squashfs.Limits{

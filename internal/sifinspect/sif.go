@@ -54,7 +54,7 @@ func (in *inspector) readSIF(ctx context.Context, r io.ReaderAt, size int64) err
 		return false
 	})
 	in.ins.Signed = len(in.ins.Signatures) > 0
-	in.readObjects(ctx, r, size, f)
+	in.readObjects(ctx, r, f)
 	return nil
 }
 
@@ -93,6 +93,10 @@ func (in *inspector) object(d sif.Descriptor) {
 		o.LinkedObject = id
 	}
 	in.ins.Objects = append(in.ins.Objects, o)
+	if !in.inside(d.Offset(), d.Size()) {
+		// A cut upload, typically: say so even for objects not read.
+		in.warn("object %d: %d bytes at %d lie outside the %d-byte image", d.ID(), d.Size(), d.Offset(), in.size)
+	}
 	switch d.DataType() {
 	case sif.DataPartition:
 		fs, pt, arch, err := d.PartitionMetadata()
@@ -127,11 +131,11 @@ func (in *inspector) signature(d sif.Descriptor, o Object) {
 }
 
 // readObjects reads the definition file and labels objects.
-func (in *inspector) readObjects(ctx context.Context, r io.ReaderAt, size int64, f *sif.FileImage) {
-	if b, ok := in.firstObject(ctx, r, size, f, sif.DataDeffile, "sif:deffile"); ok {
+func (in *inspector) readObjects(ctx context.Context, r io.ReaderAt, f *sif.FileImage) {
+	if b, ok := in.firstObject(ctx, r, f, sif.DataDeffile, "sif:deffile"); ok {
 		in.ins.Deffile = string(b)
 	}
-	if b, ok := in.firstObject(ctx, r, size, f, sif.DataLabels, "sif:labels"); ok {
+	if b, ok := in.firstObject(ctx, r, f, sif.DataLabels, "sif:labels"); ok {
 		labels, err := decodeLabels(b)
 		if err != nil {
 			in.warn("SIF labels object: %v", err)
@@ -141,15 +145,14 @@ func (in *inspector) readObjects(ctx context.Context, r io.ReaderAt, size int64,
 }
 
 // firstObject reads the first object of type dt, at most the allowance.
-func (in *inspector) firstObject(ctx context.Context, r io.ReaderAt, size int64, f *sif.FileImage, dt sif.DataType, what string) ([]byte, bool) {
+func (in *inspector) firstObject(ctx context.Context, r io.ReaderAt, f *sif.FileImage, dt sif.DataType, what string) ([]byte, bool) {
 	ds, err := f.GetDescriptors(sif.WithDataType(dt))
 	if err != nil || len(ds) == 0 {
 		return nil, false
 	}
 	d := ds[0]
-	if d.Offset() < 0 || d.Size() < 0 || d.Offset() > size || d.Size() > size-d.Offset() {
-		in.warn("%s: object of %d bytes at %d outside the %d-byte image", what, d.Size(), d.Offset(), size)
-		return nil, false
+	if !in.inside(d.Offset(), d.Size()) {
+		return nil, false // warned about in object
 	}
 	if err := ctx.Err(); err != nil {
 		in.warn("%s: %v", what, err)
