@@ -11,7 +11,8 @@ import (
 // Squashfs fixtures in testdata, made by mksquashfs from sifinspecttest
 // trees (SIFINSPECT_UPDATE_FIXTURES=1 go test -run TestUpdateFixtures
 // remakes them). They let the fuzz target run without mksquashfs, and hold
-// 4 GiB sparse files that take mksquashfs seconds to read.
+// 4 GiB sparse files that take mksquashfs seconds to read. signed-gzip.sif
+// is made by package signedtest's TestUpdateFixtures.
 func fixtures() map[string]string {
 	return map[string]string{
 		"singularity-gzip.sqfs": "gzip",

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/sylabs/sif/v2/pkg/sif"
 )
@@ -44,8 +45,8 @@ func (in *inspector) readSIF(ctx context.Context, r io.ReaderAt, size int64) err
 	in.ins.Header = Header{
 		ID:       f.ID(),
 		Arch:     f.PrimaryArch(),
-		Created:  f.CreatedAt().UTC(),
-		Modified: f.ModifiedAt().UTC(),
+		Created:  in.time("created", f.CreatedAt()),
+		Modified: in.time("modified", f.ModifiedAt()),
 		Version:  f.Version(),
 	}
 	in.ins.Partitions, in.ins.Objects, in.ins.Signatures = []Partition{}, []Object{}, []Signature{}
@@ -56,6 +57,16 @@ func (in *inspector) readSIF(ctx context.Context, r io.ReaderAt, size int64) err
 	in.ins.Signed = len(in.ins.Signatures) > 0
 	in.readObjects(ctx, r, f)
 	return nil
+}
+
+// time keeps a header time the JSON encoding can carry (years 0-9999):
+// the inspection is stored as JSON, and a forged time must not stop that.
+func (in *inspector) time(what string, t time.Time) time.Time {
+	if y := t.UTC().Year(); y < 0 || y > 9999 {
+		in.warn("%s time out of range (year %d): left out", what, y)
+		return time.Time{}
+	}
+	return t.UTC()
 }
 
 // checkHeader sorts non-SIF input from SIF input, and refuses a descriptor
