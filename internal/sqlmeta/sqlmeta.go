@@ -100,6 +100,17 @@ func (s *Store) migrate(ctx context.Context) error {
 		return err
 	}
 	sort.Strings(names)
+	return s.migrateFiles(ctx, names)
+}
+
+// migrateFiles applies the named migrations that are for this dialect:
+// NNNN_x.sql is for both, NNNN_x.sqlite.sql and NNNN_x.postgres.sql for
+// one (where the DDL must differ, as for search indexes).
+func (s *Store) migrateFiles(ctx context.Context, names []string) error {
+	other := ".postgres.sql"
+	if s.postgres {
+		other = ".sqlite.sql"
+	}
 	return s.InTx(ctx, func(tx meta.Store) error {
 		t := tx.(*Store)
 		if t.postgres {
@@ -111,6 +122,9 @@ func (s *Store) migrate(ctx context.Context) error {
 			return err
 		}
 		for _, name := range names {
+			if strings.HasSuffix(name, other) {
+				continue
+			}
 			if err := t.applyMigration(ctx, name); err != nil {
 				return fmt.Errorf("%s: %w", name, err)
 			}
@@ -136,16 +150,36 @@ func (s *Store) applyMigration(ctx context.Context, name string) error {
 		bytesType = "BYTEA"
 	}
 	text := stripComments(strings.ReplaceAll(string(b), "{{BYTES}}", bytesType))
-	for _, stmt := range strings.Split(text, ";") {
-		if strings.TrimSpace(stmt) == "" {
-			continue
-		}
+	for _, stmt := range splitStatements(text) {
 		if _, err := s.q.ExecContext(ctx, stmt); err != nil {
 			return err
 		}
 	}
 	_, err = s.q.ExecContext(ctx, s.rebind(`INSERT INTO schema_migrations (version) VALUES (?)`), name)
 	return err
+}
+
+// splitStatements splits a migration at semicolons, except inside a
+// CREATE TRIGGER ... BEGIN ... END, whose body holds statements of its own.
+func splitStatements(text string) []string {
+	var out []string
+	cur := ""
+	for _, part := range strings.Split(text, ";") {
+		cur += part
+		head := strings.ToUpper(strings.TrimSpace(cur))
+		if strings.HasPrefix(head, "CREATE TRIGGER") && !strings.HasSuffix(head, "END") {
+			cur += ";"
+			continue
+		}
+		if strings.TrimSpace(cur) != "" {
+			out = append(out, cur)
+		}
+		cur = ""
+	}
+	if strings.TrimSpace(cur) != "" { // an unfinished trigger: let it fail
+		out = append(out, cur)
+	}
+	return out
 }
 
 func stripComments(stmt string) string {
