@@ -114,8 +114,8 @@ type SearchQuery struct {
 	// Signed keeps only images whose Metadata has "signed": true
 	// (SearchImages only).
 	Signed bool
-	// Limit (> 0) and Offset page each kind's results, which come in a
-	// fixed order.
+	// Limit (0: no limit) and Offset page each kind's results, which
+	// come in a fixed order: names compare byte by byte.
 	Limit, Offset int
 }
 

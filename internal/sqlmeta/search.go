@@ -14,12 +14,21 @@ import (
 // leaves out what the viewer may not read, orders and pages, so a caller
 // gets every visible hit however many invisible ones match.
 //
-// The dialects differ only in matching and signed, below; the privacy
-// condition and the rest of the SQL are shared. Joins are written as
-// CROSS JOIN with their conditions in WHERE: SQLite then joins in the
-// order written, starting from the text index, where its planner might
-// otherwise walk a whole table in ORDER BY order; PostgreSQL plans CROSS
-// JOIN like any inner join.
+// Every query has the same shape. A materialized common table expression
+// "hit" holds the ids and names of the visible rows that match, found
+// from the text index (for images, "k_hit" first holds the matching
+// containers); "top" orders them by name and takes the page; the outer
+// query reads the whole rows of the page alone. The fences keep
+// PostgreSQL's planner from the plan it otherwise likes for ORDER BY …
+// LIMIT: walk the name indexes in order and filter as it goes, which
+// reads the whole library when the visible matches are few (a search
+// whose hits are mostly someone else's private containers took seconds
+// at a million containers). Joins are CROSS JOIN with their conditions
+// in WHERE: SQLite then joins in the order written, from the text index
+// out; PostgreSQL plans them like any inner join.
+//
+// The dialects differ only in matching, signed, byName and searchAll,
+// below; the privacy condition and the rest of the SQL are shared.
 
 // match is how a query finds the rows that contain a text: from goes
 // right before the table in the FROM clause (on SQLite, the FTS lookup
@@ -71,13 +80,25 @@ func (s *Store) matching(table, alias, text string, cols ...string) match {
 	return m
 }
 
-// signed is the condition "the image aliased i has "signed": true in its
-// metadata JSON".
-func (s *Store) signed() string {
+// signed is the condition "the image metadata JSON in col has "signed":
+// true".
+func (s *Store) signed(col string) string {
 	if s.postgres {
-		return `(i.metadata::jsonb ->> 'signed') = 'true'`
+		return `(` + col + `::jsonb ->> 'signed') = 'true'`
 	}
-	return `json_extract(i.metadata, '$.signed') = 1`
+	return `json_extract(` + col + `, '$.signed') = 1`
+}
+
+// byName orders by name columns in byte order on both databases
+// (SQLite's BINARY; on PostgreSQL "C" rather than the database's locale,
+// which may sort "a-b" after "ab").
+func (s *Store) byName(cols ...string) string {
+	if s.postgres {
+		for i, c := range cols {
+			cols[i] = c + ` COLLATE "C"`
+		}
+	}
+	return strings.Join(cols, ", ")
 }
 
 // likePattern makes a "contains" LIKE pattern in which LIKE's wildcards
@@ -115,6 +136,34 @@ func (q *sqlText) add(text string, args ...any) {
 	q.args = append(q.args, args...)
 }
 
+// searchAll runs a search query with queryAll. On PostgreSQL, outside a
+// transaction of the caller's, it runs in a transaction of its own that
+// tells the planner what holds for a search: the rows it reads are
+// cached, so a random read costs about what a sequential one does
+// (random_page_cost, by default priced for disks, made it read all of
+// images rather than look up a few thousand by index), and the query is
+// short, so compiling it (jit) or starting parallel workers costs more
+// than it saves (each doubled the time of searches at a million
+// containers). SQLite needs none of this, and a transaction there would
+// take the write lock.
+func searchAll[T any](ctx context.Context, s *Store, what string, scan func(scanner) (T, error), q string, args ...any) ([]T, error) {
+	if !s.postgres || s.inTx {
+		return queryAll(ctx, s, what, scan, q, args...)
+	}
+	var out []T
+	err := s.InTx(ctx, func(tx meta.Store) error {
+		t := tx.(*Store)
+		if _, err := t.exec(ctx, what, `SELECT set_config('random_page_cost', '1.1', true), set_config('jit', 'off', true),
+			set_config('max_parallel_workers_per_gather', '0', true)`); err != nil {
+			return err
+		}
+		var err error
+		out, err = queryAll(ctx, t, what, scan, q, args...)
+		return err
+	})
+	return out, err
+}
+
 // where gathers the conditions of a query and their arguments.
 type where struct {
 	conds []string
@@ -128,14 +177,37 @@ func (w *where) add(cond string, args ...any) {
 	}
 }
 
-// end writes WHERE, ORDER BY and the page.
-func (w *where) end(b *sqlText, q meta.SearchQuery, order string) {
+// write writes WHERE and the conditions, if any.
+func (w *where) write(b *sqlText) {
+	if len(w.conds) > 0 {
+		b.add(` WHERE `+strings.Join(w.conds, " AND "), w.args...)
+	}
+}
+
+// top writes the CTE "top": the page asked for of hit, with its entity's
+// name, ordered by that name, then hit's columns names (by name) and
+// rest.
+func (s *Store) top(b *sqlText, q meta.SearchQuery, names []string, rest ...string) {
 	limit := q.Limit
 	if limit <= 0 {
 		limit = math.MaxInt32
 	}
-	b.add(` WHERE `+strings.Join(w.conds, " AND "), w.args...)
-	b.add(` ORDER BY `+order+` LIMIT ? OFFSET ?`, limit, max(q.Offset, 0))
+	b.add(`, top AS MATERIALIZED (SELECT hit.*, e.name AS e_name FROM hit CROSS JOIN entities e WHERE e.id = hit.e_id ORDER BY `+
+		s.order("e.name", "hit.", names, rest)+` LIMIT ? OFFSET ?) `, limit, max(q.Offset, 0))
+}
+
+// order is the ORDER BY list: first, then prefix+names by name, then
+// prefix+rest.
+func (s *Store) order(first, prefix string, names, rest []string) string {
+	cols := []string{first}
+	for _, n := range names {
+		cols = append(cols, prefix+n)
+	}
+	out := s.byName(cols...)
+	for _, r := range rest {
+		out += ", " + prefix + r
+	}
+	return out
 }
 
 // inList returns "(?, ?, …)" for vals, padded to a power-of-two length
@@ -162,28 +234,47 @@ func qualify(alias, cols string) string {
 	return strings.Join(parts, ", ")
 }
 
+// hits writes "SELECT sel FROM tables WHERE …": the rows of tables that
+// match text in table (aliased alias), with the further conditions w.
+func (s *Store) hits(b *sqlText, sel, table, alias, tables, text string, w where, cols ...string) {
+	m := s.matching(table, alias, text, cols...)
+	b.add(`SELECT `+sel+` FROM `+m.from+tables, m.fromArgs...)
+	w.conds = append([]string{m.cond}, w.conds...)
+	w.args = append(append([]any{}, m.condArgs...), w.args...)
+	w.write(b)
+}
+
+// What "hit" holds of a collection (c) and of a container (k) with its
+// collection (c): the ids to read the rows by and the names to order by.
+const (
+	collectionHit = `c.id AS c_id, c.name AS c_name, c.entity_id AS e_id`
+	containerHit  = `k.id AS k_id, k.name AS k_name, ` + collectionHit
+)
+
 func (s *Store) SearchEntities(ctx context.Context, q meta.SearchQuery) ([]meta.Entity, error) {
 	var b sqlText
-	var w where
-	m := s.matching("entities", "e", q.Text, "name", "description")
-	b.add(`SELECT `+qualify("e", entityCols)+` FROM `+m.from+`entities e`, m.fromArgs...)
-	w.add(m.cond, m.condArgs...)
-	w.end(&b, q, "e.name")
-	return queryAll(ctx, s, "search entities", scanEntity, b.String(), b.args...)
+	b.add(`WITH hit AS MATERIALIZED (`)
+	s.hits(&b, `e.id AS e_id`, "entities", "e", `entities e`, q.Text, where{}, "name", "description")
+	b.add(`)`)
+	s.top(&b, q, nil)
+	b.add(`SELECT ` + qualify("e", entityCols) + ` FROM top CROSS JOIN entities e WHERE e.id = top.e_id ORDER BY ` +
+		s.order("top.e_name", "", nil, nil))
+	return searchAll(ctx, s, "search entities", scanEntity, b.String(), b.args...)
 }
 
 func (s *Store) SearchCollections(ctx context.Context, q meta.SearchQuery) ([]meta.CollectionHit, error) {
 	var b sqlText
 	var w where
-	m := s.matching("collections", "c", q.Text, "name", "description")
-	b.add(`SELECT `+qualify("c", collectionCols)+`, `+qualify("e", entityCols)+
-		` FROM `+m.from+`collections c CROSS JOIN entities e`, m.fromArgs...)
-	w.add(m.cond, m.condArgs...)
-	w.add(`e.id = c.entity_id`)
-	cond, args := visible(q.Viewer)
-	w.add(cond, args...)
-	w.end(&b, q, "e.name, c.name")
-	return queryAll(ctx, s, "search collections", func(r scanner) (meta.CollectionHit, error) {
+	vis, args := visible(q.Viewer)
+	w.add(vis, args...)
+	b.add(`WITH hit AS MATERIALIZED (`)
+	s.hits(&b, collectionHit, "collections", "c", `collections c`, q.Text, w, "name", "description")
+	b.add(`)`)
+	s.top(&b, q, []string{"c_name"})
+	b.add(`SELECT ` + qualify("c", collectionCols) + `, ` + qualify("e", entityCols) +
+		` FROM top CROSS JOIN collections c CROSS JOIN entities e WHERE c.id = top.c_id AND e.id = top.e_id ORDER BY ` +
+		s.order("top.e_name", "top.", []string{"c_name"}, nil))
+	return searchAll(ctx, s, "search collections", func(r scanner) (meta.CollectionHit, error) {
 		var h meta.CollectionHit
 		var cc, cu, ec int64
 		err := r.Scan(&h.Collection.ID, &h.Collection.EntityID, &h.Collection.Name, &h.Collection.Description,
@@ -210,47 +301,38 @@ func scanContainerHit(r scanner, extra ...any) (meta.ContainerHit, error) {
 	return h, err
 }
 
-var containerHitCols = qualify("k", containerCols) + `, ` + qualify("c", collectionCols) + `, ` + qualify("e", entityCols)
-
-// A container k with its collection c and entity e.
-const (
-	containerHitTables = `containers k CROSS JOIN collections c CROSS JOIN entities e`
-	containerHitJoins  = `c.id = k.collection_id AND e.id = c.entity_id`
+// The outer query of containers and images reads the page's containers,
+// collections and entities.
+var (
+	containerHitCols = qualify("k", containerCols) + `, ` + qualify("c", collectionCols) + `, ` + qualify("e", entityCols)
+	containerHitRows = ` FROM top CROSS JOIN containers k CROSS JOIN collections c CROSS JOIN entities e`
+	containerHitIDs  = ` WHERE k.id = top.k_id AND c.id = top.c_id AND e.id = top.e_id`
 )
 
 func (s *Store) SearchContainers(ctx context.Context, q meta.SearchQuery) ([]meta.ContainerHit, error) {
 	var b sqlText
 	var w where
-	m := s.matching("containers", "k", q.Text, "name", "description")
-	b.add(`SELECT `+containerHitCols+` FROM `+m.from+containerHitTables, m.fromArgs...)
-	w.add(m.cond, m.condArgs...)
-	w.add(containerHitJoins)
-	cond, args := visible(q.Viewer)
-	w.add(cond, args...)
-	w.end(&b, q, "e.name, c.name, k.name")
-	return queryAll(ctx, s, "search containers", func(r scanner) (meta.ContainerHit, error) { return scanContainerHit(r) },
+	w.add(`c.id = k.collection_id`)
+	vis, args := visible(q.Viewer)
+	w.add(vis, args...)
+	b.add(`WITH hit AS MATERIALIZED (`)
+	s.hits(&b, containerHit, "containers", "k", `containers k CROSS JOIN collections c`, q.Text, w, "name", "description")
+	b.add(`)`)
+	names := []string{"c_name", "k_name"}
+	s.top(&b, q, names)
+	b.add(`SELECT ` + containerHitCols + containerHitRows + containerHitIDs + ` ORDER BY ` + s.order("top.e_name", "top.", names, nil))
+	return searchAll(ctx, s, "search containers", func(r scanner) (meta.ContainerHit, error) { return scanContainerHit(r) },
 		b.String(), b.args...)
 }
 
 func (s *Store) SearchImages(ctx context.Context, q meta.SearchQuery) ([]meta.ImageHit, error) {
 	var b sqlText
-	var w where
-	b.add(`SELECT ` + containerHitCols + `, ` + qualify("i", imageCols) + ` FROM `)
-	s.imageMatches(&b, q.Text)
-	b.add(`images i CROSS JOIN ` + containerHitTables)
-	w.add(`i.id = hit.id AND k.id = i.container_id AND ` + containerHitJoins)
-	w.add(`i.uploaded = ?`, true)
-	cond, args := visible(q.Viewer)
-	w.add(cond, args...)
-	if len(q.Arches) > 0 {
-		in, args := inList(q.Arches)
-		w.add(`(i.arch = '' OR i.arch IN `+in+`)`, args...)
-	}
-	if q.Signed {
-		w.add(s.signed())
-	}
-	w.end(&b, q, "e.name, c.name, k.name, i.created_at, i.id")
-	hits, err := queryAll(ctx, s, "search images", func(r scanner) (meta.ImageHit, error) {
+	s.imageHits(&b, q)
+	names, rest := []string{"c_name", "k_name"}, []string{"i_created_at", "i_id"}
+	s.top(&b, q, names, rest...)
+	b.add(`SELECT ` + containerHitCols + `, ` + qualify("i", imageCols) + containerHitRows + ` CROSS JOIN images i` +
+		containerHitIDs + ` AND i.id = top.i_id ORDER BY ` + s.order("top.e_name", "top.", names, rest))
+	hits, err := searchAll(ctx, s, "search images", func(r scanner) (meta.ImageHit, error) {
 		var i meta.Image
 		var ic, iu int64
 		h, err := scanContainerHit(r, &i.ID, &i.ContainerID, &i.Digest, &i.Size, &i.Arch, &i.Description, &i.Uploaded,
@@ -264,29 +346,55 @@ func (s *Store) SearchImages(ctx context.Context, q meta.SearchQuery) ([]meta.Im
 	return hits, s.addTags(ctx, hits)
 }
 
-// imageMatches writes "(…) hit CROSS JOIN ", the ids of the images in a
-// container whose name or description, a collection whose name, or an
-// entity whose name contains text, or whose own description does. It is
-// a union of one index lookup per table, which the databases can drive
-// from the indexes where ORs across a join would read every image.
-func (s *Store) imageMatches(b *sqlText, text string) {
-	branch := func(sel, table, alias, tables, joins string, cols ...string) {
-		m := s.matching(table, alias, text, cols...)
-		b.add(sel+` FROM `+m.from+tables, m.fromArgs...)
-		b.add(` WHERE `+m.cond+joins, m.condArgs...)
+// imageHits writes "WITH k_hit AS (…), hit AS (…)": the visible images in
+// a container whose name or description, a collection whose name or an
+// entity whose name contains the text (k_hit), or whose own description
+// does; and that pass the arch and signed filters. Unions of one index
+// lookup per table, which the databases can drive from the indexes where
+// ORs across a join would read every image. Privacy is decided per
+// container before any image is looked up, so hidden hits cost no image
+// lookups.
+func (s *Store) imageHits(b *sqlText, q meta.SearchQuery) {
+	vis, visArgs := visible(q.Viewer)
+	containers := func(table, alias, tables, joins string, cols ...string) {
+		var w where
+		w.add(joins)
+		w.add(vis, visArgs...)
+		s.hits(b, containerHit, table, alias, tables, q.Text, w, cols...)
 	}
-	b.add(`(`)
-	branch(`SELECT i1.id`, "containers", "k1", `containers k1 CROSS JOIN images i1`,
-		` AND i1.container_id = k1.id`, "name", "description")
+	b.add(`WITH k_hit AS MATERIALIZED (`)
+	containers("containers", "k", `containers k CROSS JOIN collections c`, `c.id = k.collection_id`, "name", "description")
 	b.add(` UNION `)
-	branch(`SELECT i2.id`, "collections", "c2", `collections c2 CROSS JOIN containers k2 CROSS JOIN images i2`,
-		` AND k2.collection_id = c2.id AND i2.container_id = k2.id`, "name")
+	containers("collections", "c", `collections c CROSS JOIN containers k`, `k.collection_id = c.id`, "name")
 	b.add(` UNION `)
-	branch(`SELECT i3.id`, "entities", "e3", `entities e3 CROSS JOIN collections c3 CROSS JOIN containers k3 CROSS JOIN images i3`,
-		` AND c3.entity_id = e3.id AND k3.collection_id = c3.id AND i3.container_id = k3.id`, "name")
+	containers("entities", "e", `entities e CROSS JOIN collections c CROSS JOIN containers k`,
+		`c.entity_id = e.id AND k.collection_id = c.id`, "name")
+	b.add(`), hit AS MATERIALIZED (SELECT k_hit.*, i.id AS i_id, i.created_at AS i_created_at FROM k_hit CROSS JOIN images i`)
+	w := s.imageFilters(q)
+	w.conds = append([]string{`i.container_id = k_hit.k_id`}, w.conds...)
+	w.write(b)
 	b.add(` UNION `)
-	branch(`SELECT i4.id`, "images", "i4", `images i4`, ``, "description")
-	b.add(`) hit CROSS JOIN `)
+	w = s.imageFilters(q)
+	w.add(`k.id = i.container_id AND c.id = k.collection_id`)
+	w.add(vis, visArgs...)
+	s.hits(b, containerHit+`, i.id AS i_id, i.created_at AS i_created_at`, "images", "i",
+		`images i CROSS JOIN containers k CROSS JOIN collections c`, q.Text, w, "description")
+	b.add(`)`)
+}
+
+// imageFilters are the conditions on the image aliased i: uploaded, and
+// of the asked architectures and signed if asked.
+func (s *Store) imageFilters(q meta.SearchQuery) where {
+	var w where
+	w.add(`i.uploaded = ?`, true)
+	if len(q.Arches) > 0 {
+		in, args := inList(q.Arches)
+		w.add(`(i.arch = '' OR i.arch IN `+in+`)`, args...)
+	}
+	if q.Signed {
+		w.add(s.signed("i.metadata"))
+	}
+	return w
 }
 
 // addTags fills each hit's tags in one query.
