@@ -3,6 +3,7 @@ package library
 import (
 	"context"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/silo-hpc/silo/internal/apperr"
 	"github.com/silo-hpc/silo/internal/auth"
@@ -15,6 +16,9 @@ type SearchQuery struct {
 	Value  string
 	Arches []string // empty: any architecture
 	Signed bool     // only signed images
+	// Page (from 1) and Limit (1 to SearchLimit) page each kind of
+	// result; zero means the first page of SearchLimit.
+	Page, Limit int
 }
 
 // SearchResult holds what the caller may see, per kind.
@@ -26,125 +30,83 @@ type SearchResult struct {
 }
 
 const (
-	// searchScan bounds the rows read per kind; the results are what of
-	// them the caller may see, at most searchLimit.
-	searchScan  = 1000
-	searchLimit = 200
+	// SearchLimit is the most results of each kind in one answer, and
+	// the default.
+	SearchLimit = 200
+	// MaxSearchPage bounds how deep pages go (each deeper page costs
+	// the database the rows before it).
+	MaxSearchPage = 1000
+	// minSearchValue is what the Library client itself requires (LA §4
+	// L25); shorter values match so much that answering them would read
+	// most of the database.
+	minSearchValue = 3
+	// maxSearchArches bounds the arch list (each one is a parameter of
+	// the image query).
+	maxSearchArches = 32
 )
 
-// Search answers GET /v1/search. Private collections and everything in
-// them are left out unless the caller may read them.
+// Search answers GET /v1/search. The store leaves out private
+// collections, and everything in them, that the caller may not read.
 func (s *Service) Search(ctx context.Context, p auth.Principal, q SearchQuery) (SearchResult, error) {
 	var res SearchResult
-	q.Value = strings.TrimSpace(q.Value)
-	if q.Value == "" {
-		return res, apperr.New(apperr.Invalid, "search needs a value")
+	mq, err := searchQuery(p, q)
+	if err != nil {
+		return res, err
 	}
-	for _, a := range q.Arches {
-		if err := bridge.CheckArch(a); err != nil {
-			return res, err
-		}
+	// Plain reads, not s.meta.InTx: on SQLite every transaction takes the
+	// write lock, which a search has no need to hold. Each kind is one
+	// query, consistent in itself.
+	if res.Entities, err = s.meta.SearchEntities(ctx, mq); err != nil {
+		return res, err
 	}
-	err := s.meta.InTx(ctx, func(tx meta.Store) error {
-		var err error
-		if res.Entities, err = tx.SearchEntities(ctx, q.Value, searchLimit); err != nil {
-			return err
-		}
-		if res.Collections, err = s.searchCollections(ctx, tx, p, q.Value); err != nil {
-			return err
-		}
-		if res.Containers, err = s.searchContainers(ctx, tx, p, q.Value); err != nil {
-			return err
-		}
-		res.Images, err = s.searchImages(ctx, tx, p, q)
-		return err
-	})
+	if res.Collections, err = s.meta.SearchCollections(ctx, mq); err != nil {
+		return res, err
+	}
+	if res.Containers, err = s.meta.SearchContainers(ctx, mq); err != nil {
+		return res, err
+	}
+	hits, err := s.meta.SearchImages(ctx, mq)
+	for _, h := range hits {
+		res.Images = append(res.Images, ImageInfo{
+			Ref:   Ref{Entity: h.Entity, Collection: h.Collection, Container: h.Container},
+			Image: h.Image, Tags: h.Tags})
+	}
 	return res, err
 }
 
-// visible memoizes read access per collection within one search.
-type visible struct {
-	s    *Service
-	p    auth.Principal
-	seen map[string]bool
-}
-
-func (v *visible) ok(ctx context.Context, st meta.Store, c meta.Collection) (bool, error) {
-	if ok, done := v.seen[c.ID]; done {
-		return ok, nil
+// searchQuery checks q and turns it into the store's query for p.
+func searchQuery(p auth.Principal, q SearchQuery) (meta.SearchQuery, error) {
+	mq := meta.SearchQuery{
+		Text:   strings.TrimSpace(q.Value),
+		Viewer: meta.Viewer{UserID: p.UserID, Admin: p.IsAdmin()},
+		Signed: q.Signed,
+		Limit:  SearchLimit,
 	}
-	ok, err := v.s.access.CanReadCollection(ctx, st, v.p, c)
-	v.seen[c.ID] = ok
-	return ok, err
-}
-
-func (s *Service) searchCollections(ctx context.Context, st meta.Store, p auth.Principal, text string) ([]meta.CollectionHit, error) {
-	hits, err := st.SearchCollections(ctx, text, searchScan)
-	if err != nil {
-		return nil, err
+	if utf8.RuneCountInString(mq.Text) < minSearchValue {
+		return mq, apperr.New(apperr.Invalid, "search value must be at least %d characters", minSearchValue)
 	}
-	return visibleHits(ctx, st, &visible{s: s, p: p, seen: map[string]bool{}}, hits,
-		func(h meta.CollectionHit) meta.Collection { return h.Collection })
-}
-
-func (s *Service) searchContainers(ctx context.Context, st meta.Store, p auth.Principal, text string) ([]meta.ContainerHit, error) {
-	hits, err := st.SearchContainers(ctx, text, searchScan)
-	if err != nil {
-		return nil, err
+	if len(q.Arches) > maxSearchArches {
+		return mq, apperr.New(apperr.Invalid, "at most %d architectures", maxSearchArches)
 	}
-	return visibleHits(ctx, st, &visible{s: s, p: p, seen: map[string]bool{}}, hits,
-		func(h meta.ContainerHit) meta.Collection { return h.Collection })
-}
-
-// visibleHits keeps the hits whose collection the caller may read, up to
-// searchLimit.
-func visibleHits[H any](ctx context.Context, st meta.Store, v *visible, hits []H, collection func(H) meta.Collection) ([]H, error) {
-	var out []H
-	for _, h := range hits {
-		ok, err := v.ok(ctx, st, collection(h))
-		if err != nil {
-			return nil, err
+	seen := map[string]bool{}
+	for _, a := range q.Arches {
+		if err := bridge.CheckArch(a); err != nil {
+			return mq, err
 		}
-		if ok && len(out) < searchLimit {
-			out = append(out, h)
+		if !seen[a] {
+			seen[a] = true
+			mq.Arches = append(mq.Arches, a)
 		}
 	}
-	return out, nil
-}
-
-func (s *Service) searchImages(ctx context.Context, st meta.Store, p auth.Principal, q SearchQuery) ([]ImageInfo, error) {
-	hits, err := st.SearchImages(ctx, q.Value, q.Arches, searchScan)
-	if err != nil {
-		return nil, err
+	if q.Limit < 0 || q.Limit > SearchLimit {
+		return mq, apperr.New(apperr.Invalid, "limit must be between 1 and %d", SearchLimit)
 	}
-	v := &visible{s: s, p: p, seen: map[string]bool{}}
-	tags := map[string][]meta.LibraryTag{} // by container
-	var out []ImageInfo
-	for _, h := range hits {
-		if len(out) == searchLimit {
-			break
-		}
-		if signed, _, _ := ImageMeta(h.Image); q.Signed && !signed {
-			continue
-		}
-		if ok, err := v.ok(ctx, st, h.Collection); err != nil || !ok {
-			if err != nil {
-				return nil, err
-			}
-			continue
-		}
-		if _, ok := tags[h.Container.ID]; !ok {
-			if tags[h.Container.ID], err = st.ListLibraryTags(ctx, h.Container.ID); err != nil {
-				return nil, err
-			}
-		}
-		info := ImageInfo{Ref: Ref{Entity: h.Entity, Collection: h.Collection, Container: h.Container}, Image: h.Image}
-		for _, t := range tags[h.Container.ID] {
-			if t.ImageID == h.Image.ID {
-				info.Tags = append(info.Tags, t.Tag)
-			}
-		}
-		out = append(out, info)
+	if q.Page < 0 || q.Page > MaxSearchPage {
+		return mq, apperr.New(apperr.Invalid, "page must be between 1 and %d", MaxSearchPage)
 	}
-	return out, nil
+	if q.Limit > 0 {
+		mq.Limit = q.Limit
+	}
+	mq.Offset = max(q.Page-1, 0) * mq.Limit
+	return mq, nil
 }

@@ -40,12 +40,15 @@ type LibraryTag struct {
 	UpdatedAt   time.Time
 }
 
-// ImageHit is an image search result with the names of its parents.
+// ImageHit is an image search result with its parents and tags.
 type ImageHit struct {
 	Image      Image
 	Container  Container
 	Collection Collection
 	Entity     Entity
+	// Tags are the container's tags naming this image, ordered by tag,
+	// then arch.
+	Tags []string
 }
 
 // ContainerHit is a container search result with its parents.
@@ -93,17 +96,52 @@ type LibraryTags interface {
 	GetLabels(ctx context.Context, imageID string) (map[string]string, error)
 }
 
-// LibrarySearch finds library objects whose name (or description)
-// contains a text, case-insensitively. Callers filter by visibility: the
-// store knows nothing of access rules. limit bounds each result list.
+// SearchQuery is one library search.
+type SearchQuery struct {
+	// Text is found as a substring of names and descriptions,
+	// case-insensitively; LIKE wildcards in it are literal.
+	Text string
+	// Viewer is who searches: collections it may not read, and what is
+	// in them, are left out.
+	Viewer Viewer
+	// Arches, when not empty, keeps images of those architectures and of
+	// unknown architecture (SearchImages only).
+	Arches []string
+	// Signed keeps only images whose Metadata has "signed": true
+	// (SearchImages only).
+	Signed bool
+	// Limit (0: no limit) and Offset page each kind's results, which
+	// come in a fixed order: names compare byte by byte.
+	Limit, Offset int
+}
+
+// Viewer is the caller as the store sees it for privacy. The zero Viewer
+// is anonymous.
+type Viewer struct {
+	UserID string
+	Admin  bool
+}
+
+// LibrarySearch finds library objects whose name or description contains
+// a text, and leaves out what the viewer may not see: a private
+// collection, its containers and images are found only by its owner,
+// admins and members of teams granted the collection (the rule of
+// access.Checker.CanReadCollection). Entities are visible to everyone.
 type LibrarySearch interface {
-	SearchEntities(ctx context.Context, text string, limit int) ([]Entity, error)
-	SearchCollections(ctx context.Context, text string, limit int) ([]CollectionHit, error)
-	SearchContainers(ctx context.Context, text string, limit int) ([]ContainerHit, error)
-	// SearchImages lists uploaded images whose container, collection or
-	// entity name or description contains text; arches, when not empty,
-	// keeps images of those architectures (and of unknown architecture).
-	SearchImages(ctx context.Context, text string, arches []string, limit int) ([]ImageHit, error)
+	// SearchEntities finds entities by name or description, ordered by
+	// name.
+	SearchEntities(ctx context.Context, q SearchQuery) ([]Entity, error)
+	// SearchCollections finds collections by name or description,
+	// ordered by entity name, then name.
+	SearchCollections(ctx context.Context, q SearchQuery) ([]CollectionHit, error)
+	// SearchContainers finds containers by name or description, ordered
+	// by entity, collection and container name.
+	SearchContainers(ctx context.Context, q SearchQuery) ([]ContainerHit, error)
+	// SearchImages finds uploaded images whose container name or
+	// description, collection name, entity name or own description
+	// contains the text, ordered by entity, collection and container
+	// name, then age.
+	SearchImages(ctx context.Context, q SearchQuery) ([]ImageHit, error)
 }
 
 // Library stores library images, per-architecture tags and labels. It is

@@ -14,7 +14,7 @@ func testLibrary(t *testing.T, newStore NewStore) {
 	t.Run("images", func(t *testing.T) { testImages(t, newStore(t)) })
 	t.Run("tags", func(t *testing.T) { testLibraryTags(t, newStore(t)) })
 	t.Run("labels", func(t *testing.T) { testLabels(t, newStore(t)) })
-	t.Run("search", func(t *testing.T) { testLibrarySearch(t, newStore(t)) })
+	t.Run("search", func(t *testing.T) { testSearch(t, newStore) })
 	t.Run("uploads-for", func(t *testing.T) { testUploadsFor(t, newStore(t)) })
 }
 
@@ -137,59 +137,6 @@ func testLabels(t *testing.T, s meta.Store) {
 	must(t, s.DeleteImage(ctx, img.ID))
 	if got, _ = s.GetLabels(ctx, img.ID); len(got) != 0 {
 		t.Fatalf("labels outlived their image: %v", got)
-	}
-}
-
-func testLibrarySearch(t *testing.T, s meta.Store) {
-	ctx := context.Background()
-	alice := MkUser(t, s, "alice")
-	_, col, con := MkContainer(t, s, alice, "alice", "bio-tools", "blast")
-	_, _, other := MkContainer(t, s, alice, "alice", "misc", "editor")
-	col.Description = "Sequence ANALYSIS 100%"
-	must(t, s.UpdateCollection(ctx, &col))
-	a := mkImage(t, s, con, digestA, "amd64", 1)
-	mkImage(t, s, con, digestB, "arm64", 2)
-	pending := meta.Image{ContainerID: other.ID, Digest: digestA}
-	must(t, s.CreateImage(ctx, &pending))
-
-	ents, err := s.SearchEntities(ctx, "ALI", 10)
-	must(t, err)
-	if len(ents) != 1 || ents[0].Name != "alice" {
-		t.Fatalf("entities %+v", ents)
-	}
-	cols, err := s.SearchCollections(ctx, "analysis", 10)
-	must(t, err)
-	if len(cols) != 1 || cols[0].Collection.ID != col.ID || cols[0].Entity.Name != "alice" {
-		t.Fatalf("collections %+v", cols)
-	}
-	// LIKE wildcards in the text are literal.
-	if cols, _ = s.SearchCollections(ctx, "1_0%", 10); len(cols) != 0 {
-		t.Fatalf("wildcards matched: %+v", cols)
-	}
-	if cols, _ = s.SearchCollections(ctx, "100%", 10); len(cols) != 1 {
-		t.Fatalf("literal %% not found: %+v", cols)
-	}
-	cons, err := s.SearchContainers(ctx, "las", 10)
-	must(t, err)
-	if len(cons) != 1 || cons[0].Container.ID != con.ID || cons[0].Collection.Name != "bio-tools" || cons[0].Entity.Name != "alice" {
-		t.Fatalf("containers %+v", cons)
-	}
-	imgs, err := s.SearchImages(ctx, "bio", nil, 10)
-	must(t, err)
-	if len(imgs) != 2 || imgs[0].Container.Name != "blast" {
-		t.Fatalf("images %+v", imgs)
-	}
-	imgs, err = s.SearchImages(ctx, "blast", []string{"amd64"}, 10)
-	must(t, err)
-	if len(imgs) != 1 || imgs[0].Image.ID != a.ID || imgs[0].Image.Arch != "amd64" {
-		t.Fatalf("amd64 images %+v", imgs)
-	}
-	// Images not yet uploaded are never found.
-	if imgs, _ = s.SearchImages(ctx, "editor", nil, 10); len(imgs) != 0 {
-		t.Fatalf("pending image found: %+v", imgs)
-	}
-	if imgs, _ = s.SearchImages(ctx, "alice", nil, 1); len(imgs) != 1 {
-		t.Fatalf("limit ignored: %d results", len(imgs))
 	}
 }
 

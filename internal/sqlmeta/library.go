@@ -2,7 +2,6 @@ package sqlmeta
 
 import (
 	"context"
-	"strings"
 
 	"github.com/silo-hpc/silo/internal/meta"
 )
@@ -16,15 +15,6 @@ func scanImage(r scanner) (meta.Image, error) {
 		&i.Metadata, &i.ManifestDigest, &i.CreatedBy, &created, &updated)
 	i.CreatedAt, i.UpdatedAt = fromDB(created), fromDB(updated)
 	return i, err
-}
-
-// libQualify qualifies a column list with a table alias for joins.
-func libQualify(alias, cols string) string {
-	parts := strings.Split(cols, ", ")
-	for i, p := range parts {
-		parts[i] = alias + "." + p
-	}
-	return strings.Join(parts, ", ")
 }
 
 func (s *Store) CreateImage(ctx context.Context, i *meta.Image) error {
@@ -139,87 +129,4 @@ func (s *Store) GetLabels(ctx context.Context, imageID string) (map[string]strin
 		out[p.k] = p.v
 	}
 	return out, nil
-}
-
-// libLike makes a case-insensitive "contains" pattern; LIKE's
-// wildcards in the text match literally (ESCAPE '\').
-func libLike(text string) string {
-	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-	return "%" + strings.ToLower(r.Replace(text)) + "%"
-}
-
-// libContains is the SQL condition "column contains the pattern", written so
-// SQLite and PostgreSQL agree (PostgreSQL's LIKE is case-sensitive).
-func libContains(col string) string { return `LOWER(` + col + `) LIKE ? ESCAPE '\'` }
-
-func (s *Store) SearchEntities(ctx context.Context, text string, limit int) ([]meta.Entity, error) {
-	p := libLike(text)
-	return queryAll(ctx, s, "search entities", scanEntity, `SELECT `+entityCols+` FROM entities
-		WHERE `+libContains("name")+` OR `+libContains("description")+` ORDER BY name LIMIT ?`, p, p, limit)
-}
-
-func (s *Store) SearchCollections(ctx context.Context, text string, limit int) ([]meta.CollectionHit, error) {
-	p := libLike(text)
-	return queryAll(ctx, s, "search collections", func(r scanner) (meta.CollectionHit, error) {
-		var h meta.CollectionHit
-		var cc, cu, ec int64
-		err := r.Scan(&h.Collection.ID, &h.Collection.EntityID, &h.Collection.Name, &h.Collection.Description,
-			&h.Collection.OwnerID, &h.Collection.Private, &cc, &cu,
-			&h.Entity.ID, &h.Entity.Name, &h.Entity.Description, &h.Entity.OwnerID, &h.Entity.DefaultPrivate, &ec)
-		h.Collection.CreatedAt, h.Collection.UpdatedAt, h.Entity.CreatedAt = fromDB(cc), fromDB(cu), fromDB(ec)
-		return h, err
-	}, `SELECT `+libQualify("c", collectionCols)+`, `+libQualify("e", entityCols)+`
-		FROM collections c JOIN entities e ON e.id = c.entity_id
-		WHERE `+libContains("c.name")+` OR `+libContains("c.description")+` ORDER BY e.name, c.name LIMIT ?`, p, p, limit)
-}
-
-// scanLibraryHit reads containerCols, collectionCols and entityCols in
-// that order, then any extra destinations.
-func scanLibraryHit(r scanner, extra ...any) (meta.ContainerHit, error) {
-	var h meta.ContainerHit
-	var kc, ku, cc, cu, ec int64
-	dest := []any{&h.Container.ID, &h.Container.CollectionID, &h.Container.Name, &h.Container.Description,
-		&h.Container.Frozen, &kc, &ku,
-		&h.Collection.ID, &h.Collection.EntityID, &h.Collection.Name, &h.Collection.Description,
-		&h.Collection.OwnerID, &h.Collection.Private, &cc, &cu,
-		&h.Entity.ID, &h.Entity.Name, &h.Entity.Description, &h.Entity.OwnerID, &h.Entity.DefaultPrivate, &ec}
-	err := r.Scan(append(dest, extra...)...)
-	h.Container.CreatedAt, h.Container.UpdatedAt = fromDB(kc), fromDB(ku)
-	h.Collection.CreatedAt, h.Collection.UpdatedAt, h.Entity.CreatedAt = fromDB(cc), fromDB(cu), fromDB(ec)
-	return h, err
-}
-
-var libHitCols = libQualify("k", containerCols) + `, ` + libQualify("c", collectionCols) + `, ` + libQualify("e", entityCols)
-
-const libHitJoins = ` FROM containers k JOIN collections c ON c.id = k.collection_id JOIN entities e ON e.id = c.entity_id `
-
-func (s *Store) SearchContainers(ctx context.Context, text string, limit int) ([]meta.ContainerHit, error) {
-	p := libLike(text)
-	return queryAll(ctx, s, "search containers", func(r scanner) (meta.ContainerHit, error) { return scanLibraryHit(r) },
-		`SELECT `+libHitCols+libHitJoins+`WHERE `+libContains("k.name")+` OR `+libContains("k.description")+`
-		ORDER BY e.name, c.name, k.name LIMIT ?`, p, p, limit)
-}
-
-func (s *Store) SearchImages(ctx context.Context, text string, arches []string, limit int) ([]meta.ImageHit, error) {
-	p := libLike(text)
-	args := []any{true, p, p, p, p, p}
-	archCond := ""
-	if len(arches) > 0 {
-		archCond = ` AND (i.arch = ''` + strings.Repeat(` OR i.arch = ?`, len(arches)) + `)`
-		for _, a := range arches {
-			args = append(args, a)
-		}
-	}
-	args = append(args, limit)
-	return queryAll(ctx, s, "search images", func(r scanner) (meta.ImageHit, error) {
-		var i meta.Image
-		var ic, iu int64
-		h, err := scanLibraryHit(r, &i.ID, &i.ContainerID, &i.Digest, &i.Size, &i.Arch, &i.Description, &i.Uploaded,
-			&i.Metadata, &i.ManifestDigest, &i.CreatedBy, &ic, &iu)
-		i.CreatedAt, i.UpdatedAt = fromDB(ic), fromDB(iu)
-		return meta.ImageHit{Image: i, Container: h.Container, Collection: h.Collection, Entity: h.Entity}, err
-	}, `SELECT `+libHitCols+`, `+libQualify("i", imageCols)+libHitJoins+`JOIN images i ON i.container_id = k.id
-		WHERE i.uploaded = ? AND (`+libContains("k.name")+` OR `+libContains("c.name")+` OR `+libContains("e.name")+`
-		OR `+libContains("i.description")+` OR `+libContains("k.description")+`)`+archCond+`
-		ORDER BY e.name, c.name, k.name, i.created_at LIMIT ?`, args...)
 }

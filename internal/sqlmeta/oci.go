@@ -165,7 +165,7 @@ func (s *Store) GetManifest(ctx context.Context, repoID, digest string) (meta.Ma
 
 // lookupCols reads a repository, its library collection's privacy and a
 // manifest (columns of absent rows read as empty).
-var lookupCols = libQualify("r", "id, name") + `, COALESCE(r.container_id, ''), r.owner_id, r.private, r.created_at,
+var lookupCols = qualify("r", "id, name") + `, COALESCE(r.container_id, ''), r.owner_id, r.private, r.created_at,
 	COALESCE(c.id, ''), COALESCE(c.owner_id, ''), COALESCE(c.private, FALSE),
 	COALESCE(m.digest, ''), COALESCE(m.media_type, ''), COALESCE(m.size, 0), m.content`
 

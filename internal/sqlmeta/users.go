@@ -77,7 +77,7 @@ func (s *Store) CreateToken(ctx context.Context, t *meta.Token) error {
 }
 
 // tokenUserCols reads a token and its user in one joined row.
-var tokenUserCols = libQualify("t", tokenCols) + ", " + libQualify("u", userCols)
+var tokenUserCols = qualify("t", tokenCols) + ", " + qualify("u", userCols)
 
 func scanTokenUser(r scanner) (meta.Token, meta.User, error) {
 	var t meta.Token
