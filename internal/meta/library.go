@@ -111,7 +111,8 @@ type SearchQuery struct {
 	// (SearchImages only).
 	Signed bool
 	// Limit (0: no limit) and Offset page each kind's results, which
-	// come in a fixed order: names compare byte by byte.
+	// come newest first: in the reverse of the order the store created
+	// them (renames keep their place), a total order.
 	Limit, Offset int
 }
 
@@ -128,19 +129,18 @@ type Viewer struct {
 // admins and members of teams granted the collection (the rule of
 // access.Checker.CanReadCollection). Entities are visible to everyone.
 type LibrarySearch interface {
-	// SearchEntities finds entities by name or description, ordered by
-	// name.
+	// SearchEntities finds entities by name or description, newest
+	// first.
 	SearchEntities(ctx context.Context, q SearchQuery) ([]Entity, error)
 	// SearchCollections finds collections by name or description,
-	// ordered by entity name, then name.
+	// newest first.
 	SearchCollections(ctx context.Context, q SearchQuery) ([]CollectionHit, error)
-	// SearchContainers finds containers by name or description, ordered
-	// by entity, collection and container name.
+	// SearchContainers finds containers by name or description, newest
+	// first.
 	SearchContainers(ctx context.Context, q SearchQuery) ([]ContainerHit, error)
-	// SearchImages finds uploaded images whose container name or
-	// description, collection name, entity name or own description
-	// contains the text, ordered by entity, collection and container
-	// name, then age.
+	// SearchImages finds uploaded images whose path
+	// (entity/collection/container), container description or own
+	// description contains the text, newest first.
 	SearchImages(ctx context.Context, q SearchQuery) ([]ImageHit, error)
 }
 

@@ -21,6 +21,7 @@ func testSearch(t *testing.T, newStore NewStore) {
 	t.Run("order-and-pages", func(t *testing.T) { testSearchPages(t, newStore(t)) })
 	t.Run("privacy", func(t *testing.T) { testSearchPrivacy(t, newStore(t)) })
 	t.Run("privacy-many-hidden", func(t *testing.T) { testSearchManyHidden(t, newStore(t)) })
+	t.Run("privacy-changes", func(t *testing.T) { testSearchPrivacyChanges(t, newStore(t)) })
 }
 
 // admin sees everything, so the matching tests are about text alone.
@@ -94,6 +95,9 @@ func testSearchMatching(t *testing.T, s meta.Store) {
 		{text: "%", cols: []string{"alice/bio-tools"}},
 		{text: "_b", cols: []string{"alice/bio-tools"}},
 		{text: "nothing-like-this"},
+		// Only images are found by their path.
+		{text: "alice/bio-tools"},
+		{text: "bio-tools/blast"},
 	} {
 		t.Run(tc.text, func(t *testing.T) {
 			ents, err := s.SearchEntities(ctx, sq(tc.text))
@@ -151,21 +155,30 @@ func testSearchImages(t *testing.T, s meta.Store) {
 		q      meta.SearchQuery
 		images []string
 	}{
-		{"container name", sq("BLAST"), []string{"blast amd64", "blast arm64", "blast any"}},
-		{"container description", sq("align"), []string{"blast amd64", "blast arm64", "blast any"}},
-		{"collection name", sq("bio-tool"), []string{"blast amd64", "blast arm64", "blast any"}},
+		{"container name", sq("BLAST"), []string{"blast any", "blast arm64", "blast amd64"}},
+		{"container description", sq("align"), []string{"blast any", "blast arm64", "blast amd64"}},
+		{"collection name", sq("bio-tool"), []string{"blast any", "blast arm64", "blast amd64"}},
 		{"not the collection description", sq("genomics"), nil},
-		{"entity name", sq("alice"), []string{"blast amd64", "blast arm64", "blast any", "vim editor"}},
+		{"entity name", sq("alice"), []string{"vim editor", "blast any", "blast arm64", "blast amd64"}},
 		{"image description", sq("EDITOR"), []string{"vim editor"}},
 		{"not pending images", sq("pending"), nil},
+		// An image is found by its path, entity/collection/container, so
+		// a value with a slash in it finds the images under a path.
+		{"path", sq("alice/bio-tools/blast"), []string{"blast any", "blast arm64", "blast amd64"}},
+		{"path across names", sq("ice/bio-t"), []string{"blast any", "blast arm64", "blast amd64"}},
+		{"collection and container", sq("misc/vim"), []string{"vim editor"}},
+		{"not a path", sq("alice/blast"), nil},
 		{"arch and unknown arch", meta.SearchQuery{Text: "alice", Viewer: admin, Arches: []string{"arm64"}, Limit: 10},
-			[]string{"blast arm64", "blast any"}},
+			[]string{"blast any", "blast arm64"}},
 		{"arches", meta.SearchQuery{Text: "alice", Viewer: admin, Arches: []string{"arm64", "amd64", "riscv64"}, Limit: 10},
-			[]string{"blast amd64", "blast arm64", "blast any", "vim editor"}},
-		{"signed", meta.SearchQuery{Text: "alice", Viewer: admin, Signed: true, Limit: 10}, []string{"blast amd64", "blast any"}},
+			[]string{"vim editor", "blast any", "blast arm64", "blast amd64"}},
+		{"unknown arch only", meta.SearchQuery{Text: "alice", Viewer: admin, Arches: []string{"riscv64"}, Limit: 10},
+			[]string{"blast any"}},
+		{"signed", meta.SearchQuery{Text: "alice", Viewer: admin, Signed: true, Limit: 10}, []string{"blast any", "blast amd64"}},
 		{"signed amd64", meta.SearchQuery{Text: "blast", Viewer: admin, Signed: true, Arches: []string{"amd64"}, Limit: 10},
-			[]string{"blast amd64", "blast any"}},
+			[]string{"blast any", "blast amd64"}},
 		{"short text", sq("im"), []string{"vim editor"}},
+		{"short text and arch", meta.SearchQuery{Text: "im", Viewer: admin, Arches: []string{"arm64"}, Limit: 10}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			hits, err := s.SearchImages(ctx, tc.q)
@@ -217,17 +230,45 @@ func testSearchWrites(t *testing.T, s meta.Store) {
 	MkContainer(t, s, alice, "alice", "kit", "newname")
 	cons, _ = s.SearchContainers(ctx, sq("newname"))
 	wantNames(t, "recreated", containerNames(cons), "alice/kit/newname")
+
+	// An image is found once uploaded; its filters follow its updates.
+	_, _, con = MkContainer(t, s, alice, "alice", "kit", "pusher")
+	img := meta.Image{ContainerID: con.ID, Digest: digestB, Arch: "amd64"}
+	must(t, s.CreateImage(ctx, &img))
+	for _, step := range []struct {
+		name   string
+		update func()
+		q      meta.SearchQuery
+		want   int
+	}{
+		{"pending", func() {}, sq("pusher"), 0},
+		{"uploaded", func() { img.Uploaded = true }, sq("pusher"), 1},
+		{"other arch", func() {}, meta.SearchQuery{Text: "pusher", Viewer: admin, Arches: []string{"arm64"}}, 0},
+		{"new arch", func() { img.Arch = "arm64" }, meta.SearchQuery{Text: "pusher", Viewer: admin, Arches: []string{"arm64"}}, 1},
+		{"unsigned", func() {}, meta.SearchQuery{Text: "pusher", Viewer: admin, Signed: true}, 0},
+		{"signed", func() { img.Metadata = `{"signed":true}` }, meta.SearchQuery{Text: "pusher", Viewer: admin, Signed: true}, 1},
+		{"described", func() { img.Description = "described" }, sq("described"), 1},
+	} {
+		step.update()
+		must(t, s.UpdateImage(ctx, &img))
+		imgs, err := s.SearchImages(ctx, step.q)
+		must(t, err)
+		if len(imgs) != step.want {
+			t.Errorf("%s: %d images, want %d", step.name, len(imgs), step.want)
+		}
+	}
 }
 
-// testSearchPages: each kind comes in a fixed order, and Limit and
-// Offset page through it without gaps or repeats.
+// testSearchPages: each kind comes newest first (in the order rows were
+// created in the store, latest first, whatever their names), and Limit
+// and Offset page through it without gaps or repeats.
 func testSearchPages(t *testing.T, s meta.Store) {
 	ctx := context.Background()
 	alice, bob := MkUser(t, s, "alice"), MkUser(t, s, "bob")
 	for _, u := range []meta.User{bob, alice} {
 		must(t, s.CreateEntity(ctx, &meta.Entity{Name: u.Name, OwnerID: u.ID, Description: "a team"}))
 	}
-	// Created out of order; names sort entity, collection, container.
+	// Created in this order; names out of order.
 	for _, p := range [][3]string{{"bob", "kit-z", "tool-b"}, {"alice", "kit-m", "tool-c"}, {"bob", "kit-a", "tool-a"},
 		{"alice", "kit-m", "tool-a"}, {"alice", "kit-b", "tool-z"}} {
 		owner := alice
@@ -235,7 +276,8 @@ func testSearchPages(t *testing.T, s meta.Store) {
 			owner = bob
 		}
 		_, _, con := MkContainer(t, s, owner, p[0], p[1], p[2])
-		// Two images each, the later created first.
+		// Two images each, b then a; the order is the store's, not
+		// CreatedAt's (which a caller may set).
 		at := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 		for n, d := range []string{digestB, digestA} {
 			img := meta.Image{ContainerID: con.ID, Digest: d, Uploaded: true, Description: p[2] + "@" + d[7:8],
@@ -243,7 +285,7 @@ func testSearchPages(t *testing.T, s meta.Store) {
 			must(t, s.CreateImage(ctx, &img))
 		}
 	}
-	want := []string{"alice/kit-b/tool-z", "alice/kit-m/tool-a", "alice/kit-m/tool-c", "bob/kit-a/tool-a", "bob/kit-z/tool-b"}
+	want := []string{"alice/kit-b/tool-z", "alice/kit-m/tool-a", "bob/kit-a/tool-a", "alice/kit-m/tool-c", "bob/kit-z/tool-b"}
 	cons, err := s.SearchContainers(ctx, sq("tool"))
 	must(t, err)
 	wantNames(t, "containers", containerNames(cons), want...)
@@ -261,21 +303,35 @@ func testSearchPages(t *testing.T, s meta.Store) {
 	wantNames(t, "paged containers", paged, want...)
 	imgs, err := s.SearchImages(ctx, sq("tool"))
 	must(t, err)
-	wantNames(t, "images", imageDescriptions(imgs), "tool-z@a", "tool-z@b", "tool-a@a", "tool-a@b", "tool-c@a", "tool-c@b",
-		"tool-a@a", "tool-a@b", "tool-b@a", "tool-b@b")
-	q := sq("tool")
-	q.Limit, q.Offset = 3, 8
-	imgs, err = s.SearchImages(ctx, q)
-	must(t, err)
-	wantNames(t, "last page of images", imageDescriptions(imgs), "tool-b@a", "tool-b@b")
+	wantImages := []string{"tool-z@a", "tool-z@b", "tool-a@a", "tool-a@b", "tool-a@a", "tool-a@b", "tool-c@a", "tool-c@b",
+		"tool-b@a", "tool-b@b"}
+	wantNames(t, "images", imageDescriptions(imgs), wantImages...)
+	if imgs[2].Entity.Name != "alice" || imgs[4].Entity.Name != "bob" {
+		t.Errorf("images' paths: %+v", imgs)
+	}
+	paged = nil
+	for off := 0; off < 12; off += 3 {
+		q := sq("tool")
+		q.Limit, q.Offset = 3, off
+		page, err := s.SearchImages(ctx, q)
+		must(t, err)
+		paged = append(paged, imageDescriptions(page)...)
+	}
+	wantNames(t, "paged images", paged, wantImages...)
 	cols, err := s.SearchCollections(ctx, sq("kit"))
 	must(t, err)
-	wantNames(t, "collections", collectionNames(cols), "alice/kit-b", "alice/kit-m", "bob/kit-a", "bob/kit-z")
+	wantNames(t, "collections", collectionNames(cols), "alice/kit-b", "bob/kit-a", "alice/kit-m", "bob/kit-z")
 	ents, err := s.SearchEntities(ctx, meta.SearchQuery{Text: "team", Viewer: admin, Limit: 1, Offset: 1})
 	must(t, err)
 	if len(ents) != 1 || ents[0].Name != "bob" {
 		t.Errorf("entities, second page of one: %+v", ents)
 	}
+	// A rename keeps a row's place.
+	cons[4].Container.Name = "tool-renamed"
+	must(t, s.UpdateContainer(ctx, &cons[4].Container))
+	cons, err = s.SearchContainers(ctx, sq("tool"))
+	must(t, err)
+	wantNames(t, "after a rename", containerNames(cons), append(want[:4:4], "bob/kit-z/tool-renamed")...)
 }
 
 // testSearchPrivacy checks the store's privacy condition against
@@ -324,15 +380,14 @@ func testSearchPrivacy(t *testing.T, s meta.Store) {
 		{"admin", auth.Principal{UserID: root.ID, Name: "root", Role: meta.RoleAdmin}},
 	} {
 		t.Run(who.name, func(t *testing.T) {
-			var want []string
-			for _, col := range cols {
+			var want []string // newest first
+			for _, col := range slices.Backward(cols) {
 				ok, err := rules.CanReadCollection(ctx, s, who.p, col)
 				must(t, err)
 				if ok {
 					want = append(want, "alice/"+col.Name)
 				}
 			}
-			slices.Sort(want)
 			// As the library service asks.
 			q := meta.SearchQuery{Text: "widget", Viewer: meta.Viewer{UserID: who.p.UserID, Admin: who.p.IsAdmin()}, Limit: 100}
 			hits, err := s.SearchCollections(ctx, q)
@@ -359,7 +414,7 @@ func testSearchPrivacy(t *testing.T, s meta.Store) {
 }
 
 // testSearchManyHidden: a caller who may see some private hits gets all
-// of them however many hits it may not see come first.
+// of them however many hits it may not see come first (newer).
 func testSearchManyHidden(t *testing.T, s meta.Store) {
 	ctx := context.Background()
 	mallory, alice, carol := MkUser(t, s, "mallory"), MkUser(t, s, "alice"), MkUser(t, s, "carol")
@@ -383,9 +438,9 @@ func testSearchManyHidden(t *testing.T, s meta.Store) {
 			return nil
 		}))
 	}
-	// mallory's sort first ("aaron" < "zed").
-	private(mallory, "aaron", "vault", 1500)
+	// mallory's are newer, so they come first.
 	private(alice, "zed", "shared", 5)
+	private(mallory, "aaron", "vault", 1500)
 	const limit = 200
 	for _, tc := range []struct {
 		name string
@@ -406,8 +461,11 @@ func testSearchManyHidden(t *testing.T, s meta.Store) {
 			if len(cons) != tc.want || len(imgs) != tc.want {
 				t.Fatalf("%d containers and %d images, want %d", len(cons), len(imgs), tc.want)
 			}
-			if tc.want == 5 && (cons[0].Entity.Name != "zed" || imgs[4].Container.Name != "needle-0004") {
+			if tc.want == 5 && (cons[0].Container.Name != "needle-0004" || imgs[4].Container.Name != "needle-0000") {
 				t.Errorf("hits %v", containerNames(cons))
+			}
+			if tc.want == limit && (cons[0].Entity.Name != "aaron" || cons[0].Container.Name != "needle-1499") {
+				t.Errorf("first hit %v", containerNames(cons[:1]))
 			}
 		})
 	}
@@ -426,4 +484,71 @@ func testSearchManyHidden(t *testing.T, s meta.Store) {
 	if len(seen) != 1505 {
 		t.Errorf("paging saw %d containers, want 1505", len(seen))
 	}
+}
+
+// testSearchPrivacyChanges: who finds a collection, its containers and
+// images follows the collection's privacy, its owner, its team grants and
+// team members as they change, for rows written before and after.
+func testSearchPrivacyChanges(t *testing.T, s meta.Store) {
+	ctx := context.Background()
+	alice, bob, carol := MkUser(t, s, "alice"), MkUser(t, s, "bob"), MkUser(t, s, "carol")
+	team := meta.Team{Name: "lab"}
+	must(t, s.CreateTeam(ctx, &team))
+	must(t, s.AddTeamMember(ctx, team.ID, carol.ID))
+	_, col, con := MkContainer(t, s, alice, "alice", "box", "widget-1")
+	mkImage(t, s, con, digestA, "amd64", 1)
+	viewers := []struct {
+		name string
+		v    meta.Viewer
+	}{{"alice", meta.Viewer{UserID: alice.ID}}, {"anonymous", meta.Viewer{}}, {"bob", meta.Viewer{UserID: bob.ID}},
+		{"carol", meta.Viewer{UserID: carol.ID}}, {"root", admin}}
+	// check: who finds the collection, each of its n containers and
+	// their images.
+	check := func(step string, n int, who ...string) {
+		t.Helper()
+		var got []string
+		for _, v := range viewers {
+			q := meta.SearchQuery{Text: "widget", Viewer: v.v, Arches: []string{"amd64"}, Limit: 10}
+			cols, err := s.SearchCollections(ctx, q)
+			must(t, err)
+			cons, err := s.SearchContainers(ctx, q)
+			must(t, err)
+			imgs, err := s.SearchImages(ctx, q)
+			must(t, err)
+			switch {
+			case len(cols) == 1 && len(cons) == n && len(imgs) == n:
+				got = append(got, v.name)
+			case len(cols)+len(cons)+len(imgs) > 0:
+				t.Errorf("%s: %s finds %d collections, %d containers, %d images", step, v.name, len(cols), len(cons), len(imgs))
+			}
+		}
+		wantNames(t, step, got, append(who, "root")...)
+	}
+	col.Description = "widget box"
+	must(t, s.UpdateCollection(ctx, &col))
+	check("public", 1, "alice", "anonymous", "bob", "carol")
+	col.Private = true
+	must(t, s.UpdateCollection(ctx, &col))
+	check("private", 1, "alice")
+	must(t, s.GrantCollection(ctx, col.ID, team.ID))
+	check("granted", 1, "alice", "carol")
+	_, _, con2 := MkContainer(t, s, alice, "alice", "box", "widget-2")
+	mkImage(t, s, con2, digestA, "amd64", 1)
+	check("a new container", 2, "alice", "carol")
+	must(t, s.AddTeamMember(ctx, team.ID, bob.ID))
+	check("bob joins", 2, "alice", "bob", "carol")
+	must(t, s.RemoveTeamMember(ctx, team.ID, carol.ID))
+	check("carol leaves", 2, "alice", "bob")
+	col.OwnerID = carol.ID
+	must(t, s.UpdateCollection(ctx, &col))
+	check("carol owns", 2, "bob", "carol")
+	must(t, s.RevokeCollection(ctx, col.ID, team.ID))
+	check("revoked", 2, "carol")
+	col.Private = false
+	must(t, s.UpdateCollection(ctx, &col))
+	check("public again", 2, "alice", "anonymous", "bob", "carol")
+	must(t, s.GrantCollection(ctx, col.ID, team.ID))
+	col.Private = true
+	must(t, s.UpdateCollection(ctx, &col))
+	check("granted while public", 2, "bob", "carol")
 }

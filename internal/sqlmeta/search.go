@@ -2,103 +2,381 @@ package sqlmeta
 
 import (
 	"context"
+	"errors"
 	"math"
 	"strings"
+	"time"
 	"unicode/utf8"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/silo-hpc/silo/internal/apperr"
 	"github.com/silo-hpc/silo/internal/meta"
 )
 
-// Library search (meta.LibrarySearch). Each kind is one query that the
-// indexes of 0003_search.*.sql serve: the database matches the text,
-// leaves out what the viewer may not read, orders and pages, so a caller
-// gets every visible hit however many invisible ones match.
+// Library search (meta.LibrarySearch), newest first. Each searched table
+// has a search index (0004_search_order.*.sql) that numbers its rows in
+// the order they were created (n) and holds what a search matches: the
+// text, and who may read the row (for images also architecture and
+// signature). The database matches the text, leaves out what the viewer
+// may not read, and returns the page, newest first, so a caller gets every
+// visible hit however many invisible ones match. Results are in a total
+// order (n descending), so pages neither repeat nor skip rows.
 //
-// Every query has the same shape. A materialized common table expression
-// "hit" holds the ids and names of the visible rows that match, found
-// from the text index (for images, "k_hit" first holds the matching
-// containers); "top" orders them by name and takes the page; the outer
-// query reads the whole rows of the page alone. The fences keep
-// PostgreSQL's planner from the plan it otherwise likes for ORDER BY …
-// LIMIT: walk the name indexes in order and filter as it goes, which
-// reads the whole library when the visible matches are few (a search
-// whose hits are mostly someone else's private containers took seconds
-// at a million containers). Joins are CROSS JOIN with their conditions
-// in WHERE: SQLite then joins in the order written, from the text index
-// out; PostgreSQL plans them like any inner join.
+// A search costs in proportion to the rows it returns, not to those that
+// match:
 //
-// The dialects differ only in matching, signed, byName and searchAll,
-// below; the privacy condition and the rest of the SQL are shared.
+//   - SQLite: one FTS5 query per kind. The viewer and the image filters
+//     are words of the index's keys column that the MATCH expression asks
+//     for, so the index skips rows the viewer may not read; FTS5 yields the
+//     remaining matches in rowid (n) order, and ORDER BY rowid DESC LIMIT
+//     stops after the page.
+//   - PostgreSQL: pg_trgm's GIN indexes find matches in no useful order.
+//     A search first collects at most pgDense visible matches through them
+//     and sorts those: when there are fewer, that is the answer (a sparse
+//     value costs its matches). Otherwise matches are dense, and a second
+//     query walks the n index backwards, filtering as it goes, and stops
+//     after the page.
+//
+// Either way a search reads at most searchTimeout (see docs/library-api.md,
+// Search, for what the caller sees): on PostgreSQL a dense value whose
+// visible matches are all old walks past the newer rows first.
 
-// match is how a query finds the rows that contain a text: from goes
-// right before the table in the FROM clause (on SQLite, the FTS lookup
-// that drives the join), cond into WHERE.
-type match struct {
-	from, cond         string
-	fromArgs, condArgs []any
+// searchTimeout bounds each query of a search.
+const searchTimeout = 2 * time.Second
+
+// pgDense is the number of visible matches above which PostgreSQL walks
+// the n index instead of sorting the matches: a walk reads about
+// limit·rows/matches rows, so past a few thousand matches walking is the
+// cheaper of the two (both cost about √(limit·rows) at the crossover).
+const pgDense = 5000
+
+// searchKind is one kind of search result.
+type searchKind struct {
+	what  string // names the search in errors
+	table string // the searched table: SQLite indexes it in <table>_fts, PostgreSQL in search_<table>
+	// text are the index's columns that hold text to match.
+	text []string
+	// private: the rows are in collections, which the viewer may not be
+	// allowed to read.
+	private bool
+	// images: the arch and signed filters apply.
+	images bool
+	// rows reads the rows of the page, whose n and id are in "top":
+	// "<columns> FROM top CROSS JOIN … ORDER BY top.n DESC".
+	rows string
 }
 
-// ftsColumns are the columns of each SQLite FTS table (0003_search.sqlite.sql).
-var ftsColumns = map[string]string{
-	"entities": "name description", "collections": "name description",
-	"containers": "name description", "images": "description",
+var (
+	entitySearch = searchKind{what: "search entities", table: "entities", text: []string{"name", "description"},
+		rows: qualify("e", entityCols) + ` FROM top CROSS JOIN entities e WHERE e.id = top.id ORDER BY top.n DESC`}
+	collectionSearch = searchKind{what: "search collections", table: "collections", text: []string{"name", "description"}, private: true,
+		rows: qualify("c", collectionCols) + `, ` + qualify("e", entityCols) +
+			` FROM top CROSS JOIN collections c CROSS JOIN entities e WHERE c.id = top.id AND e.id = c.entity_id ORDER BY top.n DESC`}
+	containerSearch = searchKind{what: "search containers", table: "containers", text: []string{"name", "description"}, private: true,
+		rows: containerHitCols + ` FROM top CROSS JOIN containers k CROSS JOIN collections c CROSS JOIN entities e
+			WHERE k.id = top.id AND c.id = k.collection_id AND e.id = c.entity_id ORDER BY top.n DESC`}
+	imageSearch = searchKind{what: "search images", table: "images", text: []string{"path", "container_description", "description"},
+		private: true, images: true,
+		rows: containerHitCols + `, ` + qualify("i", imageCols) + ` FROM top CROSS JOIN images i CROSS JOIN containers k
+			CROSS JOIN collections c CROSS JOIN entities e
+			WHERE i.id = top.id AND k.id = i.container_id AND c.id = k.collection_id AND e.id = c.entity_id ORDER BY top.n DESC`}
+)
+
+// The outer query of containers and images reads the page's containers,
+// collections and entities.
+var containerHitCols = qualify("k", containerCols) + `, ` + qualify("c", collectionCols) + `, ` + qualify("e", entityCols)
+
+func (s *Store) SearchEntities(ctx context.Context, q meta.SearchQuery) ([]meta.Entity, error) {
+	return search(ctx, s, entitySearch, q, scanEntity)
 }
 
-// matching finds the rows of table, aliased alias, that have text in one
-// of cols, case-insensitively, with LIKE wildcards in text literal.
-func (s *Store) matching(table, alias, text string, cols ...string) match {
-	var m match
-	var conds []string
-	switch {
-	case s.postgres:
-		// pg_trgm's GIN indexes serve ILIKE '%…%' and recheck each
-		// candidate, so the answer is LIKE's whatever the text.
-		for _, c := range cols {
-			conds = append(conds, alias+"."+c+` ILIKE ? ESCAPE '\'`)
-			m.condArgs = append(m.condArgs, likePattern(text))
-		}
-	case utf8.RuneCountInString(text) < 3:
+func (s *Store) SearchCollections(ctx context.Context, q meta.SearchQuery) ([]meta.CollectionHit, error) {
+	return search(ctx, s, collectionSearch, q, func(r scanner) (meta.CollectionHit, error) {
+		var h meta.CollectionHit
+		var cc, cu, ec int64
+		err := r.Scan(&h.Collection.ID, &h.Collection.EntityID, &h.Collection.Name, &h.Collection.Description,
+			&h.Collection.OwnerID, &h.Collection.Private, &cc, &cu,
+			&h.Entity.ID, &h.Entity.Name, &h.Entity.Description, &h.Entity.OwnerID, &h.Entity.DefaultPrivate, &ec)
+		h.Collection.CreatedAt, h.Collection.UpdatedAt, h.Entity.CreatedAt = fromDB(cc), fromDB(cu), fromDB(ec)
+		return h, err
+	})
+}
+
+func (s *Store) SearchContainers(ctx context.Context, q meta.SearchQuery) ([]meta.ContainerHit, error) {
+	return search(ctx, s, containerSearch, q, func(r scanner) (meta.ContainerHit, error) { return scanContainerHit(r) })
+}
+
+func (s *Store) SearchImages(ctx context.Context, q meta.SearchQuery) ([]meta.ImageHit, error) {
+	hits, err := search(ctx, s, imageSearch, q, func(r scanner) (meta.ImageHit, error) {
+		var i meta.Image
+		var ic, iu int64
+		h, err := scanContainerHit(r, &i.ID, &i.ContainerID, &i.Digest, &i.Size, &i.Arch, &i.Description, &i.Uploaded,
+			&i.Metadata, &i.ManifestDigest, &i.CreatedBy, &ic, &iu)
+		i.CreatedAt, i.UpdatedAt = fromDB(ic), fromDB(iu)
+		return meta.ImageHit{Image: i, Container: h.Container, Collection: h.Collection, Entity: h.Entity}, err
+	})
+	if err != nil || len(hits) == 0 {
+		return hits, err
+	}
+	return hits, s.addTags(ctx, hits)
+}
+
+// scanContainerHit reads containerCols, collectionCols and entityCols in
+// that order, then any extra destinations.
+func scanContainerHit(r scanner, extra ...any) (meta.ContainerHit, error) {
+	var h meta.ContainerHit
+	var kc, ku, cc, cu, ec int64
+	dest := []any{&h.Container.ID, &h.Container.CollectionID, &h.Container.Name, &h.Container.Description,
+		&h.Container.Frozen, &kc, &ku,
+		&h.Collection.ID, &h.Collection.EntityID, &h.Collection.Name, &h.Collection.Description,
+		&h.Collection.OwnerID, &h.Collection.Private, &cc, &cu,
+		&h.Entity.ID, &h.Entity.Name, &h.Entity.Description, &h.Entity.OwnerID, &h.Entity.DefaultPrivate, &ec}
+	err := r.Scan(append(dest, extra...)...)
+	h.Container.CreatedAt, h.Container.UpdatedAt = fromDB(kc), fromDB(ku)
+	h.Collection.CreatedAt, h.Collection.UpdatedAt, h.Entity.CreatedAt = fromDB(cc), fromDB(cu), fromDB(ec)
+	return h, err
+}
+
+// search runs a search of kind k within searchTimeout.
+func search[T any](ctx context.Context, s *Store, k searchKind, q meta.SearchQuery, scan func(scanner) (T, error)) ([]T, error) {
+	qctx, cancel := context.WithTimeout(ctx, searchTimeout)
+	defer cancel()
+	var out []T
+	var err error
+	if s.postgres {
+		out, err = pgSearch(qctx, s, k, q, scan)
+	} else {
+		out, err = sqliteSearch(qctx, s, k, q, scan)
+	}
+	if err != nil && ctx.Err() == nil && (qctx.Err() != nil || statementTimedOut(err)) {
+		return nil, apperr.Wrap(apperr.Unavailable, err, "search took longer than %s: use a longer or more specific value", searchTimeout)
+	}
+	return out, err
+}
+
+// statementTimedOut reports PostgreSQL's statement_timeout.
+func statementTimedOut(err error) bool {
+	var pg *pgconn.PgError
+	return errors.As(err, &pg) && pg.Code == "57014"
+}
+
+// page returns the LIMIT and OFFSET of q.
+func page(q meta.SearchQuery) (limit, offset int64) {
+	limit = int64(q.Limit)
+	if limit <= 0 {
+		limit = math.MaxInt32
+	}
+	return limit, int64(max(q.Offset, 0))
+}
+
+// sqliteSearch asks k's FTS5 index for the page's rowids (n) and ids,
+// newest first, and reads their rows in the same statement.
+func sqliteSearch[T any](ctx context.Context, s *Store, k searchKind, q meta.SearchQuery, scan func(scanner) (T, error)) ([]T, error) {
+	fts := k.table + "_fts"
+	var w where
+	if utf8.RuneCountInString(q.Text) < 3 {
 		// A trigram index cannot look up fewer than three characters
-		// (FTS5 matches nothing): scan, as before the index.
-		for _, c := range cols {
-			conds = append(conds, `LOWER(`+alias+"."+c+`) LIKE ? ESCAPE '\'`)
-			m.condArgs = append(m.condArgs, strings.ToLower(likePattern(text)))
+		// (FTS5 matches nothing): read the index in order and compare.
+		var conds []string
+		var args []any
+		for _, c := range k.text {
+			conds = append(conds, `LOWER(`+c+`) LIKE ? ESCAPE '\'`)
+			args = append(args, strings.ToLower(likePattern(q.Text)))
 		}
-	default:
-		// A quoted FTS5 phrase of trigrams at consecutive positions is
-		// exactly a substring; the trigram tokenizer folds case.
-		phrase := `"` + strings.ReplaceAll(text, `"`, `""`) + `"`
-		if c := strings.Join(cols, " "); c != ftsColumns[table] {
-			phrase = "{" + c + "} : " + phrase
+		w.add("("+strings.Join(conds, " OR ")+")", args...)
+		if expr, args := ftsQuery(k, q, false); expr != "" {
+			w.add(fts+` MATCH `+expr, args...)
 		}
-		m.from = `(SELECT id FROM ` + table + `_fts WHERE ` + table + `_fts MATCH ?) ` + alias + `_fts CROSS JOIN `
-		m.fromArgs = []any{phrase}
-		m.cond = alias + `.id = ` + alias + `_fts.id`
-		return m
+	} else {
+		expr, args := ftsQuery(k, q, true)
+		w.add(fts+` MATCH `+expr, args...)
 	}
-	m.cond = "(" + strings.Join(conds, " OR ") + ")"
-	return m
+	var b sqlText
+	b.add(`WITH top AS MATERIALIZED (SELECT rowid AS n, id FROM ` + fts)
+	w.write(&b)
+	limit, offset := page(q)
+	b.add(` ORDER BY rowid DESC LIMIT ? OFFSET ?) SELECT `+k.rows, limit, offset)
+	return queryAll(ctx, s, k.what, scan, b.String(), b.args...)
 }
 
-// signed is the condition "the image metadata JSON in col has "signed":
-// true".
-func (s *Store) signed(col string) string {
-	if s.postgres {
-		return `(` + col + `::jsonb ->> 'signed') = 'true'`
+// ftsQuery returns an SQL expression whose value is the FTS5 query for q
+// (with the text if withText), and its arguments; "" when there is
+// nothing to ask the index. The text is a quoted phrase: a phrase of
+// trigrams at consecutive positions is exactly a substring, and the
+// trigram tokenizer folds case. The other words are in the keys column
+// (0004_search_order.sqlite.sql): the viewer's, which a team member gets
+// from team_members in the same statement, and the image filters'.
+func ftsQuery(k searchKind, q meta.SearchQuery, withText bool) (string, []any) {
+	var and []string
+	if withText {
+		and = append(and, "{"+strings.Join(k.text, " ")+"}: "+phrase(q.Text))
 	}
-	return `json_extract(` + col + `, '$.signed') = 1`
+	var teams bool
+	if k.private && !q.Viewer.Admin {
+		who := `{keys}: " pub "`
+		if q.Viewer.UserID != "" {
+			// The team words follow, from the statement's subquery.
+			who = `(` + who + ` OR {keys}: ` + phrase(" u:"+q.Viewer.UserID+" ")
+			teams = true
+		}
+		and = append(and, who)
+	}
+	var filters []string
+	if k.images && len(q.Arches) > 0 {
+		arches := []string{`{keys}: " a: "`}
+		for _, a := range q.Arches {
+			arches = append(arches, `{keys}: `+phrase(" a:"+a+" "))
+		}
+		filters = append(filters, "("+strings.Join(arches, " OR ")+")")
+	}
+	if k.images && q.Signed {
+		filters = append(filters, `{keys}: " signed "`)
+	}
+	if !teams {
+		if len(and)+len(filters) == 0 {
+			return "", nil
+		}
+		return "?", []any{strings.Join(append(and, filters...), " AND ")}
+	}
+	// and ends with the viewer's open parenthesis; the teams close it.
+	rest := ")"
+	if len(filters) > 0 {
+		rest += " AND " + strings.Join(filters, " AND ")
+	}
+	return `? || coalesce((SELECT group_concat(' OR {keys}: " t:' || replace(m.team_id, '"', '""') || ' "', '')
+		FROM team_members m WHERE m.user_id = ?), '') || ?`,
+		[]any{strings.Join(and, " AND "), q.Viewer.UserID, rest}
 }
 
-// byName orders by name columns in byte order on both databases
-// (SQLite's BINARY; on PostgreSQL "C" rather than the database's locale,
-// which may sort "a-b" after "ab").
-func (s *Store) byName(cols ...string) string {
-	if s.postgres {
-		for i, c := range cols {
-			cols[i] = c + ` COLLATE "C"`
+// phrase quotes text as an FTS5 phrase.
+func phrase(text string) string { return `"` + strings.ReplaceAll(text, `"`, `""`) + `"` }
+
+// pgSearch runs k's search on PostgreSQL in one read transaction: the
+// visible matches, up to pgDense or the end of the page if further, from
+// the trigram indexes; if there are more, a walk of the n index.
+func pgSearch[T any](ctx context.Context, s *Store, k searchKind, q meta.SearchQuery, scan func(scanner) (T, error)) ([]T, error) {
+	cond, args := pgConditions(k, q)
+	limit, offset := page(q)
+	most := max(pgDense, offset+limit) + 1 // the most matches collected; more are "dense"
+	var probe, walk sqlText
+	probe.add(`WITH cand AS MATERIALIZED (SELECT s.n, s.id FROM search_`+k.table+` s WHERE `+cond+` LIMIT ?),
+		top AS MATERIALIZED (SELECT n, id FROM cand ORDER BY n DESC LIMIT ? OFFSET ?)
+		SELECT (SELECT count(*) FROM cand), `+k.rows, append(args, most, limit, offset)...)
+	walk.add(`WITH top AS MATERIALIZED (SELECT s.n, s.id FROM search_`+k.table+` s WHERE `+cond+
+		` ORDER BY s.n DESC LIMIT ? OFFSET ?) SELECT `+k.rows, append(args, limit, offset)...)
+
+	var out []T
+	err := searchTx(ctx, s, k.what, func(t *Store, tuned bool) error {
+		// plan sets a planner setting for the rest of the transaction
+		// (not in a transaction of the caller's).
+		plan := func(name string) error {
+			if !tuned {
+				return nil
+			}
+			_, err := t.exec(ctx, k.what, `SELECT set_config(?, 'off', true)`, name)
+			return err
+		}
+		// The matches from the trigram indexes (a sequential scan would
+		// read the whole table), and how many there are up to most.
+		if err := plan("enable_seqscan"); err != nil {
+			return err
+		}
+		var n int64
+		var err error
+		out, err = queryAll(ctx, t, k.what, func(r scanner) (T, error) { return scan(countFirst{r, &n}) },
+			probe.String(), probe.args...)
+		if err != nil || n < most {
+			return err // all the matches were collected (an empty page: fewer than offset)
+		}
+		// Dense: walk the n index, newest first, and stop after the page.
+		if err := plan("enable_bitmapscan"); err != nil {
+			return err
+		}
+		out, err = queryAll(ctx, t, k.what, scan, walk.String(), walk.args...)
+		return err
+	})
+	return out, err
+}
+
+// countFirst scans the count the probe's rows start with into n.
+type countFirst struct {
+	r scanner
+	n *int64
+}
+
+func (c countFirst) Scan(dest ...any) error { return c.r.Scan(append([]any{c.n}, dest...)...) }
+
+// pgConditions are the conditions of k's search table, aliased s, that
+// the rows of q meet. The table holds its text lowercased by the
+// database's lower(), which is what ILIKE compares, so LIKE against the
+// lowercased pattern is ILIKE without lowering every row it reads.
+func pgConditions(k searchKind, q meta.SearchQuery) (string, []any) {
+	var w where
+	var conds []string
+	var args []any
+	for _, c := range k.text {
+		conds = append(conds, `s.`+c+` LIKE lower(?) ESCAPE '\'`)
+		args = append(args, likePattern(q.Text))
+	}
+	w.add("("+strings.Join(conds, " OR ")+")", args...)
+	if k.private {
+		vis, args := visible(q.Viewer)
+		w.add(vis, args...)
+	}
+	if k.images {
+		w.add(`s.uploaded`)
+		if len(q.Arches) > 0 {
+			in, args := inList(q.Arches)
+			w.add(`(s.arch = '' OR s.arch IN `+in+`)`, args...)
+		}
+		if q.Signed {
+			w.add(`s.signed`)
 		}
 	}
-	return strings.Join(cols, ", ")
+	return strings.Join(w.conds, " AND "), w.args
+}
+
+// visible is the condition "the viewer may read the row aliased s of a
+// PostgreSQL search table", whose private, owner_id and collection_id are
+// its collection's. It is access.Checker.CanReadCollection in SQL and must
+// agree with it (as must the keys of the SQLite indexes): a collection is
+// readable when it is public, by admins, by its owner (a signed-in viewer
+// whose id is owner_id) and by members of teams granted it. metatest
+// checks both against it.
+func visible(v meta.Viewer) (string, []any) {
+	switch {
+	case v.Admin:
+		return "", nil
+	case v.UserID == "":
+		return "NOT s.private", nil
+	}
+	return `(NOT s.private OR s.owner_id = ? OR s.collection_id IN (SELECT ct.collection_id FROM collection_teams ct
+		JOIN team_members m ON m.team_id = ct.team_id WHERE m.user_id = ?))`, []any{v.UserID, v.UserID}
+}
+
+// searchTx runs fn in a read transaction that tells PostgreSQL's planner
+// what holds for a search: the rows it reads are cached, so a random read
+// costs about what a sequential one does (random_page_cost, by default
+// priced for disks, made it read whole tables rather than look up a few
+// thousand rows by index), and the query is short, so compiling it (jit)
+// or starting parallel workers costs more than it saves (each doubled the
+// time of searches at a million containers). statement_timeout is
+// searchTimeout; fn may change settings for the rest of the transaction
+// (tuned). Inside a transaction of the caller's, fn runs in it as it is.
+func searchTx(ctx context.Context, s *Store, what string, fn func(t *Store, tuned bool) error) error {
+	if s.inTx || s.readOnly {
+		return fn(s, false)
+	}
+	return s.ReadTx(ctx, func(tx meta.Store) error {
+		t := tx.(*Store)
+		if _, err := t.exec(ctx, what, `SELECT set_config('random_page_cost', '1.1', true), set_config('jit', 'off', true),
+			set_config('max_parallel_workers_per_gather', '0', true), set_config('statement_timeout', ?, true)`,
+			searchTimeout.String()); err != nil {
+			return err
+		}
+		return fn(t, true)
+	})
 }
 
 // likePattern makes a "contains" LIKE pattern in which LIKE's wildcards
@@ -106,23 +384,6 @@ func (s *Store) byName(cols ...string) string {
 func likePattern(text string) string {
 	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 	return "%" + r.Replace(text) + "%"
-}
-
-// visible is the condition "the viewer may read the collection aliased
-// c". It is access.Checker.CanReadCollection in SQL and must agree with
-// it: a collection is readable when it is public, by admins, by its owner
-// (a signed-in viewer whose id is owner_id) and by members of teams
-// granted it. metatest checks the two against each other.
-func visible(v meta.Viewer) (string, []any) {
-	switch {
-	case v.Admin:
-		return "", nil
-	case v.UserID == "":
-		return "NOT c.private", nil
-	}
-	return `(NOT c.private OR c.owner_id = ? OR EXISTS (SELECT 1 FROM collection_teams ct
-		JOIN team_members m ON m.team_id = ct.team_id WHERE ct.collection_id = c.id AND m.user_id = ?))`,
-		[]any{v.UserID, v.UserID}
 }
 
 // sqlText is SQL and its arguments, written in text order.
@@ -134,33 +395,6 @@ type sqlText struct {
 func (q *sqlText) add(text string, args ...any) {
 	q.WriteString(text)
 	q.args = append(q.args, args...)
-}
-
-// searchAll runs a search query with queryAll. On PostgreSQL, outside a
-// transaction of the caller's, it runs in a transaction of its own that
-// tells the planner what holds for a search: the rows it reads are
-// cached, so a random read costs about what a sequential one does
-// (random_page_cost, by default priced for disks, made it read all of
-// images rather than look up a few thousand by index), and the query is
-// short, so compiling it (jit) or starting parallel workers costs more
-// than it saves (each doubled the time of searches at a million
-// containers). SQLite needs none of this.
-func searchAll[T any](ctx context.Context, s *Store, what string, scan func(scanner) (T, error), q string, args ...any) ([]T, error) {
-	if !s.postgres || s.inTx || s.readOnly {
-		return queryAll(ctx, s, what, scan, q, args...)
-	}
-	var out []T
-	err := s.ReadTx(ctx, func(tx meta.Store) error {
-		t := tx.(*Store)
-		if _, err := t.exec(ctx, what, `SELECT set_config('random_page_cost', '1.1', true), set_config('jit', 'off', true),
-			set_config('max_parallel_workers_per_gather', '0', true)`); err != nil {
-			return err
-		}
-		var err error
-		out, err = queryAll(ctx, t, what, scan, q, args...)
-		return err
-	})
-	return out, err
 }
 
 // where gathers the conditions of a query and their arguments.
@@ -181,32 +415,6 @@ func (w *where) write(b *sqlText) {
 	if len(w.conds) > 0 {
 		b.add(` WHERE `+strings.Join(w.conds, " AND "), w.args...)
 	}
-}
-
-// top writes the CTE "top": the page asked for of hit, with its entity's
-// name, ordered by that name, then hit's columns names (by name) and
-// rest.
-func (s *Store) top(b *sqlText, q meta.SearchQuery, names []string, rest ...string) {
-	limit := q.Limit
-	if limit <= 0 {
-		limit = math.MaxInt32
-	}
-	b.add(`, top AS MATERIALIZED (SELECT hit.*, e.name AS e_name FROM hit CROSS JOIN entities e WHERE e.id = hit.e_id ORDER BY `+
-		s.order("e.name", "hit.", names, rest)+` LIMIT ? OFFSET ?) `, limit, max(q.Offset, 0))
-}
-
-// order is the ORDER BY list: first, then prefix+names by name, then
-// prefix+rest.
-func (s *Store) order(first, prefix string, names, rest []string) string {
-	cols := []string{first}
-	for _, n := range names {
-		cols = append(cols, prefix+n)
-	}
-	out := s.byName(cols...)
-	for _, r := range rest {
-		out += ", " + prefix + r
-	}
-	return out
 }
 
 // inList returns "(?, ?, …)" for vals, padded to a power-of-two length
@@ -231,169 +439,6 @@ func qualify(alias, cols string) string {
 		parts[i] = alias + "." + p
 	}
 	return strings.Join(parts, ", ")
-}
-
-// hits writes "SELECT sel FROM tables WHERE …": the rows of tables that
-// match text in table (aliased alias), with the further conditions w.
-func (s *Store) hits(b *sqlText, sel, table, alias, tables, text string, w where, cols ...string) {
-	m := s.matching(table, alias, text, cols...)
-	b.add(`SELECT `+sel+` FROM `+m.from+tables, m.fromArgs...)
-	w.conds = append([]string{m.cond}, w.conds...)
-	w.args = append(append([]any{}, m.condArgs...), w.args...)
-	w.write(b)
-}
-
-// What "hit" holds of a collection (c) and of a container (k) with its
-// collection (c): the ids to read the rows by and the names to order by.
-const (
-	collectionHit = `c.id AS c_id, c.name AS c_name, c.entity_id AS e_id`
-	containerHit  = `k.id AS k_id, k.name AS k_name, ` + collectionHit
-)
-
-func (s *Store) SearchEntities(ctx context.Context, q meta.SearchQuery) ([]meta.Entity, error) {
-	var b sqlText
-	b.add(`WITH hit AS MATERIALIZED (`)
-	s.hits(&b, `e.id AS e_id`, "entities", "e", `entities e`, q.Text, where{}, "name", "description")
-	b.add(`)`)
-	s.top(&b, q, nil)
-	b.add(`SELECT ` + qualify("e", entityCols) + ` FROM top CROSS JOIN entities e WHERE e.id = top.e_id ORDER BY ` +
-		s.order("top.e_name", "", nil, nil))
-	return searchAll(ctx, s, "search entities", scanEntity, b.String(), b.args...)
-}
-
-func (s *Store) SearchCollections(ctx context.Context, q meta.SearchQuery) ([]meta.CollectionHit, error) {
-	var b sqlText
-	var w where
-	vis, args := visible(q.Viewer)
-	w.add(vis, args...)
-	b.add(`WITH hit AS MATERIALIZED (`)
-	s.hits(&b, collectionHit, "collections", "c", `collections c`, q.Text, w, "name", "description")
-	b.add(`)`)
-	s.top(&b, q, []string{"c_name"})
-	b.add(`SELECT ` + qualify("c", collectionCols) + `, ` + qualify("e", entityCols) +
-		` FROM top CROSS JOIN collections c CROSS JOIN entities e WHERE c.id = top.c_id AND e.id = top.e_id ORDER BY ` +
-		s.order("top.e_name", "top.", []string{"c_name"}, nil))
-	return searchAll(ctx, s, "search collections", func(r scanner) (meta.CollectionHit, error) {
-		var h meta.CollectionHit
-		var cc, cu, ec int64
-		err := r.Scan(&h.Collection.ID, &h.Collection.EntityID, &h.Collection.Name, &h.Collection.Description,
-			&h.Collection.OwnerID, &h.Collection.Private, &cc, &cu,
-			&h.Entity.ID, &h.Entity.Name, &h.Entity.Description, &h.Entity.OwnerID, &h.Entity.DefaultPrivate, &ec)
-		h.Collection.CreatedAt, h.Collection.UpdatedAt, h.Entity.CreatedAt = fromDB(cc), fromDB(cu), fromDB(ec)
-		return h, err
-	}, b.String(), b.args...)
-}
-
-// scanContainerHit reads containerCols, collectionCols and entityCols in
-// that order, then any extra destinations.
-func scanContainerHit(r scanner, extra ...any) (meta.ContainerHit, error) {
-	var h meta.ContainerHit
-	var kc, ku, cc, cu, ec int64
-	dest := []any{&h.Container.ID, &h.Container.CollectionID, &h.Container.Name, &h.Container.Description,
-		&h.Container.Frozen, &kc, &ku,
-		&h.Collection.ID, &h.Collection.EntityID, &h.Collection.Name, &h.Collection.Description,
-		&h.Collection.OwnerID, &h.Collection.Private, &cc, &cu,
-		&h.Entity.ID, &h.Entity.Name, &h.Entity.Description, &h.Entity.OwnerID, &h.Entity.DefaultPrivate, &ec}
-	err := r.Scan(append(dest, extra...)...)
-	h.Container.CreatedAt, h.Container.UpdatedAt = fromDB(kc), fromDB(ku)
-	h.Collection.CreatedAt, h.Collection.UpdatedAt, h.Entity.CreatedAt = fromDB(cc), fromDB(cu), fromDB(ec)
-	return h, err
-}
-
-// The outer query of containers and images reads the page's containers,
-// collections and entities.
-var (
-	containerHitCols = qualify("k", containerCols) + `, ` + qualify("c", collectionCols) + `, ` + qualify("e", entityCols)
-	containerHitRows = ` FROM top CROSS JOIN containers k CROSS JOIN collections c CROSS JOIN entities e`
-	containerHitIDs  = ` WHERE k.id = top.k_id AND c.id = top.c_id AND e.id = top.e_id`
-)
-
-func (s *Store) SearchContainers(ctx context.Context, q meta.SearchQuery) ([]meta.ContainerHit, error) {
-	var b sqlText
-	var w where
-	w.add(`c.id = k.collection_id`)
-	vis, args := visible(q.Viewer)
-	w.add(vis, args...)
-	b.add(`WITH hit AS MATERIALIZED (`)
-	s.hits(&b, containerHit, "containers", "k", `containers k CROSS JOIN collections c`, q.Text, w, "name", "description")
-	b.add(`)`)
-	names := []string{"c_name", "k_name"}
-	s.top(&b, q, names)
-	b.add(`SELECT ` + containerHitCols + containerHitRows + containerHitIDs + ` ORDER BY ` + s.order("top.e_name", "top.", names, nil))
-	return searchAll(ctx, s, "search containers", func(r scanner) (meta.ContainerHit, error) { return scanContainerHit(r) },
-		b.String(), b.args...)
-}
-
-func (s *Store) SearchImages(ctx context.Context, q meta.SearchQuery) ([]meta.ImageHit, error) {
-	var b sqlText
-	s.imageHits(&b, q)
-	names, rest := []string{"c_name", "k_name"}, []string{"i_created_at", "i_id"}
-	s.top(&b, q, names, rest...)
-	b.add(`SELECT ` + containerHitCols + `, ` + qualify("i", imageCols) + containerHitRows + ` CROSS JOIN images i` +
-		containerHitIDs + ` AND i.id = top.i_id ORDER BY ` + s.order("top.e_name", "top.", names, rest))
-	hits, err := searchAll(ctx, s, "search images", func(r scanner) (meta.ImageHit, error) {
-		var i meta.Image
-		var ic, iu int64
-		h, err := scanContainerHit(r, &i.ID, &i.ContainerID, &i.Digest, &i.Size, &i.Arch, &i.Description, &i.Uploaded,
-			&i.Metadata, &i.ManifestDigest, &i.CreatedBy, &ic, &iu)
-		i.CreatedAt, i.UpdatedAt = fromDB(ic), fromDB(iu)
-		return meta.ImageHit{Image: i, Container: h.Container, Collection: h.Collection, Entity: h.Entity}, err
-	}, b.String(), b.args...)
-	if err != nil || len(hits) == 0 {
-		return hits, err
-	}
-	return hits, s.addTags(ctx, hits)
-}
-
-// imageHits writes "WITH k_hit AS (…), hit AS (…)": the visible images in
-// a container whose name or description, a collection whose name or an
-// entity whose name contains the text (k_hit), or whose own description
-// does; and that pass the arch and signed filters. Unions of one index
-// lookup per table, which the databases can drive from the indexes where
-// ORs across a join would read every image. Privacy is decided per
-// container before any image is looked up, so hidden hits cost no image
-// lookups.
-func (s *Store) imageHits(b *sqlText, q meta.SearchQuery) {
-	vis, visArgs := visible(q.Viewer)
-	containers := func(table, alias, tables, joins string, cols ...string) {
-		var w where
-		w.add(joins)
-		w.add(vis, visArgs...)
-		s.hits(b, containerHit, table, alias, tables, q.Text, w, cols...)
-	}
-	b.add(`WITH k_hit AS MATERIALIZED (`)
-	containers("containers", "k", `containers k CROSS JOIN collections c`, `c.id = k.collection_id`, "name", "description")
-	b.add(` UNION `)
-	containers("collections", "c", `collections c CROSS JOIN containers k`, `k.collection_id = c.id`, "name")
-	b.add(` UNION `)
-	containers("entities", "e", `entities e CROSS JOIN collections c CROSS JOIN containers k`,
-		`c.entity_id = e.id AND k.collection_id = c.id`, "name")
-	b.add(`), hit AS MATERIALIZED (SELECT k_hit.*, i.id AS i_id, i.created_at AS i_created_at FROM k_hit CROSS JOIN images i`)
-	w := s.imageFilters(q)
-	w.conds = append([]string{`i.container_id = k_hit.k_id`}, w.conds...)
-	w.write(b)
-	b.add(` UNION `)
-	w = s.imageFilters(q)
-	w.add(`k.id = i.container_id AND c.id = k.collection_id`)
-	w.add(vis, visArgs...)
-	s.hits(b, containerHit+`, i.id AS i_id, i.created_at AS i_created_at`, "images", "i",
-		`images i CROSS JOIN containers k CROSS JOIN collections c`, q.Text, w, "description")
-	b.add(`)`)
-}
-
-// imageFilters are the conditions on the image aliased i: uploaded, and
-// of the asked architectures and signed if asked.
-func (s *Store) imageFilters(q meta.SearchQuery) where {
-	var w where
-	w.add(`i.uploaded = ?`, true)
-	if len(q.Arches) > 0 {
-		in, args := inList(q.Arches)
-		w.add(`(i.arch = '' OR i.arch IN `+in+`)`, args...)
-	}
-	if q.Signed {
-		w.add(s.signed("i.metadata"))
-	}
-	return w
 }
 
 // addTags fills each hit's tags in one query.

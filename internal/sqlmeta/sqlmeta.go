@@ -212,14 +212,16 @@ func (s *Store) applyMigration(ctx context.Context, name string) error {
 }
 
 // splitStatements splits a migration at semicolons, except inside a
-// CREATE TRIGGER ... BEGIN ... END, whose body holds statements of its own.
+// CREATE TRIGGER ... BEGIN ... END (SQLite) or a $$-quoted function body
+// (PostgreSQL), which hold statements of their own.
 func splitStatements(text string) []string {
 	var out []string
 	cur := ""
 	for _, part := range strings.Split(text, ";") {
 		cur += part
 		head := strings.ToUpper(strings.TrimSpace(cur))
-		if strings.HasPrefix(head, "CREATE TRIGGER") && !strings.HasSuffix(head, "END") {
+		sqliteTrigger := strings.HasPrefix(head, "CREATE TRIGGER") && strings.Contains(head, "BEGIN")
+		if sqliteTrigger && !strings.HasSuffix(head, "END") || strings.Count(cur, "$$")%2 == 1 {
 			cur += ";"
 			continue
 		}
