@@ -99,7 +99,8 @@ type LibraryTags interface {
 // SearchQuery is one library search.
 type SearchQuery struct {
 	// Text is found as a substring of names and descriptions,
-	// case-insensitively; LIKE wildcards in it are literal.
+	// case-insensitively; LIKE wildcards in it are literal. A text
+	// holding U+0001 matches nothing.
 	Text string
 	// Viewer is who searches: collections it may not read, and what is
 	// in them, are left out.

@@ -168,6 +168,9 @@ func testSearchImages(t *testing.T, s meta.Store) {
 		{"path across names", sq("ice/bio-t"), []string{"blast any", "blast arm64", "blast amd64"}},
 		{"collection and container", sq("misc/vim"), []string{"vim editor"}},
 		{"not a path", sq("alice/blast"), nil},
+		// Names and descriptions are apart.
+		{"not across a name and a description", sq("blastalign"), nil},
+		{"not across with a control character", sq("blast\x01align"), nil},
 		{"arch and unknown arch", meta.SearchQuery{Text: "alice", Viewer: admin, Arches: []string{"arm64"}, Limit: 10},
 			[]string{"blast any", "blast arm64"}},
 		{"arches", meta.SearchQuery{Text: "alice", Viewer: admin, Arches: []string{"arm64", "amd64", "riscv64"}, Limit: 10},

@@ -2,6 +2,7 @@ package sqlmeta
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"math"
 	"strings"
@@ -44,12 +45,6 @@ import (
 
 // searchTimeout bounds each query of a search.
 const searchTimeout = 2 * time.Second
-
-// pgDense is the number of visible matches above which PostgreSQL walks
-// the n index instead of sorting the matches: a walk reads about
-// limit·rows/matches rows, so past a few thousand matches walking is the
-// cheaper of the two (both cost about √(limit·rows) at the crossover).
-const pgDense = 5000
 
 // searchKind is one kind of search result.
 type searchKind struct {
@@ -140,6 +135,9 @@ func scanContainerHit(r scanner, extra ...any) (meta.ContainerHit, error) {
 
 // search runs a search of kind k within searchTimeout.
 func search[T any](ctx context.Context, s *Store, k searchKind, q meta.SearchQuery, scan func(scanner) (T, error)) ([]T, error) {
+	if strings.ContainsRune(q.Text, '\x01') {
+		return nil, nil // the separator of PostgreSQL's docs (pgText)
+	}
 	qctx, cancel := context.WithTimeout(ctx, searchTimeout)
 	defer cancel()
 	var out []T
@@ -204,122 +202,294 @@ func sqliteSearch[T any](ctx context.Context, s *Store, k searchKind, q meta.Sea
 // (with the text if withText), and its arguments; "" when there is
 // nothing to ask the index. The text is a quoted phrase: a phrase of
 // trigrams at consecutive positions is exactly a substring, and the
-// trigram tokenizer folds case. The other words are in the keys column
-// (0004_search_order.sqlite.sql): the viewer's, which a team member gets
-// from team_members in the same statement, and the image filters'.
+// trigram tokenizer folds case. The rest is asked of the keys column
+// (0004_search_order.sqlite.sql): the viewer's words, with a team
+// member's from team_members, and the image filters' flags, with the
+// architectures' from search_arches, both in the same statement.
 func ftsQuery(k searchKind, q meta.SearchQuery, withText bool) (string, []any) {
-	var and []string
+	var e ftsExpr
+	and := func() {
+		if e.literal.Len() > 0 || len(e.parts) > 0 {
+			e.lit(" AND ")
+		}
+	}
 	if withText {
-		and = append(and, "{"+strings.Join(k.text, " ")+"}: "+phrase(q.Text))
+		e.lit("{" + strings.Join(k.text, " ") + "}: " + phrase(q.Text))
 	}
-	var teams bool
 	if k.private && !q.Viewer.Admin {
-		who := `{keys}: " pub "`
-		if q.Viewer.UserID != "" {
-			// The team words follow, from the statement's subquery.
-			who = `(` + who + ` OR {keys}: ` + phrase(" u:"+q.Viewer.UserID+" ")
-			teams = true
+		and()
+		if q.Viewer.UserID == "" {
+			e.lit(`{keys}: ` + phrase(flagPublic))
+		} else {
+			e.lit(`({keys}: ` + phrase(flagPublic) + ` OR {keys}: ` + phrase(" u:"+q.Viewer.UserID+" "))
+			e.sql(`coalesce((SELECT group_concat(' OR {keys}: " t:' || replace(m.team_id, '"', '""') || ' "', '')
+				FROM team_members m WHERE m.user_id = ?), '')`, q.Viewer.UserID)
+			e.lit(")")
 		}
-		and = append(and, who)
 	}
-	var filters []string
 	if k.images && len(q.Arches) > 0 {
-		arches := []string{`{keys}: " a: "`}
-		for _, a := range q.Arches {
-			arches = append(arches, `{keys}: `+phrase(" a:"+a+" "))
-		}
-		filters = append(filters, "("+strings.Join(arches, " OR ")+")")
+		and()
+		in, args := inList(append([]string{""}, q.Arches...))
+		e.lit("(")
+		e.sql(`coalesce((SELECT group_concat('{keys}: "' || `+archFlag+` || '"', ' OR ') FROM search_arches a
+			WHERE a.arch IN `+in+`), '{keys}: "' || char(57344) || 'no"')`, args...)
+		e.lit(")")
 	}
 	if k.images && q.Signed {
-		filters = append(filters, `{keys}: " signed "`)
+		and()
+		e.lit(`{keys}: ` + phrase(flagSigned))
 	}
-	if !teams {
-		if len(and)+len(filters) == 0 {
-			return "", nil
-		}
-		return "?", []any{strings.Join(append(and, filters...), " AND ")}
+	return e.String()
+}
+
+// The flags of the keys column (0004_search_order.sqlite.sql): public
+// collections, signed images, and in SQL an architecture's, of its row a
+// in search_arches.
+const (
+	flagPublic = "\ue000pu"
+	flagSigned = "\ue000si"
+	archFlag   = `char(57344, 57345 + a.n % 6000, 57345 + a.n / 6000)`
+)
+
+// ftsExpr builds an SQL string expression from literal text and SQL
+// expressions, joined with ||.
+type ftsExpr struct {
+	literal strings.Builder
+	parts   []string
+	args    []any
+}
+
+func (e *ftsExpr) lit(text string) { e.literal.WriteString(text) }
+
+func (e *ftsExpr) flush() {
+	if e.literal.Len() > 0 {
+		e.parts = append(e.parts, "?")
+		e.args = append(e.args, e.literal.String())
+		e.literal.Reset()
 	}
-	// and ends with the viewer's open parenthesis; the teams close it.
-	rest := ")"
-	if len(filters) > 0 {
-		rest += " AND " + strings.Join(filters, " AND ")
-	}
-	return `? || coalesce((SELECT group_concat(' OR {keys}: " t:' || replace(m.team_id, '"', '""') || ' "', '')
-		FROM team_members m WHERE m.user_id = ?), '') || ?`,
-		[]any{strings.Join(and, " AND "), q.Viewer.UserID, rest}
+}
+
+func (e *ftsExpr) sql(expr string, args ...any) {
+	e.flush()
+	e.parts = append(e.parts, expr)
+	e.args = append(e.args, args...)
+}
+
+func (e *ftsExpr) String() (string, []any) {
+	e.flush()
+	return strings.Join(e.parts, " || "), e.args
 }
 
 // phrase quotes text as an FTS5 phrase.
 func phrase(text string) string { return `"` + strings.ReplaceAll(text, `"`, `""`) + `"` }
 
-// pgSearch runs k's search on PostgreSQL in one read transaction: the
-// visible matches, up to pgDense or the end of the page if further, from
-// the trigram indexes; if there are more, a walk of the n index.
+// pgSearch runs k's search on PostgreSQL, in one read-only snapshot. A
+// walk of the n index backwards costs a fraction of a microsecond per row
+// and stops after the page, but reads every row when the visible matches
+// are few; pg_trgm's GIN indexes find the candidates of a value in no
+// useful order, at a cost that grows with how common its trigrams are,
+// then read each candidate. So a search first walks the newest pgSample
+// rows: enough visible matches there end it; visible matches that are
+// most of the candidates there say a walk will end soon, and it walks on
+// as far as their density predicts. What is left goes to the GIN indexes:
+// if they find fewer than pgDense visible matches (or the rest of the
+// page, if more), those are the answer, sorted; otherwise the visible
+// matches are many but far down, and the walk goes on until the page is
+// full (bounded by searchTimeout). The page's rows are then read by id.
 func pgSearch[T any](ctx context.Context, s *Store, k searchKind, q meta.SearchQuery, scan func(scanner) (T, error)) ([]T, error) {
-	cond, args := pgConditions(k, q)
 	limit, offset := page(q)
-	most := max(pgDense, offset+limit) + 1 // the most matches collected; more are "dense"
-	var probe, walk sqlText
-	probe.add(`WITH cand AS MATERIALIZED (SELECT s.n, s.id FROM search_`+k.table+` s WHERE `+cond+` LIMIT ?),
-		top AS MATERIALIZED (SELECT n, id FROM cand ORDER BY n DESC LIMIT ? OFFSET ?)
-		SELECT (SELECT count(*) FROM cand), `+k.rows, append(args, most, limit, offset)...)
-	walk.add(`WITH top AS MATERIALIZED (SELECT s.n, s.id FROM search_`+k.table+` s WHERE `+cond+
-		` ORDER BY s.n DESC LIMIT ? OFFSET ?) SELECT `+k.rows, append(args, limit, offset)...)
-
-	var out []T
-	err := searchTx(ctx, s, k.what, func(t *Store, tuned bool) error {
-		// plan sets a planner setting for the rest of the transaction
-		// (not in a transaction of the caller's).
-		plan := func(name string) error {
-			if !tuned {
-				return nil
+	need := offset + limit
+	table := "search_" + k.table
+	// The walks match the text in a way the trigram indexes do not
+	// serve, so the planner can only walk the n index; the probe compares
+	// n+0, which the n index does not serve, so it can only use the
+	// trigram indexes (sequential scans are off).
+	walkCond, walkArgs := pgConditions(k, q, false)
+	probeCond, probeArgs := pgConditions(k, q, true)
+	textCond, textArgs := pgText(q, false)
+	vis, visArgs := pgFilters(k, q)
+	if vis == "" {
+		vis = "true"
+	}
+	var hits []pgHit
+	scanHit := func(r scanner) (pgHit, error) {
+		var h pgHit
+		return h, r.Scan(&h.n, &h.id)
+	}
+	err := searchTx(ctx, s, k.what, func(t *Store) error {
+		// The sample: the text's matches among the newest pgSample rows
+		// and in pgWindows windows of pgSample/pgWindows rows spread evenly
+		// over the older ones, and which are visible (and pass the
+		// filters).
+		type sampled struct {
+			top, n, window sql.NullInt64
+			id             sql.NullString
+			visible        sql.NullBool
+		}
+		var b sqlText
+		b.add(`WITH t AS (SELECT max(n) AS top FROM ` + table + `)
+			SELECT t.top, w.n, w.id, w.visible, w.win FROM t LEFT JOIN LATERAL (`)
+		for i := range pgWindows + 1 {
+			if i > 0 {
+				b.add(` UNION ALL `)
 			}
-			_, err := t.exec(ctx, k.what, `SELECT set_config(?, 'off', true)`, name)
+			b.add(`SELECT s.n, s.id, `+vis+` AS visible, ?::bigint AS win FROM `+table+` s WHERE `, append(append([]any{}, visArgs...), i)...)
+			if i == 0 {
+				b.add(`s.n > t.top - ?`, pgSample)
+			} else {
+				// (t.top - pgSample)·i/(pgWindows+1) and the rows after it.
+				b.add(`s.n > (t.top - ?) * ? / ? AND s.n <= least((t.top - ?) * ? / ? + ?, t.top - ?)`,
+					pgSample, i, pgWindows+1, pgSample, i, pgWindows+1, pgSample/pgWindows, pgSample)
+			}
+			b.add(` AND `+textCond, textArgs...)
+		}
+		b.add(` ORDER BY win, n DESC) w ON true`)
+		sample, err := queryAll(ctx, t, k.what, func(r scanner) (sampled, error) {
+			var x sampled
+			return x, r.Scan(&x.top, &x.n, &x.id, &x.visible, &x.window)
+		}, b.String(), b.args...)
+		if err != nil || len(sample) == 0 || !sample[0].top.Valid {
+			return err // an empty table
+		}
+		top := sample[0].top.Int64
+		below := top - pgSample // the rows left are n <= below
+		var restText, restVisible int64
+		for _, x := range sample {
+			switch {
+			case !x.n.Valid:
+			case x.window.Int64 == 0 && x.visible.Bool:
+				hits = append(hits, pgHit{x.n.Int64, x.id.String})
+			case x.window.Int64 > 0:
+				restText++
+				if x.visible.Bool {
+					restVisible++
+				}
+			}
+		}
+		trace("sample")
+		if int64(len(hits)) >= need || below <= 0 {
+			return nil
+		}
+		walk := func(above int64) ([]pgHit, error) {
+			return queryAll(ctx, t, k.what, scanHit, `SELECT s.n, s.id FROM `+table+` s WHERE s.n <= ? AND s.n > ? AND `+
+				walkCond+` ORDER BY s.n DESC LIMIT ?`, append(append([]any{below, above}, walkArgs...), need-int64(len(hits)))...)
+		}
+		// How many rows the windows hold, and what a walk and the GIN
+		// indexes would read for the rest of the page if the windows are
+		// like the rest: walk when it reads fewer than pgWalkRatio rows
+		// per candidate the indexes would (sequential rows cost a
+		// fraction of scattered ones), and as far as four times that.
+		var windowRows int64
+		for i := range pgWindows {
+			lo := below * (i + 1) / (pgWindows + 1)
+			windowRows += max(0, min(lo+pgSample/pgWindows, below)-lo)
+		}
+		if restVisible > 0 && windowRows > 0 {
+			walkRows := (need - int64(len(hits))) * windowRows / restVisible
+			candidates := restText * below / windowRows
+			if walkRows <= pgWalkRatio*candidates {
+				rows := min(4*walkRows, below)
+				trace("walk")
+				more, err := walk(below - rows)
+				if err != nil {
+					return err
+				}
+				hits, below = append(hits, more...), below-rows
+				if int64(len(hits)) >= need || below <= 0 {
+					return nil
+				}
+			}
+		}
+		// The GIN indexes: all the visible matches left, if fewer than
+		// most.
+		most := max(pgDense, need-int64(len(hits))) + 1
+		trace("probe")
+		var count int64
+		probed, err := queryAll(ctx, t, k.what, func(r scanner) (pgHit, error) {
+			var h pgHit
+			return h, r.Scan(&count, &h.n, &h.id)
+		}, `WITH cand AS MATERIALIZED (SELECT s.n, s.id FROM `+table+` s WHERE s.n + 0 <= ? AND `+probeCond+` LIMIT ?)
+			SELECT (SELECT count(*) FROM cand), n, id FROM cand ORDER BY n DESC LIMIT ?`,
+			append(append([]any{below}, probeArgs...), most, need-int64(len(hits)))...)
+		if err != nil || count < most {
+			hits = append(hits, probed...)
 			return err
 		}
-		// The matches from the trigram indexes (a sequential scan would
-		// read the whole table), and how many there are up to most.
-		if err := plan("enable_seqscan"); err != nil {
-			return err
-		}
-		var n int64
-		var err error
-		out, err = queryAll(ctx, t, k.what, func(r scanner) (T, error) { return scan(countFirst{r, &n}) },
-			probe.String(), probe.args...)
-		if err != nil || n < most {
-			return err // all the matches were collected (an empty page: fewer than offset)
-		}
-		// Dense: walk the n index, newest first, and stop after the page.
-		if err := plan("enable_bitmapscan"); err != nil {
-			return err
-		}
-		out, err = queryAll(ctx, t, k.what, scan, walk.String(), walk.args...)
+		// Many, and far down: walk on until the page is full.
+		trace("walk to the end")
+		more, err := walk(math.MinInt64)
+		hits = append(hits, more...)
 		return err
 	})
-	return out, err
-}
-
-// countFirst scans the count the probe's rows start with into n.
-type countFirst struct {
-	r scanner
-	n *int64
-}
-
-func (c countFirst) Scan(dest ...any) error { return c.r.Scan(append([]any{c.n}, dest...)...) }
-
-// pgConditions are the conditions of k's search table, aliased s, that
-// the rows of q meet. The table holds its text lowercased by the
-// database's lower(), which is what ILIKE compares, so LIKE against the
-// lowercased pattern is ILIKE without lowering every row it reads.
-func pgConditions(k searchKind, q meta.SearchQuery) (string, []any) {
-	var w where
-	var conds []string
-	var args []any
-	for _, c := range k.text {
-		conds = append(conds, `s.`+c+` LIKE lower(?) ESCAPE '\'`)
-		args = append(args, likePattern(q.Text))
+	if err != nil || int64(len(hits)) <= offset {
+		return nil, err
 	}
-	w.add("("+strings.Join(conds, " OR ")+")", args...)
+	hits = hits[offset:min(int64(len(hits)), need)]
+	ns, ids := make([]int64, len(hits)), make([]string, len(hits))
+	for i, h := range hits {
+		ns[i], ids[i] = h.n, h.id
+	}
+	// The page's rows (one deleted since is left out).
+	return queryAll(ctx, s, k.what, scan, `WITH top AS (SELECT * FROM unnest(?::bigint[], ?::text[]) AS t (n, id)) SELECT `+k.rows,
+		ns, ids)
+}
+
+// A PostgreSQL search samples the newest pgSample rows and pgWindows
+// windows of pgSample/pgWindows older ones; walks when that reads fewer
+// than pgWalkRatio rows per candidate the GIN indexes would give; and
+// collects pgDense visible matches from the GIN indexes before it decides
+// they are many. (Variables for tests, which also set pgTrace to see the
+// steps taken.)
+var (
+	pgSample    int64 = 1000
+	pgWindows   int64 = 4
+	pgWalkRatio int64 = 10
+	pgDense     int64 = 5000
+	pgTrace     func(step string)
+)
+
+func trace(step string) {
+	if pgTrace != nil {
+		pgTrace(step)
+	}
+}
+
+// pgHit is a visible match: its n and id.
+type pgHit struct {
+	n  int64
+	id string
+}
+
+// pgConditions are the conditions on k's search table, aliased s, that
+// the rows of q meet: the text (served by the trigram indexes if
+// indexed), then privacy and filters.
+func pgConditions(k searchKind, q meta.SearchQuery, indexed bool) (string, []any) {
+	text, args := pgText(q, indexed)
+	if f, fargs := pgFilters(k, q); f != "" {
+		return text + " AND " + f, append(args, fargs...)
+	}
+	return text, args
+}
+
+// pgText is the condition "s.doc contains q.Text". doc holds the texts
+// of the row lowercased by the database's lower(), which is what ILIKE
+// compares, so LIKE against the lowercased pattern is ILIKE without
+// lowering every row it reads; they are joined by U+0001, which no text
+// that search matches holds. Not indexed, it compares in the collation
+// "C", which changes nothing for LIKE but that the trigram indexes (in
+// the column's collation) do not serve.
+func pgText(q meta.SearchQuery, indexed bool) (string, []any) {
+	pattern := `lower(?)`
+	if !indexed {
+		pattern += ` COLLATE "C"`
+	}
+	return `s.doc LIKE ` + pattern + ` ESCAPE '\'`, []any{likePattern(q.Text)}
+}
+
+// pgFilters is the condition that the row s is visible to the viewer and
+// passes the image filters ("" if there is none).
+func pgFilters(k searchKind, q meta.SearchQuery) (string, []any) {
+	var w where
 	if k.private {
 		vis, args := visible(q.Viewer)
 		w.add(vis, args...)
@@ -355,27 +525,29 @@ func visible(v meta.Viewer) (string, []any) {
 		JOIN team_members m ON m.team_id = ct.team_id WHERE m.user_id = ?))`, []any{v.UserID, v.UserID}
 }
 
-// searchTx runs fn in a read transaction that tells PostgreSQL's planner
-// what holds for a search: the rows it reads are cached, so a random read
+// searchTx runs fn in a read-only transaction with one snapshot for all
+// its statements (REPEATABLE READ), and tells PostgreSQL's planner what
+// holds for a search: the rows it reads are cached, so a random read
 // costs about what a sequential one does (random_page_cost, by default
 // priced for disks, made it read whole tables rather than look up a few
-// thousand rows by index), and the query is short, so compiling it (jit)
-// or starting parallel workers costs more than it saves (each doubled the
-// time of searches at a million containers). statement_timeout is
-// searchTimeout; fn may change settings for the rest of the transaction
-// (tuned). Inside a transaction of the caller's, fn runs in it as it is.
-func searchTx(ctx context.Context, s *Store, what string, fn func(t *Store, tuned bool) error) error {
+// thousand rows by index); the query is short, so compiling it (jit) or
+// starting parallel workers costs more than it saves (each doubled the
+// time of searches at a million containers); a sequential scan is never
+// what a search wants (the search tables are the size of the library);
+// and statement_timeout is searchTimeout. Inside a transaction of the
+// caller's, fn runs in it as it is.
+func searchTx(ctx context.Context, s *Store, what string, fn func(t *Store) error) error {
 	if s.inTx || s.readOnly {
-		return fn(s, false)
+		return fn(s)
 	}
-	return s.ReadTx(ctx, func(tx meta.Store) error {
+	return s.inTxOnce(ctx, s.rd, &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead}, func(tx meta.Store) error {
 		t := tx.(*Store)
 		if _, err := t.exec(ctx, what, `SELECT set_config('random_page_cost', '1.1', true), set_config('jit', 'off', true),
-			set_config('max_parallel_workers_per_gather', '0', true), set_config('statement_timeout', ?, true)`,
-			searchTimeout.String()); err != nil {
+			set_config('max_parallel_workers_per_gather', '0', true), set_config('enable_seqscan', 'off', true),
+			set_config('statement_timeout', ?, true)`, searchTimeout.String()); err != nil {
 			return err
 		}
-		return fn(t, true)
+		return fn(t)
 	})
 }
 

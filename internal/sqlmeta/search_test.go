@@ -261,16 +261,16 @@ func testSearchIndexInSync(t *testing.T, db string) {
 	for _, tc := range []struct {
 		table, docs string
 		rows        int
-		// The columns of the index, and of the docs view if others.
-		sqlite, pg, pgDocs string
+		// The columns of the index.
+		sqlite, pg string
 	}{
-		{"entities", "search_entity_docs", 1, "id, name, description", "id, name, description", ""},
+		{"entities", "search_entity_docs", 1, "id, name, description", "id, doc"},
 		{"collections", "search_collection_docs", 3, "id, name, description, keys",
-			"id, collection_id, name, description, private, owner_id", ""},
+			"id, collection_id, doc, private, owner_id"},
 		{"containers", "search_container_docs", 8, "id, name, description, keys",
-			"id, collection_id, name, description, private, owner_id", ""},
+			"id, collection_id, doc, private, owner_id"},
 		{"images", "search_image_docs", 16, "id, path, container_description, description, keys",
-			"id, container_id, collection_id, entity_id, path, container_description, description, private, owner_id, arch, signed, uploaded", ""},
+			"id, container_id, collection_id, entity_id, doc, private, owner_id, arch, signed, uploaded"},
 	} {
 		// SQLite: <table>_fts by rowid, search_keys; PostgreSQL: search_<table>
 		// (its docs views have no n).
@@ -298,8 +298,8 @@ func testSearchIndexInSync(t *testing.T, db string) {
 	var got []string
 	q := `SELECT path || ' |' || keys FROM search_image_docs ORDER BY n`
 	if db == "postgres" {
-		q = `SELECT path || ' |' || private || ' ' || owner_id || ' ' || arch || ' ' || signed FROM search_images
-			WHERE uploaded ORDER BY n`
+		q = `SELECT split_part(doc, chr(1), 1) || ' |' || private || ' ' || owner_id || ' ' || arch || ' ' || signed
+			FROM search_images WHERE uploaded ORDER BY n`
 	}
 	rows, err := s.db.QueryContext(ctx, q)
 	must(err)
@@ -310,7 +310,24 @@ func testSearchIndexInSync(t *testing.T, db string) {
 	}
 	must(rows.Err())
 	rows.Close()
-	want := []string{"alicia/renamed/con0 | pub a:arm64 ", "alicia/renamed/con0 | pub a: signed ", "alicia/renamed/con1 | pub a: signed "}
+	if db == "sqlite" {
+		// The flags, readably.
+		flags := []string{"\ue000pu", "pub ", "\ue000si", "signed "}
+		rows, err := s.db.QueryContext(ctx, `SELECT n, arch FROM search_arches`)
+		must(err)
+		for rows.Next() {
+			var n int
+			var arch string
+			must(rows.Scan(&n, &arch))
+			flags = append(flags, string([]rune{0xe000, rune(0xe001 + n%6000), rune(0xe001 + n/6000)}), "a:"+arch+" ")
+		}
+		must(rows.Err())
+		rows.Close()
+		for i := range got {
+			got[i] = strings.NewReplacer(flags...).Replace(got[i])
+		}
+	}
+	want := []string{"alicia/renamed/con0 |pub a:arm64 ", "alicia/renamed/con0 |pub a: signed ", "alicia/renamed/con1 |pub a: signed "}
 	for k := range 3 {
 		want = append(want, fmt.Sprintf("alicia/col2/con%d | u:%s a: signed ", k, alice.ID))
 	}
@@ -361,5 +378,149 @@ CREATE INDEX i ON a (x);
 `)
 	if len(got) != 3 || !strings.Contains(got[0], "RETURN NULL;\nEND $$") || !strings.HasPrefix(strings.TrimSpace(got[1]), "CREATE TRIGGER t") {
 		t.Fatalf("%d statements: %q", len(got), got)
+	}
+}
+
+// TestSearchPaths: however a search finds its page (on PostgreSQL the
+// sample of the newest rows, the walk it predicts, the GIN indexes, the
+// walk to the end, each taken under some setting of pgSample and pgDense
+// below), it is the page of the newest visible matches that a reference
+// computed from the rows gives, for every viewer, page and filter.
+func TestSearchPaths(t *testing.T) {
+	for _, db := range []string{"sqlite", "postgres"} {
+		t.Run(db, func(t *testing.T) { testSearchPaths(t, db) })
+	}
+}
+
+func testSearchPaths(t *testing.T, db string) {
+	ctx := context.Background()
+	var s *Store
+	var err error
+	if db == "sqlite" {
+		s, err = OpenSQLite(ctx, filepath.Join(t.TempDir(), "silo.db"))
+	} else {
+		s, err = OpenPostgres(ctx, pgtest.DSN(t))
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	alice, carol, mallory := metatest.MkUser(t, s, "alice"), metatest.MkUser(t, s, "carol"), metatest.MkUser(t, s, "mallory")
+	team := meta.Team{Name: "lab"}
+	must(s.CreateTeam(ctx, &team))
+	must(s.AddTeamMember(ctx, team.ID, carol.ID))
+	ent := meta.Entity{Name: "lib", OwnerID: alice.ID}
+	must(s.CreateEntity(ctx, &ent))
+	cols := map[string]meta.Collection{}
+	for _, c := range []struct {
+		name    string
+		owner   meta.User
+		private bool
+	}{{"pub", alice, false}, {"shared", alice, true}, {"hidden", mallory, true}} {
+		col := meta.Collection{EntityID: ent.ID, Name: c.name, OwnerID: c.owner.ID, Private: c.private}
+		must(s.CreateCollection(ctx, &col))
+		cols[c.name] = col
+	}
+	must(s.GrantCollection(ctx, cols["shared"].ID, team.ID))
+	// 300 containers, oldest first, each with an image (amd64 or arm64):
+	// needles scattered among others, then a block of hidden needles, then
+	// newest rows with few needles.
+	type row struct {
+		name, collection, arch string
+	}
+	var rows []row
+	for i := range 300 {
+		r := row{fmt.Sprintf("other-%03d", i), "pub", "amd64"}
+		switch {
+		case i < 150 && i%3 != 0:
+			r.name = fmt.Sprintf("needle-%03d", i)
+			r.collection = []string{"pub", "shared", "hidden", "pub", "hidden"}[i%5]
+		case i < 250:
+			r.name, r.collection = fmt.Sprintf("needle-%03d", i), "hidden"
+		case i%25 == 0:
+			r.name = fmt.Sprintf("needle-%03d", i)
+		}
+		if i%4 == 1 {
+			r.arch = "arm64"
+		}
+		rows = append(rows, r)
+	}
+	must(s.InTx(ctx, func(tx meta.Store) error {
+		for _, r := range rows {
+			con := meta.Container{CollectionID: cols[r.collection].ID, Name: r.name}
+			must(tx.CreateContainer(ctx, &con))
+			must(tx.CreateImage(ctx, &meta.Image{ContainerID: con.ID, Digest: "sha256:1", Arch: r.arch, Uploaded: true}))
+		}
+		return nil
+	}))
+	if db == "postgres" {
+		_, err := s.db.ExecContext(ctx, "ANALYZE")
+		must(err)
+	}
+	viewers := []struct {
+		name  string
+		v     meta.Viewer
+		reads func(collection string) bool
+	}{
+		{"anonymous", meta.Viewer{}, func(c string) bool { return c == "pub" }},
+		{"alice", meta.Viewer{UserID: alice.ID}, func(c string) bool { return c != "hidden" }},
+		{"carol", meta.Viewer{UserID: carol.ID}, func(c string) bool { return c != "hidden" }},
+		{"mallory", meta.Viewer{UserID: mallory.ID}, func(c string) bool { return c != "shared" }},
+		{"admin", meta.Viewer{UserID: "root", Admin: true}, func(string) bool { return true }},
+	}
+	steps := map[string]bool{}
+	pgTrace = func(step string) { steps[step] = true }
+	defer func(sample, dense int64) { pgTrace, pgSample, pgDense = nil, sample, dense }(pgSample, pgDense)
+	for _, tune := range [][2]int64{{1000, 5000}, {4, 3}, {1, 1}, {16, 2}, {4, 1000}, {64, 8}, {40, 3}} {
+		pgSample, pgDense = tune[0], tune[1]
+		for _, v := range viewers {
+			for _, arch := range []string{"", "amd64"} {
+				var want []string // newest first
+				for i := len(rows) - 1; i >= 0; i-- {
+					r := rows[i]
+					if strings.Contains(r.name, "needle") && v.reads(r.collection) && (arch == "" || r.arch == arch) {
+						want = append(want, r.name)
+					}
+				}
+				for _, p := range [][2]int{{200, 0}, {7, 0}, {7, 14}, {5, 60}, {3, 150}, {50, 100}} {
+					q := meta.SearchQuery{Text: "needle", Viewer: v.v, Limit: p[0], Offset: p[1]}
+					if arch != "" {
+						q.Arches = []string{arch}
+					}
+					wantPage := want[min(p[1], len(want)):min(p[1]+p[0], len(want))]
+					var got []string
+					if arch == "" {
+						cons, err := s.SearchContainers(ctx, q)
+						must(err)
+						for _, h := range cons {
+							got = append(got, h.Container.Name)
+						}
+					} else {
+						imgs, err := s.SearchImages(ctx, q)
+						must(err)
+						for _, h := range imgs {
+							got = append(got, h.Container.Name)
+						}
+					}
+					if !slices.Equal(got, wantPage) {
+						t.Errorf("pgSample %d, pgDense %d, %s, arch %q, limit %d offset %d:\n got %q\nwant %q",
+							pgSample, pgDense, v.name, arch, p[0], p[1], got, wantPage)
+					}
+				}
+			}
+		}
+	}
+	if db == "postgres" {
+		for _, step := range []string{"sample", "walk", "probe", "walk to the end"} {
+			if !steps[step] {
+				t.Errorf("no search took the step %q", step)
+			}
+		}
 	}
 }

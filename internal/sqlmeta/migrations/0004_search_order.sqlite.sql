@@ -9,14 +9,18 @@
 -- * An image's entry holds its path (entity/collection/container), its
 --   container's description and its own: one lookup finds images by any
 --   of them, in one order.
--- * The column "keys" holds words that privacy and the image filters
---   match, so the index skips rows the caller may not see (or did not ask
---   for) instead of reading them: " pub " (a public collection); for a
---   private one " u:<owner id> " and " t:<team id> " per team granted it;
---   for an image also " a:<arch> " (" a: " for an unknown architecture)
---   and " signed " when its SIF is signed. Only uploaded images are
---   indexed. The spaces delimit words: the trigram tokenizer matches a
---   quoted phrase as a substring, and no id holds a space.
+-- * The column "keys" holds what privacy and the image filters match, so
+--   the index skips rows the caller may not see (or did not ask for)
+--   instead of reading them. A flag is a code of three characters, one
+--   trigram, which costs the index least to check: U+E000 (which appears
+--   nowhere else in keys) and two more: "pu" for a public collection,
+--   "si" for a signed image, and for an image's architecture the number of
+--   its row in search_arches in two characters from U+E001 (the unknown
+--   architecture, '', has a row too). A private collection's rows hold the
+--   words " u:<owner id> " and " t:<team id> " for each team granted it
+--   instead of "pu"; the spaces delimit them (the trigram tokenizer matches
+--   a quoted phrase as a substring, and no id holds a space). Only
+--   uploaded images are indexed.
 --
 -- The views search_*_docs are what each index holds; triggers keep the
 -- indexes equal to them in the writing statement's own transaction,
@@ -48,6 +52,12 @@ CREATE TABLE search_keys (
     UNIQUE (kind, id)
 );
 
+-- The architectures of images, numbered for their flags.
+CREATE TABLE search_arches (
+    n    INTEGER PRIMARY KEY,
+    arch TEXT NOT NULL UNIQUE
+);
+
 -- Who may read each collection, as words of the keys column. This is
 -- access.Checker.CanReadCollection: public, or the owner, or a member of a
 -- team granted the collection (admins read everything and match no word).
@@ -55,7 +65,7 @@ CREATE VIEW search_access (collection_id, keys) AS
 SELECT c.id, CASE WHEN c.private THEN
         ' u:' || c.owner_id || ' ' || coalesce((SELECT group_concat('t:' || ct.team_id || ' ', '')
             FROM collection_teams ct WHERE ct.collection_id = c.id), '')
-    ELSE ' pub ' END
+    ELSE char(57344) || 'pu' END
 FROM collections c;
 
 CREATE VIEW search_entity_docs (n, id, name, description) AS
@@ -75,9 +85,10 @@ JOIN search_access a ON a.collection_id = k.collection_id;
 CREATE VIEW search_image_docs (n, id, container_id, collection_id, entity_id, path, container_description, description, keys) AS
 SELECT s.n, i.id, i.container_id, k.collection_id, c.entity_id, e.name || '/' || c.name || '/' || k.name,
     k.description, i.description,
-    a.keys || 'a:' || i.arch || ' ' || CASE WHEN NOT json_valid(i.metadata) THEN ''
-        WHEN json_extract(i.metadata, '$.signed') = 1 THEN 'signed ' ELSE '' END
+    a.keys || char(57344, 57345 + r.n % 6000, 57345 + r.n / 6000) || CASE WHEN NOT json_valid(i.metadata) THEN ''
+        WHEN json_extract(i.metadata, '$.signed') = 1 THEN char(57344) || 'si' ELSE '' END
 FROM images i JOIN search_keys s ON s.kind = 'images' AND s.id = i.id
+JOIN search_arches r ON r.arch = i.arch
 JOIN containers k ON k.id = i.container_id
 JOIN collections c ON c.id = k.collection_id
 JOIN entities e ON e.id = c.entity_id
@@ -211,6 +222,7 @@ END;
 
 CREATE TRIGGER images_search_insert AFTER INSERT ON images BEGIN
     INSERT INTO search_keys (kind, id) VALUES ('images', new.id);
+    INSERT OR IGNORE INTO search_arches (arch) VALUES (new.arch);
     INSERT INTO images_fts (rowid, id, path, container_description, description, keys)
         SELECT n, id, path, container_description, description, keys FROM search_image_docs WHERE id = new.id;
 END;
@@ -218,6 +230,7 @@ END;
 CREATE TRIGGER images_search_update AFTER UPDATE OF description, arch, metadata, uploaded ON images
 WHEN old.description IS NOT new.description OR old.arch IS NOT new.arch
     OR old.metadata IS NOT new.metadata OR old.uploaded IS NOT new.uploaded BEGIN
+    INSERT OR IGNORE INTO search_arches (arch) VALUES (new.arch);
     DELETE FROM images_fts WHERE rowid = (SELECT n FROM search_keys WHERE kind = 'images' AND id = new.id);
     INSERT INTO images_fts (rowid, id, path, container_description, description, keys)
         SELECT n, id, path, container_description, description, keys FROM search_image_docs WHERE id = new.id;
@@ -234,6 +247,7 @@ INSERT INTO search_keys (kind, id) SELECT 'entities', id FROM entities ORDER BY 
 INSERT INTO search_keys (kind, id) SELECT 'collections', id FROM collections ORDER BY created_at, id;
 INSERT INTO search_keys (kind, id) SELECT 'containers', id FROM containers ORDER BY created_at, id;
 INSERT INTO search_keys (kind, id) SELECT 'images', id FROM images ORDER BY created_at, id;
+INSERT INTO search_arches (arch) SELECT DISTINCT arch FROM images ORDER BY arch;
 INSERT INTO entities_fts (rowid, id, name, description)
     SELECT n, id, name, description FROM search_entity_docs ORDER BY n;
 INSERT INTO collections_fts (rowid, id, name, description, keys)
