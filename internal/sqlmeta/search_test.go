@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/silo-hpc/silo/internal/logctx"
 	"github.com/silo-hpc/silo/internal/meta"
 	"github.com/silo-hpc/silo/internal/metatest"
 	"github.com/silo-hpc/silo/internal/pgtest"
@@ -270,7 +272,7 @@ func testSearchIndexInSync(t *testing.T, db string) {
 		{"containers", "search_container_docs", 8, "id, name, description, keys",
 			"id, collection_id, doc, private, owner_id"},
 		{"images", "search_image_docs", 16, "id, path, container_description, description, keys",
-			"id, container_id, collection_id, entity_id, doc, private, owner_id, arch, signed, uploaded"},
+			"id, collection_id, doc, private, owner_id, arch, signed, uploaded"},
 	} {
 		// SQLite: <table>_fts by rowid, search_keys; PostgreSQL: search_<table>
 		// (its docs views have no n).
@@ -382,10 +384,11 @@ CREATE INDEX i ON a (x);
 }
 
 // TestSearchPaths: however a search finds its page (on PostgreSQL the
-// sample of the newest rows, the walk it predicts, the GIN indexes, the
-// walk to the end, each taken under some setting of pgSample and pgDense
-// below), it is the page of the newest visible matches that a reference
-// computed from the rows gives, for every viewer, page and filter.
+// sample of the newest rows, the walk it predicts, the walk on that
+// follows, the GIN indexes, the walk to the end, each taken under some
+// setting of pgSample and pgDense below), it is the page of the newest
+// visible matches that a reference computed from the rows gives, for
+// every viewer, page and filter.
 func TestSearchPaths(t *testing.T) {
 	for _, db := range []string{"sqlite", "postgres"} {
 		t.Run(db, func(t *testing.T) { testSearchPaths(t, db) })
@@ -474,9 +477,10 @@ func testSearchPaths(t *testing.T, db string) {
 		{"mallory", meta.Viewer{UserID: mallory.ID}, func(c string) bool { return c != "shared" }},
 		{"admin", meta.Viewer{UserID: "root", Admin: true}, func(string) bool { return true }},
 	}
+	// The steps each search took, from its debug log.
 	steps := map[string]bool{}
-	pgTrace = func(step string) { steps[step] = true }
-	defer func(sample, dense int64) { pgTrace, pgSample, pgDense = nil, sample, dense }(pgSample, pgDense)
+	ctx = logctx.With(ctx, slog.New(stepsHandler(steps)))
+	defer func(sample, dense int64) { pgSample, pgDense = sample, dense }(pgSample, pgDense)
 	for _, tune := range [][2]int64{{1000, 5000}, {4, 3}, {1, 1}, {16, 2}, {4, 1000}, {64, 8}, {40, 3}} {
 		pgSample, pgDense = tune[0], tune[1]
 		for _, v := range viewers {
@@ -517,10 +521,31 @@ func testSearchPaths(t *testing.T, db string) {
 		}
 	}
 	if db == "postgres" {
-		for _, step := range []string{"sample", "walk", "probe", "walk to the end"} {
+		for _, step := range []string{"sample", "walk", "walk on", "probe", "walk to the end"} {
 			if !steps[step] {
 				t.Errorf("no search took the step %q", step)
 			}
 		}
 	}
 }
+
+// stepsHandler is a slog handler that records the steps of pgSearch's
+// debug log in steps.
+type stepsHandler map[string]bool
+
+func (h stepsHandler) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h stepsHandler) Handle(_ context.Context, r slog.Record) error {
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "steps" {
+			for _, step := range a.Value.Any().([]string) {
+				h[step] = true
+			}
+		}
+		return true
+	})
+	return nil
+}
+
+func (h stepsHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h stepsHandler) WithGroup(string) slog.Handler      { return h }

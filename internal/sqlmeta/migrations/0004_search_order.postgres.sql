@@ -55,10 +55,11 @@ SELECT k.id, k.collection_id,
 FROM containers k JOIN collections c ON c.id = k.collection_id;
 
 CREATE VIEW search_image_docs AS
-SELECT i.id, i.container_id, k.collection_id, c.entity_id,
+SELECT i.id, k.collection_id,
     lower(replace(e.name || '/' || c.name || '/' || k.name, chr(1), '') || chr(1) || replace(k.description, chr(1), '')
         || chr(1) || replace(i.description, chr(1), '')) AS doc,
-    c.private, c.owner_id, i.arch, search_signed(i.metadata) AS signed, i.uploaded
+    c.private, c.owner_id, i.arch, search_signed(i.metadata) AS signed, i.uploaded,
+    i.container_id, c.entity_id
 FROM images i JOIN containers k ON k.id = i.container_id JOIN collections c ON c.id = k.collection_id
 JOIN entities e ON e.id = c.entity_id;
 
@@ -90,9 +91,7 @@ CREATE INDEX search_containers_collection ON search_containers (collection_id);
 CREATE TABLE search_images (
     n             BIGINT PRIMARY KEY,
     id            TEXT NOT NULL UNIQUE REFERENCES images(id) ON DELETE CASCADE,
-    container_id  TEXT NOT NULL,
     collection_id TEXT NOT NULL,
-    entity_id     TEXT NOT NULL,
     doc           TEXT NOT NULL,
     private       BOOLEAN NOT NULL,
     owner_id      TEXT NOT NULL,
@@ -100,9 +99,6 @@ CREATE TABLE search_images (
     signed        BOOLEAN NOT NULL,
     uploaded      BOOLEAN NOT NULL
 );
-CREATE INDEX search_images_container ON search_images (container_id);
-CREATE INDEX search_images_collection ON search_images (collection_id);
-CREATE INDEX search_images_entity ON search_images (entity_id);
 
 -- Rows written before this migration, numbered in the order they were
 -- created (n is unique in each table; the sequence continues after the
@@ -116,8 +112,9 @@ FROM search_collection_docs d JOIN collections r ON r.id = d.id;
 INSERT INTO search_containers (n, id, collection_id, doc, private, owner_id)
 SELECT row_number() OVER (ORDER BY r.created_at, r.id), d.*
 FROM search_container_docs d JOIN containers r ON r.id = d.id;
-INSERT INTO search_images (n, id, container_id, collection_id, entity_id, doc, private, owner_id, arch, signed, uploaded)
-SELECT row_number() OVER (ORDER BY r.created_at, r.id), d.*
+INSERT INTO search_images (n, id, collection_id, doc, private, owner_id, arch, signed, uploaded)
+SELECT row_number() OVER (ORDER BY r.created_at, r.id), d.id, d.collection_id, d.doc, d.private, d.owner_id, d.arch, d.signed,
+    d.uploaded
 FROM search_image_docs d JOIN images r ON r.id = d.id;
 SELECT setval('search_n', greatest(1, (SELECT count(*) FROM entities), (SELECT count(*) FROM collections),
     (SELECT count(*) FROM containers), (SELECT count(*) FROM images)));
@@ -194,9 +191,9 @@ FOR EACH ROW EXECUTE FUNCTION search_containers_write();
 CREATE FUNCTION search_images_write() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        INSERT INTO search_images (n, id, container_id, collection_id, entity_id, doc, private, owner_id, arch, signed,
-            uploaded)
-        SELECT nextval('search_n'), d.* FROM search_image_docs d WHERE d.id = NEW.id;
+        INSERT INTO search_images (n, id, collection_id, doc, private, owner_id, arch, signed, uploaded)
+        SELECT nextval('search_n'), d.id, d.collection_id, d.doc, d.private, d.owner_id, d.arch, d.signed, d.uploaded
+        FROM search_image_docs d WHERE d.id = NEW.id;
         RETURN NULL;
     END IF;
     UPDATE search_images s SET doc = d.doc, arch = d.arch, signed = d.signed, uploaded = d.uploaded
