@@ -19,14 +19,22 @@ const module = "github.com/silo-hpc/silo/internal/"
 // files), by `go list`.
 func imports(t *testing.T) map[string][]string {
 	t.Helper()
-	cmd := exec.Command("go", "list", "-f", `{{.ImportPath}}:{{join .Imports " "}}`, "github.com/silo-hpc/silo/internal/...")
+	cmd := exec.Command("go", "list", "-f", `{{.ImportPath}}:{{.Dir}}:{{join .GoFiles " "}}:{{join .Imports " "}}`, "github.com/silo-hpc/silo/internal/...")
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("go list: %v", err)
 	}
 	got := map[string][]string{}
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		pkg, deps, _ := strings.Cut(line, ":")
+		parts := strings.SplitN(line, ":", 4)
+		pkg, deps := parts[0], parts[3]
+		// Reading the sources ties `go test`'s cached result to them: the
+		// cache tracks files a test opens, not what a child process reads.
+		for _, name := range strings.Fields(parts[2]) {
+			if _, err := os.ReadFile(filepath.Join(parts[1], name)); err != nil {
+				t.Fatal(err)
+			}
+		}
 		pkg = strings.TrimPrefix(pkg, module)
 		got[pkg] = []string{}
 		for _, d := range strings.Fields(deps) {

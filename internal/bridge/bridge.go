@@ -38,6 +38,7 @@ type Store interface {
 	meta.Namespaces
 	meta.LibraryImages
 	meta.LibraryTags
+	meta.SIFMetadata
 	meta.OCI
 	IsCollectionReader(ctx context.Context, collectionID, userID string) (bool, error)
 }

@@ -25,10 +25,8 @@ func (b *Bridge) MarkUploaded(ctx context.Context, tx Store, ref Ref, img meta.I
 	if err := tx.UpdateImage(ctx, &img); err != nil {
 		return img, err
 	}
-	if sif.Labels != nil {
-		if err := tx.SetLabels(ctx, img.ID, sif.Labels); err != nil {
-			return img, err
-		}
+	if err := storeInspection(ctx, tx, img, sif); err != nil {
+		return img, err
 	}
 	if !was {
 		return img, b.imageUploaded(ctx, tx, ref, img)

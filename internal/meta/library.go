@@ -150,4 +150,44 @@ type Library interface {
 	LibraryImages
 	LibraryTags
 	LibrarySearch
+	SIFMetadata
+}
+
+// Inspection is what was read from a SIF blob (internal/sifinspect's JSON),
+// stored once per content digest and shared by every image with that
+// content.
+type Inspection struct {
+	Digest string
+	// Version is the inspector's version: an older inspection is redone.
+	Version   int
+	JSON      string
+	CreatedAt time.Time
+}
+
+// LabelRow is one label and a container whose image carries it.
+type LabelRow struct {
+	Key, Value string
+	Container  ContainerHit
+}
+
+// LabelQuery filters label listings; Key and Value "" match any.
+type LabelQuery struct {
+	Key, Value string
+	Viewer     Viewer
+	Limit      int
+	Offset     int
+}
+
+// SIFMetadata stores what was read from SIF images.
+type SIFMetadata interface {
+	// PutInspection stores (or replaces) the inspection of a digest.
+	PutInspection(ctx context.Context, in *Inspection) error
+	GetInspection(ctx context.Context, digest string) (Inspection, error)
+	// ListUninspected lists digests of uploaded images with no inspection
+	// of at least version, up to limit.
+	ListUninspected(ctx context.Context, version, limit int) ([]string, error)
+	// ListLabels lists labels with the containers whose images carry them,
+	// leaving out what the viewer may not read; ordered by key, value and
+	// container path.
+	ListLabels(ctx context.Context, q LabelQuery) ([]LabelRow, error)
 }

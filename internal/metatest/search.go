@@ -278,10 +278,18 @@ func testSearchPages(t *testing.T, s meta.Store) {
 	}
 }
 
-// testSearchPrivacy checks the store's privacy condition against
-// access.Checker.CanReadCollection, the rule it must agree with, for
-// public and private collections and every kind of caller.
-func testSearchPrivacy(t *testing.T, s meta.Store) {
+// privacyCase is a caller of the privacy tests.
+type privacyCase struct {
+	name string
+	p    auth.Principal
+}
+
+// privacyFixture makes a collection (alice/<name>, holding container
+// widget-<name> with one uploaded image) for each privacy case: public or
+// private, granted to carol's team or not, and a private one nobody owns
+// (anonymous callers have no user id either: they must not count as its
+// owner). It returns them with the callers to try.
+func privacyFixture(t *testing.T, s meta.Store) ([]meta.Collection, []meta.Image, []privacyCase) {
 	ctx := context.Background()
 	alice, bob, carol := MkUser(t, s, "alice"), MkUser(t, s, "bob"), MkUser(t, s, "carol")
 	root := meta.User{Name: "root", Role: meta.RoleAdmin, PasswordHash: "x"}
@@ -289,10 +297,8 @@ func testSearchPrivacy(t *testing.T, s meta.Store) {
 	team := meta.Team{Name: "lab"}
 	must(t, s.CreateTeam(ctx, &team))
 	must(t, s.AddTeamMember(ctx, team.ID, carol.ID))
-	// A collection for each case: public or private, granted to carol's
-	// team or not, and a private one nobody owns (anonymous callers have
-	// no user id either: they must not count as its owner).
 	var cols []meta.Collection
+	var imgs []meta.Image
 	for _, c := range []struct {
 		name             string
 		owner            meta.User
@@ -308,31 +314,43 @@ func testSearchPrivacy(t *testing.T, s meta.Store) {
 		if c.granted {
 			must(t, s.GrantCollection(ctx, col.ID, team.ID))
 		}
-		mkImage(t, s, con, digestA, "amd64", 1)
+		imgs = append(imgs, mkImage(t, s, con, digestA, "amd64", 1))
 		cols = append(cols, col)
 	}
-	rules := access.Checker{}
-	for _, who := range []struct {
-		name string
-		p    auth.Principal
-	}{
+	return cols, imgs, []privacyCase{
 		{"anonymous", auth.Principal{}},
 		{"owner", auth.Principal{UserID: alice.ID, Name: "alice", Role: meta.RoleUser}},
 		{"other", auth.Principal{UserID: bob.ID, Name: "bob", Role: meta.RoleUser}},
 		{"team member", auth.Principal{UserID: carol.ID, Name: "carol", Role: meta.RoleUser}},
 		{"manager", auth.Principal{UserID: carol.ID, Name: "carol", Role: meta.RoleManager}},
 		{"admin", auth.Principal{UserID: root.ID, Name: "root", Role: meta.RoleAdmin}},
-	} {
+	}
+}
+
+// readable is the names (alice/<collection>) of cols p may read, by the
+// access rules every protocol applies, sorted.
+func readable(t *testing.T, s meta.Store, p auth.Principal, cols []meta.Collection) []string {
+	var want []string
+	for _, col := range cols {
+		ok, err := access.Checker{}.CanReadCollection(context.Background(), s, p, col)
+		must(t, err)
+		if ok {
+			want = append(want, "alice/"+col.Name)
+		}
+	}
+	slices.Sort(want)
+	return want
+}
+
+// testSearchPrivacy checks the store's privacy condition against
+// access.Checker.CanReadCollection, the rule it must agree with, for
+// public and private collections and every kind of caller.
+func testSearchPrivacy(t *testing.T, s meta.Store) {
+	ctx := context.Background()
+	cols, _, whos := privacyFixture(t, s)
+	for _, who := range whos {
 		t.Run(who.name, func(t *testing.T) {
-			var want []string
-			for _, col := range cols {
-				ok, err := rules.CanReadCollection(ctx, s, who.p, col)
-				must(t, err)
-				if ok {
-					want = append(want, "alice/"+col.Name)
-				}
-			}
-			slices.Sort(want)
+			want := readable(t, s, who.p, cols)
 			// As the library service asks.
 			q := meta.SearchQuery{Text: "widget", Viewer: meta.Viewer{UserID: who.p.UserID, Admin: who.p.IsAdmin()}, Limit: 100}
 			hits, err := s.SearchCollections(ctx, q)

@@ -24,6 +24,7 @@ import (
 	"github.com/silo-hpc/silo/internal/config"
 	"github.com/silo-hpc/silo/internal/fsblob"
 	"github.com/silo-hpc/silo/internal/libraryapi"
+	"github.com/silo-hpc/silo/internal/logctx"
 	"github.com/silo-hpc/silo/internal/meta"
 	"github.com/silo-hpc/silo/internal/ociapi"
 	"github.com/silo-hpc/silo/internal/sqlmeta"
@@ -167,6 +168,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration
 		go s.servePprof(ctx)
 	}
 	go s.GC.Run(ctx, sweepEvery)
+	go s.backfill(ctx)
 	select {
 	case err := <-errc:
 		return err
@@ -249,5 +251,18 @@ func (s *Server) servePprof(ctx context.Context) {
 	}()
 	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		s.Log.Error("pprof listener", "addr", s.Config.PprofAddr, "err", err)
+	}
+}
+
+// backfill inspects, in the background, images stored before the server
+// read SIF metadata (or by an older inspector), so nothing has to be
+// pushed again; progress goes to the log.
+func (s *Server) backfill(ctx context.Context) {
+	n, err := s.Library.Backfill(logctx.With(ctx, s.Log))
+	switch {
+	case err != nil && ctx.Err() == nil:
+		s.Log.Error("inspecting stored images", "err", err, "inspected", n)
+	case n > 0:
+		s.Log.Info("stored images inspected", "inspected", n)
 	}
 }
