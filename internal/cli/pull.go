@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -170,6 +171,9 @@ func fetchImage(ctx context.Context, out *Out, src *pullSource, dest string) (cl
 	b := newBar(out)
 	d := src.download
 	d.Dest, d.Progress = dest, b.progress()
+	if err := downloadTuning(&d); err != nil {
+		return client.DownloadResult{}, err
+	}
 	res, err := d.Run(ctx)
 	b.finish()
 	if err != nil {
@@ -179,6 +183,34 @@ func fetchImage(ctx context.Context, out *Out, src *pullSource, dest string) (cl
 		out.Infof("Resumed an interrupted download: %d of %d bytes were already here", res.Resumed, res.Size)
 	}
 	return res, nil
+}
+
+// Environment variables that tune downloads, as Singularity's
+// SINGULARITY_DOWNLOAD_CONCURRENCY and SINGULARITY_DOWNLOAD_PART_SIZE.
+const (
+	envConcurrency = "SILO_DOWNLOAD_CONCURRENCY"
+	envPartSize    = "SILO_DOWNLOAD_PART_SIZE"
+)
+
+// downloadTuning applies SILO_DOWNLOAD_CONCURRENCY (ranges at once) and
+// SILO_DOWNLOAD_PART_SIZE (bytes per range) when set.
+func downloadTuning(d *client.Download) error {
+	for env, dst := range map[string]*int64{envConcurrency: nil, envPartSize: &d.PartSize} {
+		v := os.Getenv(env)
+		if v == "" {
+			continue
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 || env == envConcurrency && n > 64 {
+			return fmt.Errorf("%s=%q: want a positive number (concurrency at most 64)", env, v)
+		}
+		if dst == nil {
+			d.Concurrency = int(n)
+		} else {
+			*dst = n
+		}
+	}
+	return nil
 }
 
 // fileSHA256 hashes a file.
