@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/sylabs/sif/v2/pkg/sif"
@@ -124,13 +123,11 @@ func runPush(ctx context.Context, out *Out, o *pushOptions, file string, ref cli
 	if err != nil {
 		return err
 	}
-	switch {
-	case o.unsigned:
-		out.Warnf("Skipping container verification")
-	case !facts.signed:
+	if !o.unsigned && !facts.signed {
 		return fmt.Errorf("%s is not signed: sign it with `singularity sign`, or push it unsigned with -U", file)
 	}
 	if ref.Scheme == client.SchemeOras {
+		warnUnsigned(out, o)
 		return pushOras(ctx, out, o, file, facts, ref)
 	}
 	t, err := openLibrary(ctx, ref, o.noHTTPS)
@@ -140,6 +137,7 @@ func runPush(ctx context.Context, out *Out, o *pushOptions, file string, ref cli
 	if t.lib.Token == "" {
 		return errors.New("no authentication token: log in with `silo remote login`")
 	}
+	warnUnsigned(out, o)
 	sum, _, err := fileSHA256(file)
 	if err != nil {
 		return err
@@ -158,5 +156,9 @@ func runPush(ctx context.Context, out *Out, o *pushOptions, file string, ref cli
 	return nil
 }
 
-// pushTags is how a push names its tags in messages.
-func pushTags(tags []string) string { return strings.Join(tags, ",") }
+// warnUnsigned says, as Singularity does, that -U skipped verification.
+func warnUnsigned(out *Out, o *pushOptions) {
+	if o.unsigned {
+		out.Warnf("Skipping container verification")
+	}
+}

@@ -195,6 +195,18 @@ func (r siloRun) expectOut(t *testing.T, stdout string) {
 	}
 }
 
+// expectFatalAfter checks exit 255 and a stderr of before, then one FATAL
+// line starting with prefix.
+func (r siloRun) expectFatalAfter(t *testing.T, before, prefix string) {
+	t.Helper()
+	rest, ok := strings.CutPrefix(r.stderr, before)
+	if !ok {
+		t.Errorf("stderr:\n%s\nwant it to start with:\n%s", r.stderr, before)
+		return
+	}
+	siloRun{code: r.code, stderr: rest}.expectFatal(t, prefix)
+}
+
 // transport wraps transferHTTP's transport for one test: hook sees every
 // request and may answer it itself (resp != nil) or let it through.
 func wrapTransfers(t *testing.T, hook func(req *http.Request, next http.RoundTripper) (*http.Response, error)) {
@@ -242,7 +254,11 @@ func (l *requestLog) matching(prefix string) []string {
 var update = flag.Bool("update", false, "rewrite golden files")
 
 var dateLike = regexp.MustCompile(`(January|February|March|April|May|June|July|August|September|October|November|December) \d\d, \d{4}` +
-	`|[A-Z][a-z]{2} \d\d, \d{4} \d\d:\d\d[AP]M|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d`)
+	`|[A-Z][a-z]{2} \d\d, \d{4} \d\d:\d\d[AP]M|\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?`)
+
+// sizeLike is a human size (squashfs images differ by a few bytes from
+// build to build: their files' times).
+var sizeLike = regexp.MustCompile(`\b\d+\.\d [KMG]iB\b`)
 
 // golden compares got with the golden file after replacing each value of
 // vars by its {{key}} and dates by {{DATE}}.
@@ -254,6 +270,7 @@ func golden(t *testing.T, name, got string, vars map[string]string) {
 		}
 	}
 	got = dateLike.ReplaceAllString(got, "{{DATE}}")
+	got = sizeLike.ReplaceAllString(got, "{{SIZE}}")
 	path := filepath.Join("testdata", "golden", name+".txt")
 	if *update {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
