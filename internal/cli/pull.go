@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -225,15 +226,19 @@ func fileSHA256(path string) (string, int64, error) {
 	return hex.EncodeToString(h.Sum(nil)), n, err
 }
 
+// marshalMetrics encodes what the catalogue keeps, leaving & < > as
+// they are (scripts are full of &&).
 func marshalMetrics(m map[string]any) json.RawMessage {
 	if m == nil {
 		return nil
 	}
-	b, err := json.Marshal(m)
-	if err != nil {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(m); err != nil {
 		return nil
 	}
-	return b
+	return bytes.TrimSpace(b.Bytes())
 }
 
 // openCatalogue opens the catalogue in the config directory.

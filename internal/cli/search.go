@@ -123,6 +123,7 @@ func printTable[T any](out *Out, rows []T, cols func(T) []string) {
 func printJSON(out *Out, v any) error {
 	enc := json.NewEncoder(out.Stdout)
 	enc.SetIndent("", "    ")
+	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
 }
 

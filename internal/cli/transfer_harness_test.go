@@ -260,6 +260,9 @@ var dateLike = regexp.MustCompile(`(January|February|March|April|May|June|July|A
 // build to build: their files' times).
 var sizeLike = regexp.MustCompile(`\b\d+\.\d [KMG]iB\b`)
 
+// idLike is a server id (random 24 hex digits).
+var idLike = regexp.MustCompile(`"[0-9a-f]{24}"`)
+
 // golden compares got with the golden file after replacing each value of
 // vars by its {{key}} and dates by {{DATE}}.
 func golden(t *testing.T, name, got string, vars map[string]string) {
@@ -271,6 +274,7 @@ func golden(t *testing.T, name, got string, vars map[string]string) {
 	}
 	got = dateLike.ReplaceAllString(got, "{{DATE}}")
 	got = sizeLike.ReplaceAllString(got, "{{SIZE}}")
+	got = idLike.ReplaceAllString(got, `"{{ID}}"`)
 	path := filepath.Join("testdata", "golden", name+".txt")
 	if *update {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
