@@ -411,14 +411,22 @@ func (s *Store) imageFilters(q meta.SearchQuery) where {
 }
 
 // labelHits writes "WITH hit AS (…)" for a search by label alone: the
-// visible images carrying the label, found from labels_key_value.
+// visible images carrying the label, driven from labels_key_value (one
+// row per image and key), so the cost follows the images that carry it.
 func (s *Store) labelHits(b *sqlText, q meta.SearchQuery) {
-	w := s.imageFilters(q)
-	w.add(`k.id = i.container_id AND c.id = k.collection_id`)
+	label := q
+	label.LabelKey = "" // the join below is the label condition
+	w := s.imageFilters(label)
+	w.conds = append([]string{`l.key = ?`}, w.conds...)
+	w.args = append([]any{q.LabelKey}, w.args...)
+	if q.LabelValue != "" {
+		w.add(`l.value = ?`, q.LabelValue)
+	}
+	w.add(`i.id = l.image_id AND k.id = i.container_id AND c.id = k.collection_id`)
 	vis, args := visible(q.Viewer)
 	w.add(vis, args...)
 	b.add(`WITH hit AS MATERIALIZED (SELECT ` + containerHit + `, i.id AS i_id, i.created_at AS i_created_at
-		FROM images i CROSS JOIN containers k CROSS JOIN collections c`)
+		FROM labels l CROSS JOIN images i CROSS JOIN containers k CROSS JOIN collections c`)
 	w.write(b)
 	b.add(`)`)
 }
