@@ -80,6 +80,9 @@ func TestSearch(t *testing.T) {
 		{"search-signed", []string{"search", "--signed"}},
 		{"search-none", []string{"search", "nothing-like-this"}},
 		{"search-json", []string{"search", "--json", "dinosaur/tacos"}},
+		{"search-label", []string{"search", "--label", "WHATAMI=dinosaur"}},
+		{"search-label-key", []string{"search", "--label", "WHATAMI"}},
+		{"search-label-word", []string{"search", "--label", "MAINTAINER=vanessasaur", "meow"}},
 	} {
 		r := e.mustRun("", c.args...)
 		golden(t, c.golden, r.stdout+r.stderr, vars)

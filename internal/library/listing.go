@@ -3,7 +3,6 @@ package library
 import (
 	"context"
 
-	"github.com/silo-hpc/silo/internal/apperr"
 	"github.com/silo-hpc/silo/internal/auth"
 	"github.com/silo-hpc/silo/internal/bridge"
 	"github.com/silo-hpc/silo/internal/meta"
@@ -14,9 +13,10 @@ import (
 // match exactly, an empty one matches any.
 type ListQuery struct {
 	Entity, Collection, Container string
-	// Limit (1 to SearchLimit, 0 = SearchLimit) and Offset page the
-	// containers, ordered by entity, collection and container name.
-	Limit, Offset int
+	// Page (from 1) and Limit (1 to SearchLimit), as the search's (zero:
+	// the first page of SearchLimit), page the containers, ordered by
+	// entity, collection and container name.
+	Page, Limit int
 }
 
 // ListContainers answers GET /v1/containers: the containers matching q
@@ -24,11 +24,9 @@ type ListQuery struct {
 // private collection the caller may not read is missing here as
 // everywhere: named, it is 404; unnamed, its containers are left out.
 func (s *Service) ListContainers(ctx context.Context, p auth.Principal, q ListQuery) ([]ContainerInfo, error) {
-	if q.Limit < 0 || q.Limit > SearchLimit || q.Offset < 0 {
-		return nil, apperr.New(apperr.Invalid, "limit must be between 1 and %d", SearchLimit)
-	}
-	if q.Limit == 0 {
-		q.Limit = SearchLimit
+	limit, offset, err := pageOf(q.Page, q.Limit)
+	if err != nil {
+		return nil, err
 	}
 	for kind, name := range map[string]string{"entity": q.Entity, "collection": q.Collection, "container": q.Container} {
 		if name != "" {
@@ -38,8 +36,8 @@ func (s *Service) ListContainers(ctx context.Context, p auth.Principal, q ListQu
 		}
 	}
 	var out []ContainerInfo
-	err := s.view(ctx, func(st Store) error {
-		refs, err := s.listRefs(ctx, st, p, q)
+	err = s.view(ctx, func(st Store) error {
+		refs, err := s.listRefs(ctx, st, p, q, limit, offset)
 		if err != nil {
 			return err
 		}
@@ -61,7 +59,7 @@ func (s *Service) ListContainers(ctx context.Context, p auth.Principal, q ListQu
 // condition is inside the query, walks every visible container whose
 // name contains q.Container (all of them when it is empty), and exact
 // names are kept.
-func (s *Service) listRefs(ctx context.Context, st Store, p auth.Principal, q ListQuery) ([]Ref, error) {
+func (s *Service) listRefs(ctx context.Context, st Store, p auth.Principal, q ListQuery, limit, offset int) ([]Ref, error) {
 	if q.Entity != "" && q.Collection != "" {
 		e, c, err := s.bridge.CollectionByName(ctx, st, p, q.Entity, q.Collection, false)
 		if err != nil {
@@ -77,17 +75,17 @@ func (s *Service) listRefs(ctx context.Context, st Store, p auth.Principal, q Li
 				refs = append(refs, Ref{Entity: e, Collection: c, Container: k})
 			}
 		}
-		return pageOf(refs, q.Offset, q.Limit), nil
+		return pageRefs(refs, offset, limit), nil
 	}
-	return s.searchRefs(ctx, st, p, q)
+	return s.searchRefs(ctx, st, p, q, limit, offset)
 }
 
 // searchRefs pages through the store's container search, keeping exact
 // matches, until the page is full or MaxSearchPage pages were read.
-func (s *Service) searchRefs(ctx context.Context, st Store, p auth.Principal, q ListQuery) ([]Ref, error) {
+func (s *Service) searchRefs(ctx context.Context, st Store, p auth.Principal, q ListQuery, limit, offset int) ([]Ref, error) {
 	mq := meta.SearchQuery{Text: q.Container, Viewer: viewerOf(p), Limit: SearchLimit}
 	var refs []Ref
-	skip := q.Offset
+	skip := offset
 	for page := 0; page < MaxSearchPage; page++ {
 		mq.Offset = page * SearchLimit
 		hits, err := st.SearchContainers(ctx, mq)
@@ -103,7 +101,7 @@ func (s *Service) searchRefs(ctx context.Context, st Store, p auth.Principal, q 
 				continue
 			}
 			refs = append(refs, Ref{Entity: h.Entity, Collection: h.Collection, Container: h.Container})
-			if len(refs) == q.Limit {
+			if len(refs) == limit {
 				return refs, nil
 			}
 		}
@@ -120,7 +118,7 @@ func listMatch(q ListQuery, h meta.ContainerHit) bool {
 		(q.Container == "" || h.Container.Name == q.Container)
 }
 
-func pageOf(refs []Ref, offset, limit int) []Ref {
+func pageRefs(refs []Ref, offset, limit int) []Ref {
 	if offset >= len(refs) {
 		return nil
 	}

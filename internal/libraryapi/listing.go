@@ -38,14 +38,12 @@ func (a *API) listContainers(w http.ResponseWriter, r *http.Request) error {
 	}
 	v := r.URL.Query()
 	q := library.ListQuery{Entity: v.Get("entity"), Collection: v.Get("collection"), Container: v.Get("container")}
-	if q.Limit, err = intParam(v.Get("limit"), library.SearchLimit); err != nil {
+	if q.Limit, err = positiveParam(r, "limit"); err != nil {
 		return err
 	}
-	page, err := intParam(v.Get("page"), 1)
-	if err != nil {
+	if q.Page, err = positiveParam(r, "page"); err != nil {
 		return err
 	}
-	q.Offset = (page - 1) * q.Limit
 	infos, err := a.lib.ListContainers(r.Context(), p, q)
 	if err != nil {
 		return err
