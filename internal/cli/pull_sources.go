@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"oras.land/oras-go/v2/registry/remote/auth"
-
 	"github.com/silo-hpc/silo/internal/catalogue"
 	"github.com/silo-hpc/silo/internal/client"
 	"github.com/silo-hpc/silo/internal/credstore"
@@ -101,8 +99,8 @@ func ociPullSource(ctx context.Context, out *Out, ref client.Ref, o *pullOptions
 	if ref.Digest != "" {
 		reference = ref.Digest
 	}
-	reg := client.OCI{Host: host, Insecure: o.noHTTPS, HTTP: transferHTTP, Credential: auth.Credential{
-		Username: cred.Username, Password: cred.Password, RefreshToken: cred.IdentityToken, AccessToken: cred.RegistryToken}}
+	reg := client.OCI{Host: host, Insecure: o.noHTTPS, HTTP: transferHTTP, Username: cred.Username, Password: cred.Password,
+		RegistryToken: cred.RegistryToken}
 	art, err := reg.ResolveSIF(ctx, ref.Path, reference, o.arch)
 	if err != nil {
 		return pullSource{}, err
@@ -117,7 +115,7 @@ func ociPullSource(ctx context.Context, out *Out, ref client.Ref, o *pullOptions
 		client:   ref.Scheme,
 		source:   ref.Scheme + "://" + ref.Host + "/" + ref.Path + ":" + reference,
 		download: client.Download{URL: art.BlobURL, Doer: art.Doer, Size: art.Layer.Size, SHA256: art.SHA256()},
-		metrics: map[string]any{"manifest": art.Manifest.Digest.String(), "mediaType": art.Layer.MediaType,
+		metrics: map[string]any{"manifest": art.ManifestDigest, "mediaType": art.Layer.MediaType,
 			"annotations": art.Layer.Annotations, "image": art.BlobURL, "size": art.Layer.Size, "tag": tag,
 			"version": art.Layer.Digest.String()},
 	}, nil

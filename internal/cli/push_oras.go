@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 
-	"oras.land/oras-go/v2/registry/remote/auth"
-
 	"github.com/silo-hpc/silo/internal/client"
 	"github.com/silo-hpc/silo/internal/credstore"
 )
@@ -23,17 +21,17 @@ func pushOras(ctx context.Context, out *Out, o *pushOptions, file string, facts 
 	if err != nil {
 		return err
 	}
-	reg := client.OCI{Host: registryHost(ref.Host), Insecure: o.noHTTPS, HTTP: transferHTTP, Credential: auth.Credential{
-		Username: cred.Username, Password: cred.Password, RefreshToken: cred.IdentityToken, AccessToken: cred.RegistryToken}}
+	reg := client.OCI{Host: registryHost(ref.Host), Insecure: o.noHTTPS, HTTP: transferHTTP, Username: cred.Username,
+		Password: cred.Password, RegistryToken: cred.RegistryToken}
 	b := newBar(out)
 	if b != nil {
 		b.Begin(facts.size, 0)
 	}
-	desc, err := reg.PushSIF(ctx, ref.Path, file, sum, facts.size, ref.Tags, func(r io.Reader) io.Reader { return b.reader(r) })
+	manifest, err := reg.PushSIF(ctx, ref.Path, file, sum, facts.size, ref.Tags, func(r io.Reader) io.Reader { return b.reader(r) })
 	b.finish()
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out.Stdout, "[Return status 201 Created] %s@%s\n", ref.Scheme+"://"+ref.Host+"/"+ref.Path, desc.Digest)
+	fmt.Fprintf(out.Stdout, "[Return status 201 Created] %s@%s\n", ref.Scheme+"://"+ref.Host+"/"+ref.Path, manifest)
 	return nil
 }

@@ -2,39 +2,42 @@ package client
 
 import (
 	"context"
-	"encoding/json"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
-
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"oras.land/oras-go/v2/content"
-	"oras.land/oras-go/v2/registry"
-	"oras.land/oras-go/v2/registry/remote"
-	"oras.land/oras-go/v2/registry/remote/auth"
+	"sync"
 
 	"github.com/silo-hpc/silo/internal/oci"
 )
 
-// OCI pulls SIF artifacts from an OCI registry (oras:// and docker://
-// refs): the manifest Singularity's `push oras://` writes, one layer of
-// the SIF media type (docs/protocols/oci-and-auth.md §4.6). oras-go
-// resolves the reference and answers the registry's token challenges;
-// the layer itself goes through Download, with Range and verification.
+// OCI pulls and pushes SIF artifacts in an OCI registry (oras:// and
+// docker:// refs): the manifest Singularity's `push oras://` writes, one
+// layer of the SIF media type (docs/protocols/oci-and-auth.md §4.6). It
+// speaks the distribution API directly and answers the registry's
+// challenge as `registry login` does (Ping, FetchToken): oras-go's
+// reference package compiles regular expressions at start-up that would
+// cost every silo command about 2 ms. The layer itself goes through
+// Download, with Range and verification.
 type OCI struct {
-	Host       string // host[:port]
-	Insecure   bool   // plain http
-	HTTP       *http.Client
-	Credential auth.Credential // zero: anonymous
+	Host          string // host[:port]
+	Insecure      bool   // plain http
+	HTTP          *http.Client
+	Username      string
+	Password      string
+	RegistryToken string // a bearer token to send as is (auth files' "registrytoken")
 }
 
 // SIFArtifact is a resolved SIF layer and how to fetch it.
 type SIFArtifact struct {
-	Layer    ocispec.Descriptor
-	Manifest ocispec.Descriptor
-	BlobURL  string
-	Doer     Doer // sends the registry's tokens with the repository's pull scope
+	Layer          oci.Descriptor
+	ManifestDigest string
+	BlobURL        string
+	Doer           Doer // sends the registry's credentials for the repository
 }
 
 // SHA256 is the layer's digest hex.
@@ -43,141 +46,211 @@ func (a SIFArtifact) SHA256() string { return a.Layer.Digest.Encoded() }
 // maxManifest bounds a manifest read (the OCI spec's 4 MiB advice).
 const maxManifest = 4 << 20
 
+// manifestAccept lists the manifest types a pull understands.
+var manifestAccept = strings.Join([]string{oci.MediaTypeImageManifest, oci.MediaTypeImageIndex,
+	oci.MediaTypeDockerManifest, oci.MediaTypeDockerManifestList}, ", ")
+
 // ResolveSIF finds the SIF layer that repository:reference names, for
 // arch when the reference is an index of several platforms.
 func (o OCI) ResolveSIF(ctx context.Context, repository, reference, arch string) (SIFArtifact, error) {
-	var a SIFArtifact
-	repo, client, err := o.repository(ctx, repository)
+	s, err := o.open(ctx, repository, "pull")
 	if err != nil {
-		return a, err
+		return SIFArtifact{}, err
 	}
-	desc, m, err := fetchManifest(ctx, repo, reference)
+	m, d, err := s.manifest(ctx, reference)
 	if err != nil {
-		return a, err
+		return SIFArtifact{}, err
 	}
-	if oci.IsIndex(desc.MediaType) {
-		if desc, m, err = pickPlatform(ctx, repo, m, arch); err != nil {
-			return a, err
+	if m.IsIndex() {
+		entry, err := pickPlatform(m, arch)
+		if err != nil {
+			return SIFArtifact{}, err
+		}
+		if m, d, err = s.manifest(ctx, entry.Digest.String()); err != nil {
+			return SIFArtifact{}, err
 		}
 	}
-	var man ocispec.Manifest
-	if err := json.Unmarshal(m, &man); err != nil {
-		return a, fmt.Errorf("invalid manifest %s: %w", desc.Digest, err)
+	if !m.IsSIF() {
+		return SIFArtifact{}, fmt.Errorf("this is %s, not a SIF image: silo pulls SIF images only (singularity build turns an OCI image into a SIF)", describeManifest(m))
 	}
-	layer, err := sifLayer(man)
-	if err != nil {
-		return a, err
+	layer := m.Layers[0]
+	if layer.Digest.Algorithm() != "sha256" {
+		return SIFArtifact{}, fmt.Errorf("the SIF layer's digest %s is not sha256", layer.Digest)
 	}
-	scheme := "https"
-	if repo.PlainHTTP {
-		scheme = "http"
-	}
-	a.Layer, a.Manifest = layer, desc
-	a.BlobURL = fmt.Sprintf("%s://%s/v2/%s/blobs/%s", scheme, o.Host, repository, layer.Digest)
-	a.Doer = scoped{client: client, ref: repo.Reference}
-	return a, nil
-}
-
-// repository is repository on the registry, over https or (when the
-// registry answers only that, or Insecure asks) plain http, with the
-// credential.
-func (o OCI) repository(ctx context.Context, repository string) (*remote.Repository, *auth.Client, error) {
-	ping, err := Registry{Host: o.Host, Insecure: o.Insecure, HTTP: o.HTTP}.Ping(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	repo, err := remote.NewRepository(o.Host + "/" + repository)
-	if err != nil {
-		return nil, nil, err
-	}
-	repo.PlainHTTP = strings.HasPrefix(ping.Base, "http://")
-	client := &auth.Client{Client: orDefault(o.HTTP), Cache: auth.NewCache(), Header: http.Header{"User-Agent": {UserAgent()}}}
-	if o.Credential != auth.EmptyCredential {
-		client.Credential = auth.StaticCredential(o.Host, o.Credential)
-	}
-	repo.Client = client
-	return repo, client, nil
-}
-
-func fetchManifest(ctx context.Context, repo *remote.Repository, reference string) (ocispec.Descriptor, []byte, error) {
-	desc, rc, err := repo.FetchReference(ctx, reference)
-	if err != nil {
-		return desc, nil, err
-	}
-	defer rc.Close()
-	if desc.Size > maxManifest {
-		return desc, nil, fmt.Errorf("manifest %s is over %d bytes", desc.Digest, maxManifest)
-	}
-	b, err := content.ReadAll(rc, desc)
-	return desc, b, err
+	return SIFArtifact{Layer: layer, ManifestDigest: d, Doer: s,
+		BlobURL: s.base + "/v2/" + repository + "/blobs/" + layer.Digest.String()}, nil
 }
 
 // pickPlatform chooses the index entry for arch (or the only entry).
-func pickPlatform(ctx context.Context, repo *remote.Repository, b []byte, arch string) (ocispec.Descriptor, []byte, error) {
-	var idx ocispec.Index
-	if err := json.Unmarshal(b, &idx); err != nil {
-		return ocispec.Descriptor{}, nil, fmt.Errorf("invalid image index: %w", err)
-	}
-	var found []ocispec.Descriptor
+func pickPlatform(idx oci.Manifest, arch string) (oci.Descriptor, error) {
 	for _, d := range idx.Manifests {
 		if len(idx.Manifests) == 1 || d.Platform != nil && d.Platform.Architecture == arch {
-			found = append(found, d)
+			return d, nil
 		}
 	}
-	if len(found) == 0 {
-		return ocispec.Descriptor{}, nil, fmt.Errorf("no image for architecture %s in this index", arch)
-	}
-	rc, err := repo.Fetch(ctx, found[0])
-	if err != nil {
-		return found[0], nil, err
-	}
-	defer rc.Close()
-	m, err := content.ReadAll(io.LimitReader(rc, maxManifest), found[0])
-	return found[0], m, err
-}
-
-// sifLayer returns the SIF layer of a SIF artifact manifest, or an error
-// that says what the manifest is instead.
-func sifLayer(m ocispec.Manifest) (ocispec.Descriptor, error) {
-	var sifs []ocispec.Descriptor
-	for _, l := range m.Layers {
-		if l.MediaType == oci.SIFLayerMediaType || l.MediaType == oci.SIFLayerMediaTypeOld {
-			sifs = append(sifs, l)
-		}
-	}
-	if len(sifs) == 1 && len(m.Layers) == 1 {
-		if sifs[0].Digest.Algorithm() != "sha256" {
-			return ocispec.Descriptor{}, fmt.Errorf("the SIF layer's digest %s is not sha256", sifs[0].Digest)
-		}
-		return sifs[0], nil
-	}
-	return ocispec.Descriptor{}, fmt.Errorf("this is %s, not a SIF image: silo pulls SIF images only (singularity build turns an OCI image into a SIF)", describeManifest(m))
+	return oci.Descriptor{}, fmt.Errorf("no image for architecture %s in this index", arch)
 }
 
 // describeManifest names what a manifest holds.
-func describeManifest(m ocispec.Manifest) string {
+func describeManifest(m oci.Manifest) string {
 	layers := fmt.Sprintf("%d layers", len(m.Layers))
 	if len(m.Layers) == 1 {
 		layers = "1 layer"
 	}
-	switch cfg := m.Config.MediaType; {
+	cfg := ""
+	if m.Config != nil {
+		cfg = m.Config.MediaType
+	}
+	switch {
 	case m.ArtifactType != "":
 		return fmt.Sprintf("an OCI artifact of type %s (%s)", m.ArtifactType, layers)
-	case cfg == ocispec.MediaTypeImageConfig || cfg == "application/vnd.docker.container.image.v1+json":
+	case cfg == "application/vnd.oci.image.config.v1+json" || cfg == "application/vnd.docker.container.image.v1+json":
 		return fmt.Sprintf("a container image (config %s, %s)", cfg, layers)
 	case cfg == oci.SIFConfigMediaType:
 		return fmt.Sprintf("a SIF artifact without exactly one SIF layer (%s)", layers)
 	}
-	return fmt.Sprintf("an OCI artifact with config %s (%s)", m.Config.MediaType, layers)
+	return fmt.Sprintf("an OCI artifact with config %s (%s)", cfg, layers)
 }
 
-// scoped sends requests through the oras auth client with the
-// repository's pull scope, so a token challenge is answered for it.
-type scoped struct {
-	client *auth.Client
-	ref    registry.Reference
+// ociSession talks to one repository with the Authorization its scope
+// needs (docs/protocols/oci-and-auth.md §3): none, Basic, or a bearer
+// token from the challenge's realm, fetched again once if it expires
+// during a long transfer.
+type ociSession struct {
+	o     OCI
+	repo  string
+	base  string // scheme://host that answered /v2/
+	chal  Challenge
+	scope string
+	mu    sync.Mutex
+	auth  string
 }
 
-func (s scoped) Do(req *http.Request) (*http.Response, error) {
-	return s.client.Do(req.WithContext(auth.AppendRepositoryScope(req.Context(), s.ref, auth.ActionPull)))
+// open pings the registry and authorizes actions ("pull" or "pull,push")
+// on repository.
+func (o OCI) open(ctx context.Context, repository, actions string) (*ociSession, error) {
+	p, err := Registry{Host: o.Host, Insecure: o.Insecure, HTTP: o.HTTP}.Ping(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s := &ociSession{o: o, repo: repository, base: p.Base, chal: p.Challenge, scope: "repository:" + repository + ":" + actions}
+	return s, s.authorize(ctx)
+}
+
+func (s *ociSession) authorize(ctx context.Context) error {
+	var auth string
+	switch s.chal.Scheme {
+	case "":
+	case "basic":
+		if s.o.Username != "" || s.o.Password != "" {
+			auth = "Basic " + base64.StdEncoding.EncodeToString([]byte(s.o.Username+":"+s.o.Password))
+		}
+	case "bearer":
+		tok := s.o.RegistryToken
+		if tok == "" {
+			var err error
+			reg := Registry{Host: s.o.Host, Insecure: s.o.Insecure, HTTP: s.o.HTTP}
+			if tok, err = reg.FetchToken(ctx, &PingResult{Base: s.base, Challenge: s.chal}, s.o.Username, s.o.Password, s.scope); err != nil {
+				return err
+			}
+		}
+		auth = "Bearer " + tok
+	default:
+		return fmt.Errorf("registry asks for unsupported authentication scheme %q", s.chal.Scheme)
+	}
+	s.mu.Lock()
+	s.auth = auth
+	s.mu.Unlock()
+	return nil
+}
+
+// Do sends req with the session's credentials (only to the registry
+// itself). A 401 to a request without a body, with a token from the
+// realm, fetches a new token and retries once.
+func (s *ociSession) Do(req *http.Request) (*http.Response, error) {
+	resp, err := s.send(req)
+	if err != nil || resp.StatusCode != http.StatusUnauthorized || s.chal.Scheme != "bearer" || s.o.RegistryToken != "" || req.Body != nil {
+		return resp, err
+	}
+	drain(resp)
+	if err := s.authorize(req.Context()); err != nil {
+		return nil, err
+	}
+	return s.send(req.Clone(req.Context()))
+}
+
+func (s *ociSession) send(req *http.Request) (*http.Response, error) {
+	req.Header.Set("User-Agent", UserAgent())
+	s.mu.Lock()
+	auth := s.auth
+	s.mu.Unlock()
+	if auth != "" && sameOrigin(req.URL, s.base) {
+		req.Header.Set("Authorization", auth)
+	}
+	return orDefault(s.o.HTTP).Do(req)
+}
+
+// request builds a request for a path under /v2/.
+func (s *ociSession) request(ctx context.Context, method, path string, body io.Reader) (*http.Request, error) {
+	return http.NewRequestWithContext(ctx, method, s.base+"/v2/"+path, body)
+}
+
+// manifest fetches repository's manifest for reference and checks its
+// digest when the reference is one.
+func (s *ociSession) manifest(ctx context.Context, reference string) (oci.Manifest, string, error) {
+	req, err := s.request(ctx, http.MethodGet, s.repo+"/manifests/"+reference, nil)
+	if err != nil {
+		return oci.Manifest{}, "", err
+	}
+	req.Header.Set("Accept", manifestAccept)
+	resp, err := s.Do(req)
+	if err != nil {
+		return oci.Manifest{}, "", err
+	}
+	defer drain(resp)
+	if resp.StatusCode != http.StatusOK {
+		return oci.Manifest{}, "", ociError(resp)
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxManifest+1))
+	if err != nil {
+		return oci.Manifest{}, "", err
+	}
+	if len(b) > maxManifest {
+		return oci.Manifest{}, "", fmt.Errorf("manifest %s is over %d bytes", reference, maxManifest)
+	}
+	sum := sha256.Sum256(b)
+	d := "sha256:" + hex.EncodeToString(sum[:])
+	if strings.HasPrefix(reference, "sha256:") && reference != d {
+		return oci.Manifest{}, "", fmt.Errorf("the registry sent manifest %s for %s", d, reference)
+	}
+	m, err := oci.ParseManifest(b)
+	return m, d, err
+}
+
+// ociError reads a distribution error answer ({"errors":[{code,message}]}).
+func ociError(resp *http.Response) error {
+	var body struct {
+		Errors []struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"errors"`
+	}
+	msg := resp.Request.Method + " " + redactedURL(resp.Request.URL) + ": " + resp.Status
+	if decodeJSON(resp.Body, &body) == nil && len(body.Errors) > 0 {
+		msg += ": " + body.Errors[0].Code + ": " + body.Errors[0].Message
+	}
+	return &APIError{Status: resp.StatusCode, Message: msg}
+}
+
+// resolveLocation makes an upload Location absolute against the base.
+func (s *ociSession) resolveLocation(loc string) (*url.URL, error) {
+	base, err := url.Parse(s.base + "/")
+	if err != nil {
+		return nil, err
+	}
+	u, err := base.Parse(loc)
+	if err != nil {
+		return nil, fmt.Errorf("invalid upload location %q: %w", loc, err)
+	}
+	return u, nil
 }

@@ -4,14 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 
 	"github.com/opencontainers/go-digest"
-	specs "github.com/opencontainers/image-spec/specs-go"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"oras.land/oras-go/v2/content"
 
 	"github.com/silo-hpc/silo/internal/oci"
 )
@@ -19,64 +18,104 @@ import (
 // PushSIF uploads a SIF as the artifact `singularity push oras://`
 // writes (docs/protocols/oci-and-auth.md §4.6): config {} of the SIF
 // config type, one layer of the SIF type titled with the file's name,
-// tagged with each tag. A layer the registry already has is not sent.
-// It returns the manifest's descriptor.
+// tagged with each tag. A blob the registry has already is not sent. It
+// returns the manifest's digest.
 func (o OCI) PushSIF(ctx context.Context, repository, file, sha256hex string, size int64, tags []string,
-	progress func(io.Reader) io.Reader) (ocispec.Descriptor, error) {
-	repo, _, err := o.repository(ctx, repository)
+	progress func(io.Reader) io.Reader) (string, error) {
+	s, err := o.open(ctx, repository, "pull,push")
 	if err != nil {
-		return ocispec.Descriptor{}, err
+		return "", err
 	}
-	cfg := content.NewDescriptorFromBytes(oci.SIFConfigMediaType, oci.EmptyJSON)
-	layer := ocispec.Descriptor{MediaType: oci.SIFLayerMediaType, Digest: digest.NewDigestFromEncoded(digest.SHA256, sha256hex),
+	cfg := oci.Descriptor{MediaType: oci.SIFConfigMediaType, Digest: oci.EmptyJSONDigest, Size: int64(len(oci.EmptyJSON))}
+	layer := oci.Descriptor{MediaType: oci.SIFLayerMediaType, Digest: digest.NewDigestFromEncoded(digest.SHA256, sha256hex),
 		Size: size, Annotations: map[string]string{oci.AnnotationTitle: filepath.Base(file)}}
-	if err := pushIfMissing(ctx, repo, cfg, func() (io.ReadCloser, error) {
-		return io.NopCloser(bytes.NewReader(oci.EmptyJSON)), nil
-	}); err != nil {
-		return ocispec.Descriptor{}, err
+	if err := s.pushBlob(ctx, cfg, func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(oci.EmptyJSON)), nil }); err != nil {
+		return "", err
 	}
-	err = pushIfMissing(ctx, repo, layer, func() (io.ReadCloser, error) {
+	err = s.pushBlob(ctx, layer, func() (io.ReadCloser, error) {
 		f, err := os.Open(file)
-		if err != nil {
-			return nil, err
-		}
-		var r io.Reader = f
-		if progress != nil {
-			r = progress(f)
+		if err != nil || progress == nil {
+			return f, err
 		}
 		return struct {
 			io.Reader
 			io.Closer
-		}{r, f}, nil
+		}{progress(f), f}, nil
 	})
 	if err != nil {
-		return ocispec.Descriptor{}, err
+		return "", err
 	}
-	m, err := json.Marshal(ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest,
-		Config: cfg, Layers: []ocispec.Descriptor{layer}})
+	m, err := json.Marshal(oci.Manifest{SchemaVersion: 2, MediaType: oci.MediaTypeImageManifest, Config: &cfg, Layers: []oci.Descriptor{layer}})
 	if err != nil {
-		return ocispec.Descriptor{}, err
+		return "", err
 	}
-	desc := content.NewDescriptorFromBytes(ocispec.MediaTypeImageManifest, m)
 	for _, tag := range tags {
-		if err := repo.PushReference(ctx, desc, bytes.NewReader(m), tag); err != nil {
-			return desc, err
+		if err := s.put(ctx, s.repo+"/manifests/"+tag, oci.MediaTypeImageManifest, bytes.NewReader(m), int64(len(m))); err != nil {
+			return "", err
 		}
 	}
-	return desc, nil
+	return digest.FromBytes(m).String(), nil
 }
 
-// pushIfMissing pushes a blob the repository does not have.
-func pushIfMissing(ctx context.Context, repo interface {
-	content.Storage
-}, desc ocispec.Descriptor, open func() (io.ReadCloser, error)) error {
-	if ok, err := repo.Exists(ctx, desc); err == nil && ok {
-		return nil
-	}
-	r, err := open()
+// pushBlob uploads a blob the repository does not have, in one PUT after
+// the POST that starts the upload (distribution spec, monolithic upload).
+func (s *ociSession) pushBlob(ctx context.Context, d oci.Descriptor, open func() (io.ReadCloser, error)) error {
+	req, err := s.request(ctx, http.MethodHead, s.repo+"/blobs/"+d.Digest.String(), nil)
 	if err != nil {
 		return err
 	}
-	defer r.Close()
-	return repo.Push(ctx, desc, r)
+	if resp, err := s.Do(req); err == nil {
+		drain(resp)
+		if resp.StatusCode == http.StatusOK {
+			return nil
+		}
+	}
+	req, err = s.request(ctx, http.MethodPost, s.repo+"/blobs/uploads/", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := s.Do(req)
+	if err != nil {
+		return err
+	}
+	drain(resp)
+	if resp.StatusCode != http.StatusAccepted {
+		return ociError(resp)
+	}
+	loc, err := s.resolveLocation(resp.Header.Get("Location"))
+	if err != nil {
+		return err
+	}
+	q := loc.Query()
+	q.Set("digest", d.Digest.String())
+	loc.RawQuery = q.Encode()
+	body, err := open()
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	return s.putURL(ctx, loc.String(), "application/octet-stream", body, d.Size)
+}
+
+func (s *ociSession) put(ctx context.Context, path, contentType string, body io.Reader, size int64) error {
+	return s.putURL(ctx, s.base+"/v2/"+path, contentType, body, size)
+}
+
+// putURL PUTs a body of size bytes and expects 201 Created.
+func (s *ociSession) putURL(ctx context.Context, u, contentType string, body io.Reader, size int64) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, u, io.NopCloser(body))
+	if err != nil {
+		return err
+	}
+	req.ContentLength = size
+	req.Header.Set("Content-Type", contentType)
+	resp, err := s.Do(req)
+	if err != nil {
+		return fmt.Errorf("error uploading: %w", err)
+	}
+	defer drain(resp)
+	if resp.StatusCode != http.StatusCreated {
+		return ociError(resp)
+	}
+	return nil
 }
