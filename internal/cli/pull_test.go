@@ -141,23 +141,38 @@ func TestPullResume(t *testing.T) {
 	// 6 whole parts (384 KiB) survived the cut at 400 KiB: the ranges
 	// asked now start at the 7th part and cover the rest exactly once.
 	ranges := log.matching("GET /v1/imagefile/")
-	var fetched int64
 	for _, rg := range ranges {
-		var a, b int64
-		if _, err := fmt.Sscanf(rg[strings.LastIndex(rg, "bytes="):], "bytes=%d-%d", &a, &b); err != nil {
-			t.Fatalf("range %q: %v", rg, err)
-		}
-		if a < 6*64<<10 {
+		if a, _ := parseRange(t, rg); a < 6*64<<10 {
 			t.Errorf("resumed pull fetched %q again", rg)
 		}
-		fetched += b - a + 1
 	}
-	if fetched != size-6*64<<10 {
+	if fetched := rangeBytes(t, ranges); fetched != size-6*64<<10 {
 		t.Errorf("resumed pull fetched %d bytes in %q, want %d", fetched, ranges, size-6*64<<10)
 	}
 	if exists(client.PartialPath(dest)) || exists(client.PartialPath(dest)+".json") {
 		t.Error("partial files left after success")
 	}
+}
+
+// parseRange reads the "bytes=a-b" of a logged request.
+func parseRange(t *testing.T, logged string) (int64, int64) {
+	t.Helper()
+	var a, b int64
+	if _, err := fmt.Sscanf(logged[strings.LastIndex(logged, "bytes="):], "bytes=%d-%d", &a, &b); err != nil {
+		t.Fatalf("range %q: %v", logged, err)
+	}
+	return a, b
+}
+
+// rangeBytes sums the lengths of logged range requests.
+func rangeBytes(t *testing.T, logged []string) int64 {
+	t.Helper()
+	var n int64
+	for _, rg := range logged {
+		a, b := parseRange(t, rg)
+		n += b - a + 1
+	}
+	return n
 }
 
 // cutBody fails a response body after left bytes, as a dropped connection.
@@ -191,12 +206,23 @@ func fileSize(t *testing.T, path string) int64 {
 
 // A large file is fetched as several ranges at once: the test holds each
 // range request until another one is in flight, so the pull completes
-// only if they really run concurrently.
+// only if they really run concurrently. With SILO_DOWNLOAD_CONCURRENCY
+// they open at once; by default, when the first stream is slow (here:
+// held past a second).
 func TestPullConcurrentRanges(t *testing.T) {
+	for _, conc := range []string{"4", ""} {
+		t.Run("concurrency="+conc, func(t *testing.T) { testConcurrentRanges(t, conc) })
+	}
+}
+
+func testConcurrentRanges(t *testing.T, concurrency string) {
 	e := newLibEnv(t)
 	img := makeSIF(t, "amd64", 1<<20, 6)
 	e.push(img, "dino/big:v1")
 	t.Setenv(envPartSize, fmt.Sprint(64<<10))
+	if concurrency != "" {
+		t.Setenv(envConcurrency, concurrency)
+	}
 	var mu sync.Mutex
 	inFlight, maxInFlight := 0, 0
 	both := make(chan struct{})
@@ -224,8 +250,8 @@ func TestPullConcurrentRanges(t *testing.T) {
 	})
 	r := e.mustRun("", "pull", "dino/big:v1")
 	sameFile(t, e.storage("dino", "big", "v1", sha256File(t, img)), img)
-	if n := len(log.matching("GET /v1/imagefile/")); n != int((fileSize(t, img)+64<<10-1)/(64<<10)) {
-		t.Errorf("%d range requests: %q", n, log.matching("GET"))
+	if n := rangeBytes(t, log.matching("GET /v1/imagefile/")); n != fileSize(t, img) {
+		t.Errorf("ranges cover %d bytes: %q", n, log.matching("GET"))
 	}
 	if maxInFlight < 2 || r.stderr != "" {
 		t.Errorf("at most %d ranges at once; stderr %q", maxInFlight, r.stderr)

@@ -41,9 +41,15 @@ type Download struct {
 	Size        int64  // < 0: unknown (one stream, no resume)
 	SHA256      string // expected hex; "" = not verified (shub without a hash)
 	Dest        string
-	Concurrency int   // ranges at once for large files; default 4
+	Concurrency int   // most ranges at once; default 4
 	PartSize    int64 // default 8 MiB
-	Progress    Progress
+	// SlowRate (bytes/s), when > 0, starts with one range and opens the
+	// others only when the first part arrives slower than that (or not
+	// within a second): several TCP streams help a link one stream cannot
+	// fill, and on a fast one only compete for the CPU that hashes.
+	// 0 opens Concurrency ranges at once.
+	SlowRate int64
+	Progress Progress
 }
 
 // DownloadResult says what happened.
@@ -142,12 +148,16 @@ type job struct {
 	done   []bool
 	ready  chan struct{} // signalled when a part completes
 	resume int64
+	// first is closed when the first part fetched by this run completes.
+	first     chan struct{}
+	firstOnce sync.Once
+	firstLen  int64 // the length of that part
 }
 
 // open loads a matching resume record, or starts a fresh partial file.
 func (d Download) open() (*job, error) {
 	parts := int((d.Size + d.PartSize - 1) / d.PartSize)
-	j := &job{d: d, parts: parts, done: make([]bool, parts), ready: make(chan struct{}, 1)}
+	j := &job{d: d, parts: parts, done: make([]bool, parts), ready: make(chan struct{}, 1), first: make(chan struct{})}
 	var st downloadState
 	b, err := os.ReadFile(statePath(d.Dest))
 	fresh := err != nil || json.Unmarshal(b, &st) != nil || st.SHA256 != d.SHA256 || d.SHA256 == "" ||
@@ -204,6 +214,7 @@ func (j *job) markDone(n int) {
 	j.mu.Lock()
 	j.done[n] = true
 	j.mu.Unlock()
+	j.firstOnce.Do(func() { close(j.first) })
 	select {
 	case j.ready <- struct{}{}:
 	default:
@@ -232,18 +243,7 @@ func (j *job) run(ctx context.Context) (DownloadResult, error) {
 		once.Do(func() { fetchErr = err })
 		cancel(err)
 	}
-	for _, span := range j.spans() {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for s := range span {
-				if err := j.fetch(ctx, s[0], s[1]); err != nil {
-					fail(err)
-					return
-				}
-			}
-		}()
-	}
+	j.startWorkers(ctx, &wg, fail)
 	sum, hashErr := j.hash(ctx)
 	wg.Wait()
 	if fetchErr != nil {
@@ -257,45 +257,6 @@ func (j *job) run(ctx context.Context) (DownloadResult, error) {
 		return res, &HashMismatchError{Want: j.d.SHA256, Got: sum}
 	}
 	return res, nil
-}
-
-// spans hands out the missing parts as [first, last] runs: with one
-// worker (or a file of few parts) each run of consecutive missing parts
-// is one request; with several, each part is its own request, taken from
-// a shared queue.
-func (j *job) spans() []chan [2]int {
-	var runs [][2]int
-	for n := 0; n < j.parts; n++ {
-		if j.done[n] {
-			continue
-		}
-		if len(runs) > 0 && runs[len(runs)-1][1] == n-1 {
-			runs[len(runs)-1][1] = n
-		} else {
-			runs = append(runs, [2]int{n, n})
-		}
-	}
-	workers := j.d.Concurrency
-	if workers == 1 || j.parts < 2*workers {
-		ch := make(chan [2]int, len(runs))
-		for _, r := range runs {
-			ch <- r
-		}
-		close(ch)
-		return []chan [2]int{ch}
-	}
-	queue := make(chan [2]int, j.parts)
-	for _, r := range runs {
-		for n := r[0]; n <= r[1]; n++ {
-			queue <- [2]int{n, n}
-		}
-	}
-	close(queue)
-	out := make([]chan [2]int, workers)
-	for i := range out {
-		out[i] = queue
-	}
-	return out
 }
 
 // errNoRange: the server answered a ranged request with something else.

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -163,5 +164,58 @@ func TestDownloadErrorStatus(t *testing.T) {
 	_, _, err := download(t, url, 100, strings.Repeat("0", 64), 1)
 	if err == nil || err.Error() != "no, not you" {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// With SlowRate, one range starts; the others open only when the first
+// part is slow (here: not there within a second, as the server holds
+// every request until a second one is open).
+func TestDownloadOpensRangesWhenSlow(t *testing.T) {
+	data, sum := payload(50_000)
+	var mu sync.Mutex
+	inFlight, most := 0, 0
+	two := make(chan struct{})
+	var once sync.Once
+	hold := true
+	url := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		inFlight++
+		most = max(most, inFlight)
+		if inFlight >= 2 {
+			once.Do(func() { close(two) })
+		}
+		h := hold
+		mu.Unlock()
+		defer func() { mu.Lock(); inFlight--; mu.Unlock() }()
+		if h {
+			select {
+			case <-two:
+			case <-time.After(10 * time.Second):
+			}
+		} else {
+			time.Sleep(2 * time.Millisecond)
+		}
+		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
+	})
+	run := func(slowRate int64) {
+		t.Helper()
+		dest := filepath.Join(t.TempDir(), "img.sif")
+		if _, err := (client.Download{URL: url, Doer: http.DefaultClient, Size: int64(len(data)), SHA256: sum, Dest: dest,
+			Concurrency: 4, PartSize: 4096, SlowRate: slowRate}).Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		checkFile(t, dest, data)
+	}
+	start := time.Now()
+	run(1 << 50) // no link is this fast: the ranges open
+	if most < 2 || time.Since(start) > 9*time.Second {
+		t.Errorf("slow link: at most %d ranges at once after %v", most, time.Since(start))
+	}
+	mu.Lock()
+	hold, most = false, 0
+	mu.Unlock()
+	run(1) // every link is this fast: one stream
+	if most != 1 {
+		t.Errorf("fast link: %d ranges at once", most)
 	}
 }
