@@ -89,12 +89,13 @@ func (b *bar) finish() {
 	fmt.Fprintln(b.w)
 }
 
-// reader counts what r yields on the bar (for uploads).
-func (b *bar) reader(r io.Reader) io.Reader {
+// wrapper counts what an upload reads on the bar; nil without a bar (so
+// the upload may hand the file to the kernel as it is).
+func (b *bar) wrapper() func(io.Reader) io.Reader {
 	if b == nil {
-		return r
+		return nil
 	}
-	return &countingReader{r: r, b: b}
+	return func(r io.Reader) io.Reader { return &countingReader{r: r, b: b} }
 }
 
 type countingReader struct {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -147,7 +146,7 @@ func runPush(ctx context.Context, out *Out, o *pushOptions, file string, ref cli
 		b.Begin(facts.size, 0)
 	}
 	res, err := t.lib.Push(ctx, client.Push{File: file, SHA256: sum, Size: facts.size, Path: t.path(ref), Tags: ref.Tags,
-		Arch: facts.arch, Description: o.description, Progress: func(r io.Reader) io.Reader { return b.reader(r) }})
+		Arch: facts.arch, Description: o.description, Progress: b.wrapper()})
 	b.finish()
 	if err != nil {
 		return err

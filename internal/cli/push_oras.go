@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"io"
 
 	"github.com/silo-hpc/silo/internal/client"
 	"github.com/silo-hpc/silo/internal/credstore"
@@ -27,7 +26,7 @@ func pushOras(ctx context.Context, out *Out, o *pushOptions, file string, facts 
 	if b != nil {
 		b.Begin(facts.size, 0)
 	}
-	manifest, err := reg.PushSIF(ctx, ref.Path, file, sum, facts.size, ref.Tags, func(r io.Reader) io.Reader { return b.reader(r) })
+	manifest, err := reg.PushSIF(ctx, ref.Path, file, sum, facts.size, ref.Tags, b.wrapper())
 	b.finish()
 	if err != nil {
 		return err
