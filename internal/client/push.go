@@ -212,15 +212,9 @@ func (l *Library) putFile(ctx context.Context, uploadURL string, p Push, off, si
 		return "", err
 	}
 	defer f.Close()
-	// The file itself as the body (net/http unwraps io.NopCloser and
-	// limits it to ContentLength): the kernel sends it (sendfile), with
-	// no copy through user space. A progress bar reads it instead.
-	if _, err := f.Seek(off, io.SeekStart); err != nil {
-		return "", err
-	}
-	var body io.Reader = f
+	var body io.Reader = io.NewSectionReader(f, off, size)
 	if p.Progress != nil {
-		body = p.Progress(io.LimitReader(f, size))
+		body = p.Progress(body)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPut, uploadURL, io.NopCloser(body))
 	if err != nil {
