@@ -22,6 +22,9 @@ import (
 // the pull as a helper process. Where unshare or mounting is not
 // possible the test skips (fails with SILO_REQUIRE_TOOLS=1).
 func TestPullFullDisk(t *testing.T) {
+	if raceEnabled {
+		t.Skip("helper processes under the race detector: run without -race")
+	}
 	e := newLibEnv(t)
 	img := makeSIF(t, "amd64", 1<<20, 8)
 	e.push(img, "dino/big:v1")

@@ -99,8 +99,8 @@ func TestPushFrozenAndOwners(t *testing.T) {
 // A file over 64 MiB goes up in parts (the server's part size) and comes
 // back byte for byte.
 func TestPushMultipart(t *testing.T) {
-	if testing.Short() {
-		t.Skip("65 MiB push")
+	if testing.Short() || raceEnabled {
+		t.Skip("a 65 MiB push: not with -short or -race")
 	}
 	e := newLibEnv(t)
 	img := makeSIF(t, "amd64", 65<<20, 24)
