@@ -63,9 +63,6 @@ func Open(ctx context.Context, dir string) (*Catalogue, error) {
 // Close closes the database.
 func (c *Catalogue) Close() error { return c.db.Close() }
 
-// Path is the database file.
-func (c *Catalogue) Path() string { return filepath.Join(c.dir, FileName) }
-
 // StoragePath is where a pulled image is kept:
 // <dir>/images/<collection>/<container>/<tag>@<version>.sif.
 func (c *Catalogue) StoragePath(n Name) string {

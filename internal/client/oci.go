@@ -47,8 +47,8 @@ func (a SIFArtifact) SHA256() string { return a.Layer.Digest.Encoded() }
 const maxManifest = 4 << 20
 
 // manifestAccept lists the manifest types a pull understands.
-var manifestAccept = strings.Join([]string{oci.MediaTypeImageManifest, oci.MediaTypeImageIndex,
-	oci.MediaTypeDockerManifest, oci.MediaTypeDockerManifestList}, ", ")
+const manifestAccept = oci.MediaTypeImageManifest + ", " + oci.MediaTypeImageIndex + ", " +
+	oci.MediaTypeDockerManifest + ", " + oci.MediaTypeDockerManifestList
 
 // ResolveSIF finds the SIF layer that repository:reference names, for
 // arch when the reference is an index of several platforms.

@@ -35,8 +35,6 @@ type PushResult struct {
 	Uploaded bool // false: the server had the content, nothing was sent
 	// Status is the final upload (or tag) response's status line.
 	Status string
-	// ContainerURL is _complete's containerUrl, when the server sent one.
-	ContainerURL string
 }
 
 // multipartThreshold is the size above which the client uploads in parts,
@@ -60,7 +58,7 @@ func (l *Library) Push(ctx context.Context, p Push) (PushResult, error) {
 	}
 	if !img.Uploaded {
 		res.Uploaded = true
-		if res.Status, res.ContainerURL, err = l.upload(ctx, img.ID, p); err != nil {
+		if res.Status, err = l.upload(ctx, img.ID, p); err != nil {
 			return res, err
 		}
 	}
@@ -126,7 +124,7 @@ func (l *Library) setTag(ctx context.Context, containerID, imageID, tag, arch st
 
 // upload sends the file: in parts when it is large and the server offers
 // multipart (a 404 means it does not), else in one PUT.
-func (l *Library) upload(ctx context.Context, imageID string, p Push) (status, containerURL string, err error) {
+func (l *Library) upload(ctx context.Context, imageID string, p Push) (string, error) {
 	if p.Size > multipartThreshold {
 		var mp struct {
 			UploadID   string `json:"uploadID"`
@@ -138,24 +136,24 @@ func (l *Library) upload(ctx context.Context, imageID string, p Push) (status, c
 			return l.uploadParts(ctx, imageID, p, mp.UploadID, mp.PartSize, mp.TotalParts)
 		}
 		if !IsNotFound(err) {
-			return "", "", err
+			return "", err
 		}
 	}
 	return l.uploadSingle(ctx, imageID, p)
 }
 
 // uploadSingle is L13-L15: an upload URL, one PUT of the whole file, _complete.
-func (l *Library) uploadSingle(ctx context.Context, imageID string, p Push) (string, string, error) {
+func (l *Library) uploadSingle(ctx context.Context, imageID string, p Push) (string, error) {
 	var up struct {
 		UploadURL string `json:"uploadURL"`
 	}
 	err := l.call(ctx, http.MethodPost, "/v2/imagefile/"+imageID, nil,
 		map[string]any{"filesize": p.Size, "sha256sum": p.SHA256}, &up)
 	if err != nil {
-		return "", "", err
+		return "", err
 	}
 	if _, err := l.putFile(ctx, up.UploadURL, p, 0, p.Size); err != nil {
-		return "", "", err
+		return "", err
 	}
 	return l.complete(ctx, "/v2/imagefile/"+imageID+"/_complete", struct{}{})
 }
@@ -163,20 +161,20 @@ func (l *Library) uploadSingle(ctx context.Context, imageID string, p Push) (str
 // uploadParts is L16-L19. Silo appends parts to one session in order
 // while it hashes them (docs/library-api.md "Uploads"), so they go one
 // after the other; an error aborts the upload on the server.
-func (l *Library) uploadParts(ctx context.Context, imageID string, p Push, uploadID string, partSize int64, total int) (string, string, error) {
+func (l *Library) uploadParts(ctx context.Context, imageID string, p Push, uploadID string, partSize int64, total int) (string, error) {
 	if partSize <= 0 || total != int((p.Size+partSize-1)/partSize) {
-		return "", "", fmt.Errorf("server proposed %d parts of %d bytes for %d bytes", total, partSize, p.Size)
+		return "", fmt.Errorf("server proposed %d parts of %d bytes for %d bytes", total, partSize, p.Size)
 	}
 	type completed struct {
 		PartNumber int    `json:"partNumber"`
 		Token      string `json:"token"`
 	}
 	var done []completed
-	abort := func(err error) (string, string, error) {
+	abort := func(err error) (string, error) {
 		// Best effort, with a fresh context: ctx may be what ended.
 		_ = l.call(context.WithoutCancel(ctx), http.MethodPut, "/v2/imagefile/"+imageID+"/_multipart_abort", nil,
 			map[string]string{"uploadID": uploadID}, nil)
-		return "", "", err
+		return "", err
 	}
 	for n := 1; n <= total; n++ {
 		off := int64(n-1) * partSize
@@ -237,21 +235,13 @@ func (l *Library) putFile(ctx context.Context, uploadURL string, p Push, off, si
 	return resp.Header.Get("ETag"), nil
 }
 
-// complete ends an upload and returns the status and containerUrl.
-func (l *Library) complete(ctx context.Context, path string, body any) (string, string, error) {
+// complete ends an upload and returns its status; the body (quota,
+// containerUrl) is optional (L15) and not needed.
+func (l *Library) complete(ctx context.Context, path string, body any) (string, error) {
 	resp, err := l.send(ctx, http.MethodPut, path, nil, body)
 	if err != nil {
-		return "", "", err
+		return "", err
 	}
 	defer drain(resp)
-	if err := checkStatus(resp); err != nil {
-		return "", "", err
-	}
-	var c struct {
-		ContainerURL string `json:"containerUrl"`
-	}
-	if resp.StatusCode != http.StatusNoContent {
-		_ = jsonData(resp, &c) // the body is optional (L15)
-	}
-	return resp.Status, c.ContainerURL, nil
+	return resp.Status, checkStatus(resp)
 }

@@ -74,9 +74,6 @@ type ListedContainer struct {
 	Images []Image `json:"images"`
 }
 
-// Path is entity/collection/container.
-func (c ListedContainer) Path() string { return c.Entity + "/" + c.Collection + "/" + c.Container }
-
 // ImageByID finds one of the container's images.
 func (c ListedContainer) ImageByID(id string) (Image, bool) {
 	for _, img := range c.Images {
