@@ -191,7 +191,9 @@ func (s *Service) permitFor(ctx context.Context, req UploadRequest) (auth.Princi
 	case p.UserID != sess.UserID:
 		return p, sess, pm, errNoPermit
 	case req.Name != pm.Container || req.Tag != pm.Tag:
-		return p, sess, pm, apperr.New(apperr.Invalid, "the upload is for %s:%s, its permit for %s:%s", req.Name, req.Tag, pm.Container, pm.Tag)
+		// The permit's own user sent it: the push is over.
+		return p, sess, pm, s.endPermit(ctx, sess, apperr.New(apperr.Invalid,
+			"the upload is for %s:%s, its permit for %s:%s", req.Name, req.Tag, pm.Container, pm.Tag))
 	}
 	return p, sess, pm, nil
 }

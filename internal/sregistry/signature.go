@@ -95,7 +95,10 @@ func (s *Service) principal(ctx context.Context, authz, kind string, what signed
 		return s.auth.CheckToken(ctx, strings.TrimSpace(tok))
 	}
 	c, ok := parseCredential(authz)
-	if !ok {
+	switch {
+	case !ok && strings.HasPrefix(authz, Scheme):
+		return auth.Principal{}, apperr.New(apperr.Unauthenticated, "invalid signature: malformed %s header", Scheme)
+	case !ok:
 		return auth.Principal{}, apperr.New(apperr.Unauthenticated, "unsupported Authorization: want %s or Bearer", Scheme)
 	}
 	if kind == "" || c.kind != kind {
