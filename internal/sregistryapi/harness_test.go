@@ -132,6 +132,39 @@ func makeSIF(t testing.TB, arch string, size int64, seed uint64) (string, []byte
 	return path, b
 }
 
+// makeLabelledSIF writes a SIF with a partition and a labels object (and
+// a definition file), as `singularity build` leaves them.
+func makeLabelledSIF(t testing.TB, labels map[string]string, def string) (string, []byte) {
+	t.Helper()
+	js, _ := json.Marshal(labels)
+	part, err := sif.NewDescriptorInput(sif.DataPartition, strings.NewReader(strings.Repeat("squash", 1000)),
+		sif.OptPartitionMetadata(sif.FsSquash, sif.PartPrimSys, "amd64"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lab, err := sif.NewDescriptorInput(sif.DataLabels, bytes.NewReader(js))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dfile, err := sif.NewDescriptorInput(sif.DataDeffile, strings.NewReader(def))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "labelled.sif")
+	f, err := sif.CreateContainerAtPath(path, sif.OptCreateWithDescriptors(dfile, lab, part), sif.OptCreateDeterministic())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.UnloadContainer(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, b
+}
+
 // do sends a raw request and returns the status, headers and body.
 func (e *env) do(method, path, authz string, body io.Reader) (int, http.Header, []byte) {
 	e.t.Helper()
