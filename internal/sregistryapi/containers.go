@@ -92,7 +92,8 @@ func (a *API) download(w http.ResponseWriter, r *http.Request, p params) error {
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+d.Filename+`"`)
 	w.Header().Set("ETag", `"`+d.Digest.String()+`"`)
-	http.ServeContent(w, r, "", d.ModTime, d)
+	// The blob reader itself, so a file reaches sendfile.
+	http.ServeContent(w, r, "", d.ModTime, d.ReadSeekCloser)
 	return nil
 }
 

@@ -35,7 +35,7 @@ import (
 )
 
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *servertest.Server
 	users map[string]*user
 }
@@ -48,7 +48,7 @@ type user struct {
 	key                  string // the "token" of the secrets: the HMAC key
 }
 
-func newEnv(t *testing.T, edit ...func(*config.Config)) *env {
+func newEnv(t testing.TB, edit ...func(*config.Config)) *env {
 	t.Helper()
 	e := &env{t: t, srv: servertest.Start(t, edit...), users: map[string]*user{}}
 	e.user("alice", meta.RoleUser)
@@ -281,3 +281,14 @@ func (e *env) wantNoCollection(entity, collection string) {
 }
 
 func equal(a, b []byte) bool { return bytes.Equal(a, b) }
+
+// jsonField reads a string field of a JSON object.
+func jsonField(t testing.TB, body []byte, field string) string {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(body, &m); err != nil {
+		t.Fatalf("%v: %s", err, body)
+	}
+	s, _ := m[field].(string)
+	return s
+}
