@@ -15,6 +15,7 @@ import (
 	"github.com/silo-hpc/silo/internal/auth"
 	"github.com/silo-hpc/silo/internal/bridge"
 	"github.com/silo-hpc/silo/internal/meta"
+	"github.com/silo-hpc/silo/internal/sifinspect"
 )
 
 // ContainerRequest is GET /api/container/<collection>/<name>:<tag>[@version].
@@ -126,13 +127,13 @@ func (s *Service) container(ctx context.Context, p auth.Principal, n Name, versi
 
 // versionRef turns a version into the library's by-content ref.
 func (s *Service) versionRef(ctx context.Context, p auth.Principal, ent string, n Name, version string) (string, error) {
-	hex := strings.TrimPrefix(strings.ToLower(version), bridge.HashPrefix)
-	if !isHex(hex) || len(hex) < 32 || len(hex) > 64 {
+	prefix := strings.TrimPrefix(strings.ToLower(version), bridge.HashPrefix)
+	if !isHex(prefix) || len(prefix) < 32 || len(prefix) > 64 {
 		return "", apperr.New(apperr.Invalid, "invalid version %q: want sha256.<hex>, or at least 32 hex digits of it", version)
 	}
 	base := path(ent, n) + ":" + bridge.HashPrefix
-	if len(hex) == 64 {
-		return base + hex, nil
+	if len(prefix) == 64 {
+		return base + prefix, nil
 	}
 	con, err := s.lib.GetContainer(ctx, p, ent, n.Collection, n.Container)
 	if err != nil {
@@ -140,7 +141,7 @@ func (s *Service) versionRef(ctx context.Context, p auth.Principal, ent string, 
 	}
 	var found []string
 	for _, img := range con.Images {
-		if h := digest.Digest(img.Digest).Encoded(); strings.HasPrefix(h, hex) {
+		if h := digest.Digest(img.Digest).Encoded(); strings.HasPrefix(h, prefix) {
 			found = append(found, h)
 		}
 	}
@@ -150,9 +151,14 @@ func (s *Service) versionRef(ctx context.Context, p auth.Principal, ent string, 
 	return base + found[0], nil
 }
 
+// isHex reports whether s is lowercase hex digits.
 func isHex(s string) bool {
-	_, err := hex.DecodeString(s)
-	return err == nil && s == strings.ToLower(s)
+	for _, c := range s {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // metadata reads what sregistry shows of an image from its stored
@@ -166,11 +172,7 @@ func (s *Service) metadata(ctx context.Context, img meta.Image) (Metadata, error
 	if err != nil {
 		return md, err
 	}
-	var ins struct {
-		Deffile, DefinitionBuilt string
-		Runscript, Test          string
-		Environment              []struct{ Name, Content string }
-	}
+	var ins sifinspect.Inspection
 	if json.Unmarshal([]byte(in.JSON), &ins) != nil {
 		return md, nil
 	}
