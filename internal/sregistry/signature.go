@@ -15,8 +15,8 @@ import (
 	"github.com/silo-hpc/silo/internal/meta"
 )
 
-// Scheme is sregistry-cli's Authorization scheme (SR §2).
-const Scheme = "SREGISTRY-HMAC-SHA256"
+// scheme is sregistry-cli's Authorization scheme (SR §2).
+const scheme = "SREGISTRY-HMAC-SHA256"
 
 // Kinds of signed requests (SR §2.1).
 const (
@@ -55,7 +55,7 @@ var (
 // base64 padding survives) and the credential at its first and last "/"
 // (a base64 user name may hold "/"), SR §2.3.
 func parseCredential(h string) (credential, bool) {
-	rest, ok := strings.CutPrefix(h, Scheme+" ")
+	rest, ok := strings.CutPrefix(h, scheme+" ")
 	if !ok {
 		return credential{}, false
 	}
@@ -91,15 +91,15 @@ func (s *Service) principal(ctx context.Context, authz, kind string, what signed
 	if authz == "" {
 		return auth.Principal{}, nil
 	}
-	if scheme, tok, _ := strings.Cut(authz, " "); strings.EqualFold(scheme, "bearer") {
+	if typ, tok, _ := strings.Cut(authz, " "); strings.EqualFold(typ, "bearer") {
 		return s.auth.CheckToken(ctx, strings.TrimSpace(tok))
 	}
 	c, ok := parseCredential(authz)
 	switch {
-	case !ok && strings.HasPrefix(authz, Scheme):
-		return auth.Principal{}, apperr.New(apperr.Unauthenticated, "invalid signature: malformed %s header", Scheme)
+	case !ok && strings.HasPrefix(authz, scheme):
+		return auth.Principal{}, apperr.New(apperr.Unauthenticated, "invalid signature: malformed %s header", scheme)
 	case !ok:
-		return auth.Principal{}, apperr.New(apperr.Unauthenticated, "unsupported Authorization: want %s or Bearer", Scheme)
+		return auth.Principal{}, apperr.New(apperr.Unauthenticated, "unsupported Authorization: want %s or Bearer", scheme)
 	}
 	if kind == "" || c.kind != kind {
 		return auth.Principal{}, apperr.New(apperr.Unauthenticated, "a %q signature cannot authorize this request", c.kind)
@@ -135,16 +135,12 @@ func (s *Service) verify(ctx context.Context, c credential, what signed) (auth.P
 		return auth.Principal{}, errBadSignature
 	}
 	payload := c.kind + "|" + what.collection + "|" + c.ts + "|" + what.name + "|" + what.tag + "|"
-	now := s.cfg.Now()
 	for _, t := range tokens {
-		if t.Revoked || (!t.ExpiresAt.IsZero() && now.After(t.ExpiresAt)) {
-			continue
-		}
 		m := hmac.New(sha256.New, []byte(s.clientKey(t)))
 		m.Write([]byte(payload))
 		if hmac.Equal(m.Sum(nil), got) {
-			// Verify re-reads the token and its owner: revoked, expired or
-			// disabled a moment ago counts.
+			// auth's own check of the token and its owner: revoked,
+			// expired or disabled, even a moment ago, is refused.
 			p, err := s.auth.Verify(ctx, auth.Principal{UserID: t.UserID, TokenID: t.ID})
 			if apperr.Is(err, apperr.Unauthenticated) {
 				return auth.Principal{}, errBadSignature
@@ -172,19 +168,23 @@ func (s *Service) ClientSecrets(ctx context.Context, p auth.Principal, tokenID, 
 	if p.Anonymous() {
 		return nil, errNoUser
 	}
+	notFound := apperr.New(apperr.NotFound, "token %s not found", tokenID)
+	// auth's check that the token is p's and live.
+	if _, err := s.auth.Verify(ctx, auth.Principal{UserID: p.UserID, TokenID: tokenID}); apperr.Is(err, apperr.Unauthenticated) {
+		return nil, notFound
+	} else if err != nil {
+		return nil, err
+	}
 	tokens, err := s.auth.ListTokens(ctx, p.Name)
 	if err != nil {
 		return nil, err
 	}
 	for _, t := range tokens {
-		if t.ID == tokenID && t.UserID == p.UserID {
-			if t.Revoked || (!t.ExpiresAt.IsZero() && s.cfg.Now().After(t.ExpiresAt)) {
-				break
-			}
+		if t.ID == tokenID {
 			return SecretsJSON(p.Name, s.clientKey(t), base), nil
 		}
 	}
-	return nil, apperr.New(apperr.NotFound, "token %s not found", tokenID)
+	return nil, notFound
 }
 
 // SecretsJSON is the ~/.sregistry file sregistry's own token page shows

@@ -117,16 +117,18 @@ func (a *API) Around(next *http.ServeMux) http.Handler {
 
 // entityForm reports whether a path looks like /<entity>/api/...,
 // /<entity>/upload... or /<entity>/container/....
+// It runs on every request, so it does not allocate.
 func entityForm(path string) bool {
-	segs := strings.SplitN(strings.TrimPrefix(path, "/"), "/", 3)
-	if len(segs) < 2 || segs[0] == "" {
+	rest := strings.TrimPrefix(path, "/")
+	i := strings.IndexByte(rest, '/')
+	if i <= 0 {
 		return false
 	}
-	switch segs[1] {
-	case "api", "upload", "container":
-		return true
+	second := rest[i+1:]
+	if j := strings.IndexByte(second, '/'); j >= 0 {
+		second = second[:j]
 	}
-	return false
+	return second == "api" || second == "upload" || second == "container"
 }
 
 // ServeHTTP routes a request: bare forms first, then the entity forms.
