@@ -20,6 +20,8 @@ import (
 	"oras.land/oras-go/v2/content/memory"
 	"oras.land/oras-go/v2/registry/remote"
 	"oras.land/oras-go/v2/registry/remote/auth"
+
+	"github.com/silo-hpc/silo/internal/oci"
 )
 
 // library returns scs-library-client for a user ("" anonymous).
@@ -64,16 +66,8 @@ func (e *env) libPull(name, ref, tag string) []byte {
 func (e *env) orasPull(name, repo, tag string) []byte {
 	e.t.Helper()
 	ctx := context.Background()
-	r, err := remote.NewRepository(e.srv.Host + "/" + repo)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	r.PlainHTTP = true
-	if u := e.users[name]; u != nil {
-		r.Client = &auth.Client{Credential: auth.StaticCredential(e.srv.Host, auth.Credential{Username: u.name, Password: u.token})}
-	}
 	dst := memory.New()
-	desc, err := oras.Copy(ctx, r, tag, dst, tag, oras.DefaultCopyOptions)
+	desc, err := oras.Copy(ctx, e.orasRepo(name, repo), tag, dst, tag, oras.DefaultCopyOptions)
 	if err != nil {
 		e.t.Fatalf("oras pull %s:%s: %v", repo, tag, err)
 	}
@@ -90,6 +84,48 @@ func (e *env) orasPull(name, repo, tag string) []byte {
 		e.t.Fatal(err)
 	}
 	return b
+}
+
+// orasPush pushes a SIF as the artifact `singularity push oras://` makes
+// to repo:tag with oras-go, as user.
+func (e *env) orasPush(name, repo, tag string, sifBytes []byte) {
+	e.t.Helper()
+	ctx := context.Background()
+	src := memory.New()
+	cfg := content.NewDescriptorFromBytes(oci.SIFConfigMediaType, oci.EmptyJSON)
+	layer := content.NewDescriptorFromBytes(oci.SIFLayerMediaType, sifBytes)
+	layer.Annotations = map[string]string{oci.AnnotationTitle: "image.sif"}
+	if err := src.Push(ctx, cfg, bytes.NewReader(oci.EmptyJSON)); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := src.Push(ctx, layer, bytes.NewReader(sifBytes)); err != nil {
+		e.t.Fatal(err)
+	}
+	m, err := oras.PackManifest(ctx, src, oras.PackManifestVersion1_1, "", oras.PackManifestOptions{
+		ConfigDescriptor: &cfg, Layers: []ocispec.Descriptor{layer}})
+	if err == nil {
+		err = src.Tag(ctx, m, tag)
+	}
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := oras.Copy(ctx, src, tag, e.orasRepo(name, repo), tag, oras.DefaultCopyOptions); err != nil {
+		e.t.Fatalf("oras push %s:%s: %v", repo, tag, err)
+	}
+}
+
+// orasRepo is repo on the server for oras-go, as user ("" anonymous).
+func (e *env) orasRepo(name, repo string) *remote.Repository {
+	e.t.Helper()
+	r, err := remote.NewRepository(e.srv.Host + "/" + repo)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	r.PlainHTTP = true
+	if u := e.users[name]; u != nil {
+		r.Client = &auth.Client{Credential: auth.StaticCredential(e.srv.Host, auth.Credential{Username: u.name, Password: u.token})}
+	}
+	return r
 }
 
 // freeze freezes (or thaws) entity/collection/container through the

@@ -85,3 +85,17 @@ func TestCLIPushForms(t *testing.T) {
 		t.Fatalf("delete: %q, images %v", c.sent, e.images("alice/tools/a"))
 	}
 }
+
+// What `singularity push oras://` sends pulls with shub:// and
+// sregistry-cli, byte-identical.
+func TestORASPushShubPull(t *testing.T) {
+	e := newEnv(t)
+	_, data := makeSIF(t, "amd64", 100_000, 6)
+	e.orasPush("alice", "alice/oci/app", "v1", data)
+	if got, m, err := e.shub().pull("shub://HOST/alice/oci/app:v1"); err != nil || !equal(got, data) || m.Commit != sha(data) {
+		t.Fatalf("shub pull: %v", err)
+	}
+	if got := e.cli("bob").pull("oci", "app", "v1"); got.outcome != "ok" || !equal(got.file, data) {
+		t.Fatalf("sregistry pull: %s", got.outcome)
+	}
+}
