@@ -143,8 +143,18 @@ func (s *Server) observe(next http.Handler) http.Handler {
 // id after it is the only credential such a request carries.
 const capabilityPrefix = "/v2/imagefile/_upload/"
 
-// logPath is the path as logged, with a capability upload id hidden.
+// downloadPrefix starts sregistry's image URLs (also under /<entity>):
+// /api/download/<collection>/<digest>/<mac>, the MAC their credential.
+const downloadPrefix = "/api/download/"
+
+// logPath is the path as logged, with a capability upload id or download
+// MAC hidden.
 func logPath(path string) string {
+	if i := strings.Index(path, downloadPrefix); i >= 0 {
+		if parts := strings.SplitN(path[i+len(downloadPrefix):], "/", 3); len(parts) == 3 {
+			return path[:i] + downloadPrefix + parts[0] + "/" + parts[1] + "/REDACTED"
+		}
+	}
 	rest, ok := strings.CutPrefix(path, capabilityPrefix)
 	if !ok {
 		return path

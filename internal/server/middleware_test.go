@@ -119,3 +119,16 @@ func TestObservePanicAfterWriteAborts(t *testing.T) {
 		t.Errorf("in flight after abort: %v", got)
 	}
 }
+
+// sregistry's image URLs are logged without their MAC.
+func TestLogPath(t *testing.T) {
+	for in, want := range map[string]string{
+		"/api/download/c1/d2/mac3":            "/api/download/c1/d2/REDACTED",
+		"/alice/api/download/c1/d2/mac3/more": "/alice/api/download/c1/d2/REDACTED",
+		"/api/container/tools/app:latest":     "/api/container/tools/app:latest",
+	} {
+		if got := logPath(in); got != want {
+			t.Errorf("logPath(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
