@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/silo-hpc/silo/internal/httpx"
+	"github.com/silo-hpc/silo/internal/libraryapi"
 )
 
 // metrics are the per-route request counters and latencies.
@@ -139,9 +140,9 @@ func (s *Server) observe(next http.Handler) http.Handler {
 	})
 }
 
-// capabilityPrefix starts the Library API's single-part upload URLs: the
-// id after it is the only credential such a request carries.
-const capabilityPrefix = "/v2/imagefile/_upload/"
+// capabilityPrefix starts the Library API's upload URLs: the id after it
+// is the only credential such a request carries.
+const capabilityPrefix = libraryapi.UploadPath
 
 // downloadPrefix starts sregistry's image URLs (also under /<entity>):
 // /api/download/<collection>/<digest>/<mac>, the MAC their credential.

@@ -162,8 +162,8 @@ func (s *Service) Labels(ctx context.Context, key, value, authz string) ([]Label
 		return nil, err
 	}
 	var rows []meta.LabelRow
-	for len(rows) < maxLabelRows {
-		page, err := s.lib.ListLabels(ctx, p, library.LabelQuery{Key: key, Value: value, Limit: library.SearchLimit, Offset: len(rows)})
+	for n := 1; len(rows) < maxLabelRows; n++ {
+		page, err := s.lib.ListLabels(ctx, p, library.LabelQuery{Key: key, Value: value, Limit: library.SearchLimit, Page: n})
 		if err != nil {
 			return nil, err
 		}
