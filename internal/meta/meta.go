@@ -29,6 +29,7 @@ type Store interface {
 	Uploads
 	Library
 	OCI
+	SRegistry
 	Transactor
 	// Ping checks the database is reachable.
 	Ping(ctx context.Context) error

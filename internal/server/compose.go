@@ -17,6 +17,7 @@ import (
 	"github.com/silo-hpc/silo/internal/library"
 	"github.com/silo-hpc/silo/internal/meta"
 	"github.com/silo-hpc/silo/internal/registry"
+	"github.com/silo-hpc/silo/internal/sregistry"
 	"github.com/silo-hpc/silo/internal/upload"
 )
 
@@ -35,6 +36,8 @@ type Services struct {
 	Registry *registry.Service
 	Tokens   *bearer.Service
 	GC       *gc.Service
+	// SRegistry is Singularity Registry Server's API (shub://, sregistry-cli).
+	SRegistry *sregistry.Service
 }
 
 // Open opens the stores cfg selects, loads (or creates) the token signing
@@ -69,6 +72,8 @@ func Compose(cfg config.Config, log *slog.Logger, ms meta.Store, bs blob.Store, 
 	s.Registry = registry.New(ms, bs, s.Uploads, s.Bridge, registry.Config{DefaultPrivate: cfg.Library.DefaultPrivate})
 	s.Tokens = bearer.New(s.Auth, s.Registry, bearer.Config{SigningKey: signingKey, TokenTTL: time.Duration(cfg.Auth.TokenTTL)})
 	s.GC = gc.New(log, gc.Job{Name: "upload sessions", Run: s.Uploads.Sweep})
+	s.SRegistry = sregistry.New(ms, bs, s.Auth, s.Library, s.Bridge, s.Uploads,
+		sregistry.Config{Key: signingKey, DefaultEntity: cfg.SRegistry.DefaultEntity})
 	return s
 }
 

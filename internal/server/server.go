@@ -28,6 +28,7 @@ import (
 	"github.com/silo-hpc/silo/internal/meta"
 	"github.com/silo-hpc/silo/internal/ociapi"
 	"github.com/silo-hpc/silo/internal/sqlmeta"
+	"github.com/silo-hpc/silo/internal/sregistryapi"
 )
 
 // Server is Silo's HTTP server over its services.
@@ -101,7 +102,11 @@ func New(svc *Services) *Server {
 	libAPI := libraryapi.New(svc.Auth, svc.Library, svc.Tokens, svc.Config.PublicURL)
 	libAPI.Register(mux)
 	mux.Handle("/v2/", v2Split{lib: libAPI, oci: ociapi.New(svc.Registry, svc.Tokens, svc.Config.PublicURL)})
-	s.handler = s.observe(mux)
+	// sregistry's bare paths are mux patterns; its /<entity>/... forms
+	// are served around the mux, for paths no other route claims.
+	sreg := sregistryapi.New(svc.SRegistry, svc.Config.PublicURL)
+	sreg.Register(mux)
+	s.handler = s.observe(sreg.Around(mux))
 	return s
 }
 
