@@ -79,7 +79,17 @@ func (s Shub) Manifest(ctx context.Context, collection, name, tag, version strin
 	case http.StatusNotFound:
 		return m, &APIError{Status: http.StatusNotFound, Message: "the requested manifest was not found: " + collection + "/" + name + ":" + tag}
 	default:
-		return m, fmt.Errorf("GET %s: %s", u, resp.Status)
+		// sregistry answers {"detail": "..."}; it gives a missing and a
+		// private image the same 403 (only a signed request sees private
+		// ones, and shub:// never signs).
+		var d struct {
+			Detail string `json:"detail"`
+		}
+		msg := fmt.Sprintf("GET %s: %s", u, resp.Status)
+		if decodeJSON(resp.Body, &d) == nil && d.Detail != "" {
+			msg += ": " + d.Detail
+		}
+		return m, &APIError{Status: resp.StatusCode, Message: msg}
 	}
 	if err := decodeJSON(resp.Body, &m); err != nil {
 		return m, fmt.Errorf("invalid manifest at %s: %w", u, err)

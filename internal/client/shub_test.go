@@ -14,8 +14,9 @@ import (
 
 // The shub client against a stand-in that answers as
 // docs/protocols/sregistry-api.md §5.1 and §5.6 describe the reference
-// server (Silo's own sregistry API is issue 13's; internal/cli's
-// TestPullShub runs against it once it is in the server).
+// sregistry server (Silo's own is internal/cli's TestPullShub's): its
+// manifest shape, its download URL, and the commit field the notes ask
+// servers to add.
 func TestShubManifestAndDownload(t *testing.T) {
 	data, sum := payload(10_000)
 	var url string
