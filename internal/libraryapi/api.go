@@ -60,6 +60,10 @@ func New(authSvc *auth.Service, lib *library.Service, tokens TokenIssuer, public
 		// Silo additions (docs/library-api.md, "SIF metadata").
 		{"GET", "/v1/inspect/{ref...}", false, a.inspect},
 		{"GET", "/v1/labels", false, a.labels},
+		// Silo additions: signature policies (docs/keyserver.md).
+		{"GET", "/v1/signature-policies/{id}", false, a.getSignaturePolicy},
+		{"PUT", "/v1/signature-policies/{id}", true, a.putSignaturePolicy},
+		{"DELETE", "/v1/signature-policies/{id}", true, a.deleteSignaturePolicy},
 		{"GET", "/v1/imagefile/{ref...}", false, a.download},
 		{"POST", "/v1/imagefile/{id}", true, a.uploadV1},
 		{"POST", "/v2/imagefile/{id}", true, a.startUpload},
