@@ -3,7 +3,6 @@ package libraryapi_test
 import (
 	"context"
 	"fmt"
-	mrand "math/rand/v2"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,29 +13,13 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp"
 
 	"github.com/silo-hpc/silo/internal/keyserver/keyservertest"
-	"github.com/silo-hpc/silo/internal/sifinspect/sifinspecttest"
-	"github.com/silo-hpc/silo/internal/sifinspect/signedtest"
 )
 
-// signedSIF writes a SIF (a partition of pseudo-random bytes from seed)
-// signed by each of signers, as `singularity sign` signs; tamper flips a
-// byte of the partition after signing.
+// signedSIF writes keyservertest.SIF to a file.
 func signedSIF(t *testing.T, seed uint64, tamper bool, signers ...*openpgp.Entity) string {
 	t.Helper()
-	part := make([]byte, 64<<10)
-	r := mrand.New(mrand.NewPCG(seed, 7))
-	for i := range part {
-		part[i] = byte(r.Uint32())
-	}
-	img := sifinspecttest.SIF(t, part, sifinspecttest.SIFOptions{Deffile: "Bootstrap: scratch\n"})
-	for _, e := range signers {
-		img = signedtest.Sign(t, img, e)
-	}
-	if tamper {
-		img[len(img)/2] ^= 1
-	}
 	path := filepath.Join(t.TempDir(), fmt.Sprintf("signed-%d.sif", seed))
-	if err := os.WriteFile(path, img, 0o644); err != nil {
+	if err := os.WriteFile(path, keyservertest.SIF(t, seed, tamper, signers...), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return path

@@ -7,6 +7,7 @@ package keyservertest
 import (
 	"bytes"
 	"context"
+	mrand "math/rand/v2"
 	"net/http"
 	"testing"
 	"time"
@@ -15,6 +16,9 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	"github.com/sylabs/scs-key-client/client"
+
+	"github.com/silo-hpc/silo/internal/sifinspect/sifinspecttest"
+	"github.com/silo-hpc/silo/internal/sifinspect/signedtest"
 )
 
 // NewEntity makes an OpenPGP key pair (EdDSA: quick to generate).
@@ -76,4 +80,24 @@ func Push(t testing.TB, baseURL, token string, e *openpgp.Entity) {
 	if err := Client(t, baseURL, token).PKSAdd(context.Background(), Armored(t, e)); err != nil {
 		t.Fatalf("pushing key %X: %v", e.PrimaryKey.Fingerprint, err)
 	}
+}
+
+// SIF is a SIF whose primary partition is 64 KiB of bytes drawn from
+// seed, signed by each of signers as `singularity sign` signs; tamper
+// flips a byte of the partition after signing.
+func SIF(t testing.TB, seed uint64, tamper bool, signers ...*openpgp.Entity) []byte {
+	t.Helper()
+	part := make([]byte, 64<<10)
+	r := mrand.New(mrand.NewPCG(seed, 7))
+	for i := range part {
+		part[i] = byte(r.Uint32())
+	}
+	img := sifinspecttest.SIF(t, part, sifinspecttest.SIFOptions{Deffile: "Bootstrap: scratch\n"})
+	for _, e := range signers {
+		img = signedtest.Sign(t, img, e)
+	}
+	if tamper {
+		img[len(img)/2] ^= 1
+	}
+	return img
 }
