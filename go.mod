@@ -64,6 +64,7 @@ require (
 	github.com/sigstore/sigstore v1.9.5 // indirect
 	github.com/sirupsen/logrus v1.10.2 // indirect
 	github.com/sylabs/json-resp v0.9.3 // indirect
+	github.com/sylabs/scs-key-client v0.7.7 // indirect
 	github.com/titanous/rocacheck v0.0.0-20171023193734-afe73141d399 // indirect
 	github.com/ulikunitz/xz v0.5.17 // indirect
 	github.com/vbatts/tar-split v0.12.1 // indirect

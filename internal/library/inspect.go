@@ -142,6 +142,9 @@ func (s *Service) reinspect(ctx context.Context, d string) error {
 		if !sif.Meta.SIF {
 			return nil
 		}
+		if err := bridge.RecordSigners(ctx, tx, d, sif); err != nil {
+			return err
+		}
 		imgs, err := tx.ListImagesByDigest(ctx, d)
 		if err != nil {
 			return err

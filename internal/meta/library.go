@@ -107,8 +107,8 @@ type SearchQuery struct {
 	// Arches, when not empty, keeps images of those architectures and of
 	// unknown architecture (SearchImages only).
 	Arches []string
-	// Signed keeps only images whose Metadata has "signed": true
-	// (SearchImages only).
+	// Signed keeps only images whose Metadata has "verified": true, whose
+	// signatures verify against keys Silo holds (SearchImages only).
 	Signed bool
 	// LabelKey, when set, keeps only images carrying that label, with
 	// the value LabelValue when that is set too (SearchImages only). With

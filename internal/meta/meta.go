@@ -30,6 +30,7 @@ type Store interface {
 	Library
 	OCI
 	SRegistry
+	Keyring
 	Transactor
 	// Ping checks the database is reachable.
 	Ping(ctx context.Context) error

@@ -23,6 +23,7 @@ import (
 	"github.com/silo-hpc/silo/internal/blob"
 	"github.com/silo-hpc/silo/internal/config"
 	"github.com/silo-hpc/silo/internal/fsblob"
+	"github.com/silo-hpc/silo/internal/keyserver"
 	"github.com/silo-hpc/silo/internal/libraryapi"
 	"github.com/silo-hpc/silo/internal/logctx"
 	"github.com/silo-hpc/silo/internal/meta"
@@ -106,6 +107,7 @@ func New(svc *Services) *Server {
 	// are served around the mux, for paths no other route claims.
 	sreg := sregistryapi.New(svc.SRegistry, svc.Config.PublicURL)
 	sreg.Register(mux)
+	keyserver.New(svc.Auth, svc.Keys).Register(mux)
 	s.handler = s.observe(sreg.Around(mux))
 	return s
 }
@@ -174,6 +176,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration
 	}
 	go s.GC.Run(ctx, sweepEvery)
 	go s.backfill(ctx)
+	go s.reverifyLoop(ctx)
 	select {
 	case err := <-errc:
 		return err

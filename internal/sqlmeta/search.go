@@ -80,13 +80,14 @@ func (s *Store) matching(table, alias, text string, cols ...string) match {
 	return m
 }
 
-// signed is the condition "the image metadata JSON in col has "signed":
-// true".
+// signed is the condition of the signed filter: the image metadata JSON
+// in col has "verified": true (its signatures verify against keys Silo
+// holds, bridge.Verification), not merely "signed".
 func (s *Store) signed(col string) string {
 	if s.postgres {
-		return `(` + col + `::jsonb ->> 'signed') = 'true'`
+		return `(` + col + `::jsonb ->> 'verified') = 'true'`
 	}
-	return `json_extract(` + col + `, '$.signed') = 1`
+	return `json_extract(` + col + `, '$.verified') = 1`
 }
 
 // byName orders by name columns in byte order on both databases
