@@ -22,6 +22,7 @@ import (
 	"regexp"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/silo-hpc/silo/internal/access"
 	"github.com/silo-hpc/silo/internal/apperr"
@@ -38,8 +39,12 @@ type Store interface {
 	meta.Namespaces
 	meta.LibraryImages
 	meta.LibraryTags
+	meta.SIFMetadata
 	meta.OCI
 	IsCollectionReader(ctx context.Context, collectionID, userID string) (bool, error)
+	// Signatures (signatures.go).
+	GetSignaturePolicy(ctx context.Context, collectionID string) (meta.SignaturePolicy, error)
+	RecordSIFSigners(ctx context.Context, digest string, fingerprints []string, generation int64, at time.Time) error
 }
 
 // Bridge holds the rules and the OCI mirror of library containers.
@@ -49,6 +54,7 @@ type Bridge struct {
 	// emptyJSON is set once the {} config blob of SIF artifacts is known
 	// to be in the blob store.
 	emptyJSON atomic.Bool
+	keys      KeySource // nil: no keys, every signature unknown
 }
 
 // New returns the bridge.

@@ -159,9 +159,12 @@ func TestAddImage(t *testing.T) {
 	d1, n1 := f.sifBlob(t, "arm64", 1)
 	d2, n2 := f.sifBlob(t, "arm64", 2)
 	add := func(d digest.Digest, n int64, arch string, tags ...string) (meta.Image, error) {
-		sifMeta := f.b.ReadSIF(ctx, d)
+		sifMeta, err := f.b.Inspect(ctx, d)
+		if err != nil {
+			return meta.Image{}, err
+		}
 		var img meta.Image
-		err := f.ms.InTx(ctx, func(tx meta.Store) error {
+		err = f.ms.InTx(ctx, func(tx meta.Store) error {
 			ref, err := f.b.ContainerForPush(ctx, tx, alice, "alice/oci/app", true)
 			if err != nil {
 				return err

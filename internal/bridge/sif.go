@@ -2,37 +2,60 @@ package bridge
 
 import (
 	"context"
-	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
-	"strings"
 	"sync"
+	"time"
 
 	"github.com/opencontainers/go-digest"
-	"github.com/sylabs/sif/v2/pkg/sif"
 
+	"github.com/silo-hpc/silo/internal/apperr"
 	"github.com/silo-hpc/silo/internal/logctx"
 	"github.com/silo-hpc/silo/internal/meta"
+	"github.com/silo-hpc/silo/internal/sifinspect"
 )
 
-// SIF is what the library keeps from a SIF's header and descriptors.
-// Reading it costs the header and descriptor table (tens of KiB) and the
-// labels object, never the partitions.
+// InspectorVersion is the version of what Inspect stores; raising it makes
+// the server inspect stored images again (Library.Backfill). Version 2
+// verifies signatures against the keys Silo holds.
+const InspectorVersion = 2
+
+// SIF is what the library keeps of a SIF image, read from its blob before
+// the transaction that records it (no blob I/O happens inside one).
 type SIF struct {
-	Arch   string
-	Meta   ImageMeta
+	Arch string
+	// Meta is the summary kept on the image row (signed, encrypted,
+	// fingerprints), which search filters on.
+	Meta ImageMeta
+	// Labels become the image's label rows.
 	Labels map[string]string
+	// Inspection is the whole sifinspect.Inspection as JSON; nil when the
+	// SIF was not inspected (an image tagged from an index entry keeps the
+	// inspection its upload stored).
+	Inspection []byte
+	// Generation is the keyring generation its signatures were checked
+	// with (RecordSigners).
+	Generation int64
 }
 
-// ImageMeta is what images.metadata holds (derived from the SIF).
+// ImageMeta is what images.metadata holds.
 type ImageMeta struct {
 	SIF          bool     `json:"sif"`
 	Signed       bool     `json:"signed,omitempty"`
 	Encrypted    bool     `json:"encrypted,omitempty"`
 	Fingerprints []string `json:"fingerprints,omitempty"`
+	// Verified and Signatures are the check of the signatures against the
+	// keys Silo holds, at CheckedAt (signatures.go).
+	Verified   bool             `json:"verified,omitempty"`
+	Signatures []SignatureCheck `json:"signatures,omitempty"`
+	CheckedAt  time.Time        `json:"checkedAt,omitzero"`
+}
+
+// JSON is m as images.metadata holds it.
+func (m ImageMeta) JSON() string {
+	b, _ := json.Marshal(m)
+	return string(b)
 }
 
 // MetaOf decodes an image's metadata; bad JSON reads as empty.
@@ -42,98 +65,71 @@ func MetaOf(img meta.Image) ImageMeta {
 	return m
 }
 
-const (
-	// maxDescriptors bounds the descriptor table a hostile header can make
-	// the SIF package allocate (it reads the whole table); images have 48.
-	maxDescriptors = 4096
-	// maxLabels bounds the JSON labels object read into memory.
-	maxLabels = 1 << 20
-	// sifHeaderSize is the fixed global header; DescriptorsTotal sits at 88.
-	sifHeaderSize = 128
-)
-
-// ReadSIF inspects a committed blob, before the transaction that records
-// it (no blob I/O happens inside one). A blob that is not a SIF is still a
-// valid library file to store (the client decides what it pushes), so
-// failures only leave the architecture unknown; they are logged.
-func (b *Bridge) ReadSIF(ctx context.Context, d digest.Digest) SIF {
-	log := logctx.From(ctx)
-	f, _, err := b.blobs.Open(ctx, d)
-	if err != nil {
-		log.Warn("reading SIF header", "digest", d, "err", err)
-		return SIF{}
-	}
-	defer f.Close()
-	m, err := inspectSIF(f)
-	if err != nil {
-		log.Info("image is not a readable SIF", "digest", d, "err", err)
-	}
-	return m
-}
-
-func inspectSIF(r io.ReadSeeker) (SIF, error) {
-	rw := &readOnlyAt{r: r}
-	var hdr [sifHeaderSize]byte
-	if _, err := rw.ReadAt(hdr[:], 0); err != nil {
-		return SIF{}, fmt.Errorf("reading header: %w", err)
-	}
-	if n := int64(binary.LittleEndian.Uint64(hdr[88:96])); n < 0 || n > maxDescriptors {
-		return SIF{}, fmt.Errorf("implausible descriptor count %d", n)
-	}
-	f, err := sif.LoadContainer(rw, sif.OptLoadWithCloseOnUnload(false))
+// Inspect reads a committed blob as a SIF (internal/sifinspect: bounded
+// in time and memory, nothing mounted or run). A blob that is not a SIF,
+// or not a readable one, is apperr.Invalid: the library stores SIF images
+// only. A SIF whose partition could not be read is still a SIF: its
+// header, objects and signatures are kept, with warnings.
+func (b *Bridge) Inspect(ctx context.Context, d digest.Digest) (SIF, error) {
+	f, info, err := b.blobs.Open(ctx, d)
 	if err != nil {
 		return SIF{}, err
 	}
-	defer f.UnloadContainer()
-	m := SIF{Meta: ImageMeta{SIF: true}}
-	if a := f.PrimaryArch(); a != "unknown" {
-		m.Arch = a
+	defer f.Close()
+	ra, ok := f.(io.ReaderAt)
+	if !ok {
+		ra = &seekReaderAt{r: f}
 	}
-	sigs, _ := f.GetDescriptors(sif.WithDataType(sif.DataSignature))
-	for _, d := range sigs {
-		m.Meta.Signed = true
-		if _, fp, err := d.SignatureMetadata(); err == nil && len(fp) > 0 {
-			m.Meta.Fingerprints = append(m.Meta.Fingerprints, strings.ToUpper(hex.EncodeToString(fp)))
-		}
+	in, err := sifinspect.Inspect(ctx, ra, info.Size, sifinspect.Options{})
+	if errors.Is(err, sifinspect.ErrNotSIF) || errors.Is(err, sifinspect.ErrMalformed) {
+		return SIF{}, apperr.Wrap(apperr.Invalid, err, "the image is refused: %v", err)
 	}
-	if ds, _ := f.GetDescriptors(sif.WithDataType(sif.DataCryptoMessage)); len(ds) > 0 {
-		m.Meta.Encrypted = true
+	if err != nil {
+		return SIF{}, apperr.Wrap(apperr.Internal, err, "inspecting %s", d)
 	}
-	if d, err := f.GetDescriptor(sif.WithDataType(sif.DataLabels)); err == nil && d.Size() <= maxLabels {
-		m.Labels = decodeLabels(d.GetReader())
+	if len(in.Warnings) > 0 {
+		logctx.From(ctx).Info("SIF inspected with warnings", "digest", d, "warnings", in.Warnings)
 	}
-	return m, nil
+	s, err := sifOf(in)
+	if err != nil || !s.Meta.Signed {
+		return s, err
+	}
+	v, err := b.verify(ctx, ra, info.Size, s.Meta.Fingerprints)
+	if err != nil {
+		return SIF{}, err
+	}
+	s.Meta.apply(v)
+	s.Generation = v.Generation
+	return s, nil
 }
 
-// decodeLabels reads a JSON labels object; non-string values keep their
-// JSON text. Anything else yields no labels.
-func decodeLabels(r io.Reader) map[string]string {
-	var raw map[string]json.RawMessage
-	if err := json.NewDecoder(r).Decode(&raw); err != nil {
-		return nil
+// sifOf derives what the library keeps from an inspection.
+func sifOf(in *sifinspect.Inspection) (SIF, error) {
+	js, err := json.Marshal(in)
+	if err != nil {
+		return SIF{}, apperr.Wrap(apperr.Internal, err, "encoding an inspection")
 	}
-	out := make(map[string]string, len(raw))
-	for k, v := range raw {
-		var s string
-		if json.Unmarshal(v, &s) == nil {
-			out[k] = s
-		} else {
-			out[k] = string(v)
+	s := SIF{Arch: in.Header.Arch, Labels: in.Labels, Inspection: js,
+		Meta: ImageMeta{SIF: true, Signed: in.Signed, Encrypted: in.Encrypted}}
+	if s.Arch == "unknown" {
+		s.Arch = ""
+	}
+	for _, sig := range in.Signatures {
+		if sig.Fingerprint != "" {
+			s.Meta.Fingerprints = append(s.Meta.Fingerprints, sig.Fingerprint)
 		}
 	}
-	return out
+	return s, nil
 }
 
-var errReadOnly = errors.New("read-only")
-
-// readOnlyAt gives a blob reader the ReaderAt the SIF package loads from;
-// the write half of sif.ReadWriter is never used for loading.
-type readOnlyAt struct {
+// seekReaderAt gives a blob reader that has no ReadAt one, serializing
+// reads (a blob store's reader, say over the network).
+type seekReaderAt struct {
 	mu sync.Mutex
 	r  io.ReadSeeker
 }
 
-func (a *readOnlyAt) ReadAt(p []byte, off int64) (int, error) {
+func (a *seekReaderAt) ReadAt(p []byte, off int64) (int, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if _, err := a.r.Seek(off, io.SeekStart); err != nil {
@@ -146,6 +142,19 @@ func (a *readOnlyAt) ReadAt(p []byte, off int64) (int, error) {
 	return n, err
 }
 
-func (a *readOnlyAt) Write([]byte) (int, error)      { return 0, errReadOnly }
-func (a *readOnlyAt) Seek(int64, int) (int64, error) { return 0, errReadOnly }
-func (a *readOnlyAt) Truncate(int64) error           { return errReadOnly }
+// storeInspection records a SIF's inspection and its labels for img.
+func storeInspection(ctx context.Context, tx Store, img meta.Image, sif SIF) error {
+	if sif.Inspection != nil {
+		in := meta.Inspection{Digest: img.Digest, Version: InspectorVersion, JSON: string(sif.Inspection)}
+		if err := tx.PutInspection(ctx, &in); err != nil {
+			return err
+		}
+	}
+	if err := RecordSigners(ctx, tx, img.Digest, sif); err != nil {
+		return err
+	}
+	if sif.Labels != nil {
+		return tx.SetLabels(ctx, img.ID, sif.Labels)
+	}
+	return nil
+}

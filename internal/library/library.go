@@ -24,6 +24,10 @@ type Store interface {
 	bridge.Store
 	meta.LibrarySearch
 	GetUser(ctx context.Context, id string) (meta.User, error)
+	// Signature policies and re-verification (signatures.go, verify.go).
+	meta.SignaturePolicies
+	meta.SIFSigners
+	GetPGPKey(ctx context.Context, fingerprint string) (meta.PGPKey, error)
 	meta.Transactor
 }
 

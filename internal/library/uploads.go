@@ -94,13 +94,18 @@ func rejected(err error, img meta.Image) error {
 	return err
 }
 
-// finish makes a verified blob the image's content: the SIF is read
-// first, then one transaction marks the image uploaded (with what the SIF
-// header says) and its OCI view made.
+// finish makes a verified blob the image's content: the SIF is inspected
+// first (the library stores SIF images only: anything else is refused and
+// no image is recorded; its bytes are left to the garbage collector), then
+// one transaction marks the image uploaded, with what the inspection read,
+// and makes its OCI view.
 func (s *Service) finish(ctx context.Context, ref Ref, img meta.Image, info blob.Info) (Completion, error) {
-	sif := s.bridge.ReadSIF(ctx, info.Digest)
+	sif, err := s.bridge.Inspect(ctx, info.Digest)
+	if err != nil {
+		return Completion{}, err
+	}
 	c := Completion{Ref: ref}
-	err := s.tx(ctx, func(tx Store) error {
+	err = s.tx(ctx, func(tx Store) error {
 		cur, err := tx.GetImage(ctx, img.ID)
 		if apperr.Is(err, apperr.NotFound) {
 			return apperr.New(apperr.NotFound, "image %s was deleted during the upload", img.ID)

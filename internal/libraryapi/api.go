@@ -57,6 +57,14 @@ func New(authSvc *auth.Service, lib *library.Service, tokens TokenIssuer, public
 		{"GET", "/v2/tags/{id}", false, a.getTags},
 		{"POST", "/v2/tags/{id}", true, a.setTagV2},
 		{"GET", "/v1/search", false, a.search},
+		// Silo additions (docs/library-api.md, "SIF metadata").
+		{"GET", "/v1/inspect/{ref...}", false, a.inspect},
+		{"GET", "/v1/labels", false, a.labels},
+		{"GET", "/v1/containers", false, a.listContainers},
+		// Silo additions: signature policies (docs/keyserver.md).
+		{"GET", "/v1/signature-policies/{id}", false, a.getSignaturePolicy},
+		{"PUT", "/v1/signature-policies/{id}", true, a.putSignaturePolicy},
+		{"DELETE", "/v1/signature-policies/{id}", true, a.deleteSignaturePolicy},
 		{"GET", "/v1/imagefile/{ref...}", false, a.download},
 		{"POST", "/v1/imagefile/{id}", true, a.uploadV1},
 		{"POST", "/v2/imagefile/{id}", true, a.startUpload},

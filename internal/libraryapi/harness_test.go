@@ -176,6 +176,25 @@ func makeSIF(t testing.TB, arch string, size int64, seed uint64) string {
 	return path
 }
 
+// makeArchlessSIF writes a SIF with no partition, so no architecture: the
+// library records it with an unknown one.
+func makeArchlessSIF(t testing.TB, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "archless.sif")
+	di, err := sif.NewDescriptorInput(sif.DataGeneric, strings.NewReader(content))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := sif.CreateContainerAtPath(path, sif.OptCreateWithDescriptors(di), sif.OptCreateDeterministic())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.UnloadContainer(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 func seedBytes(seed uint64) [32]byte {
 	var b [32]byte
 	for i := range 8 {

@@ -236,7 +236,7 @@ func TestHostileUploads(t *testing.T) {
 // refused, not interleaved.
 func TestConcurrentWriters(t *testing.T) {
 	e := newEnv(t)
-	data := bytes.Repeat([]byte("x"), 2<<20)
+	data := readFile(t, makeSIF(t, "amd64", 2<<20, 3))
 	_, img := e.rawImage("busy", "app", hashOf(data))
 	var up struct {
 		URL string `json:"uploadURL"`
@@ -339,7 +339,7 @@ func TestHostileInput(t *testing.T) {
 func TestDeleteDropsUploads(t *testing.T) {
 	e := newEnv(t)
 	tok := e.tokens["alice"]
-	data := bytes.Repeat([]byte("y"), 1<<20)
+	data := readFile(t, makeSIF(t, "amd64", 1<<20, 4))
 	_, img := e.rawImage("gone", "app", hashOf(data))
 	var up struct {
 		URL string `json:"uploadURL"`

@@ -252,7 +252,7 @@ func TestFrozenOverRedirect(t *testing.T) {
 func TestFrozenArchlessTag(t *testing.T) {
 	e := newEnv(t)
 	tok := e.tokens["alice"]
-	data := []byte("not a SIF: stored with an unknown architecture")
+	data := readFile(t, makeArchlessSIF(t, "generic data"))
 	cid, img := e.rawImage("frozen", "app", hashOf(data))
 	if st, b := e.do("POST", "/v1/imagefile/"+img, tok, bytes.NewReader(data)); st != http.StatusOK {
 		t.Fatalf("upload: %d %s", st, b)
@@ -271,7 +271,7 @@ func TestFrozenArchlessTag(t *testing.T) {
 		t.Fatalf("shadowing a frozen arch-less tag: %v, want permission denied", err)
 	}
 	// And an arch-less image may not take over "arm" either.
-	other := []byte("another file without an architecture")
+	other := readFile(t, makeArchlessSIF(t, "another"))
 	_, img2 := e.rawImage("frozen", "app", hashOf(other))
 	if st, b := e.do("POST", "/v1/imagefile/"+img2, tok, bytes.NewReader(other)); st != http.StatusOK {
 		t.Fatalf("upload: %d %s", st, b)

@@ -71,6 +71,8 @@ func libraryWrites(f privateFixture) map[string]libraryWrite {
 		"PUT /v2/imagefile/{id}/_complete":           image,
 		"PUT /v2/imagefile/{id}/_multipart_complete": image,
 		"PUT /v2/imagefile/{id}/_multipart_abort":    image,
+		"PUT /v1/signature-policies/{id}":            {private: f.collection, missing: f.missing, body: `{"fingerprints":["` + strings.Repeat("AB", 20) + `"]}`},
+		"DELETE /v1/signature-policies/{id}":         {private: f.collection, missing: f.missing},
 		"PUT /v2/_upload/{id}":                       {skip: "a capability URL: its 256-bit id is the credential"},
 		"PUT /v2/_upload/{id}/{part}":                {skip: "a capability URL: its 256-bit id is the credential"},
 	}

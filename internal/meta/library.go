@@ -108,9 +108,13 @@ type SearchQuery struct {
 	// Arches, when not empty, keeps images of those architectures and of
 	// unknown architecture (SearchImages only).
 	Arches []string
-	// Signed keeps only images whose Metadata has "signed": true
-	// (SearchImages only).
+	// Signed keeps only images whose Metadata has "verified": true, whose
+	// signatures verify against keys Silo holds (SearchImages only).
 	Signed bool
+	// LabelKey, when set, keeps only images carrying that label, with
+	// the value LabelValue when that is set too (SearchImages only). With
+	// a label, Text may be empty: every image carrying it is a hit.
+	LabelKey, LabelValue string
 	// Limit (0: no limit) and Offset page each kind's results, which
 	// come newest first: in the reverse of the order the store created
 	// them (renames keep their place), a total order.
@@ -143,6 +147,19 @@ type LibrarySearch interface {
 	// (entity/collection/container), container description or own
 	// description contains the text, newest first.
 	SearchImages(ctx context.Context, q SearchQuery) ([]ImageHit, error)
+	// FindContainers lists the containers q names, ordered by entity,
+	// collection and container name.
+	FindContainers(ctx context.Context, q ContainerQuery) ([]ContainerHit, error)
+}
+
+// ContainerQuery finds containers by the exact names of their entity,
+// collection and container; "" matches any. Containers in collections the
+// viewer may not read are left out. Limit (0: no limit) and Offset page
+// the result.
+type ContainerQuery struct {
+	Entity, Collection, Container string
+	Viewer                        Viewer
+	Limit, Offset                 int
 }
 
 // Library stores library images, per-architecture tags and labels. It is
@@ -151,4 +168,44 @@ type Library interface {
 	LibraryImages
 	LibraryTags
 	LibrarySearch
+	SIFMetadata
+}
+
+// Inspection is what was read from a SIF blob (internal/sifinspect's JSON),
+// stored once per content digest and shared by every image with that
+// content.
+type Inspection struct {
+	Digest string
+	// Version is the inspector's version: an older inspection is redone.
+	Version   int
+	JSON      string
+	CreatedAt time.Time
+}
+
+// LabelRow is one label and a container whose image carries it.
+type LabelRow struct {
+	Key, Value string
+	Container  ContainerHit
+}
+
+// LabelQuery filters label listings; Key and Value "" match any.
+type LabelQuery struct {
+	Key, Value string
+	Viewer     Viewer
+	Limit      int
+	Offset     int
+}
+
+// SIFMetadata stores what was read from SIF images.
+type SIFMetadata interface {
+	// PutInspection stores (or replaces) the inspection of a digest.
+	PutInspection(ctx context.Context, in *Inspection) error
+	GetInspection(ctx context.Context, digest string) (Inspection, error)
+	// ListUninspected lists digests of uploaded images with no inspection
+	// of at least version, up to limit.
+	ListUninspected(ctx context.Context, version, limit int) ([]string, error)
+	// ListLabels lists labels with the containers whose images carry them,
+	// leaving out what the viewer may not read; ordered by key, value and
+	// container path.
+	ListLabels(ctx context.Context, q LabelQuery) ([]LabelRow, error)
 }

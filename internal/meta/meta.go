@@ -29,6 +29,8 @@ type Store interface {
 	Uploads
 	Library
 	OCI
+	SRegistry
+	Keyring
 	Transactor
 	// Ping checks the database is reachable.
 	Ping(ctx context.Context) error

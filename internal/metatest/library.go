@@ -16,6 +16,7 @@ func testLibrary(t *testing.T, newStore NewStore) {
 	t.Run("labels", func(t *testing.T) { testLabels(t, newStore(t)) })
 	t.Run("search", func(t *testing.T) { testSearch(t, newStore) })
 	t.Run("uploads-for", func(t *testing.T) { testUploadsFor(t, newStore(t)) })
+	t.Run("sif-metadata", func(t *testing.T) { testSIFMetadata(t, newStore) })
 }
 
 const (

@@ -22,6 +22,7 @@ func testSearch(t *testing.T, newStore NewStore) {
 	t.Run("privacy", func(t *testing.T) { testSearchPrivacy(t, newStore(t)) })
 	t.Run("privacy-many-hidden", func(t *testing.T) { testSearchManyHidden(t, newStore(t)) })
 	t.Run("privacy-changes", func(t *testing.T) { testSearchPrivacyChanges(t, newStore(t)) })
+	t.Run("find-containers", func(t *testing.T) { testFindContainers(t, newStore(t)) })
 }
 
 // admin sees everything, so the matching tests are about text alone.
@@ -142,9 +143,11 @@ func testSearchImages(t *testing.T, s meta.Store) {
 		must(t, s.CreateImage(ctx, &i))
 		return i
 	}
-	amd := img(blast, "blast amd64", "amd64", `{"sif":true,"signed":true,"fingerprints":["AB"]}`, true)
-	img(blast, "blast arm64", "arm64", `{"sif":true}`, true)
-	img(blast, "blast any", "", `{"sif":true,"signed":true}`, true)
+	// The signed filter keeps images whose signatures verify: "blast
+	// arm64" is signed by a key the server does not hold.
+	amd := img(blast, "blast amd64", "amd64", `{"sif":true,"signed":true,"verified":true,"fingerprints":["AB"]}`, true)
+	img(blast, "blast arm64", "arm64", `{"sif":true,"signed":true,"fingerprints":["CD"]}`, true)
+	img(blast, "blast any", "", `{"sif":true,"signed":true,"verified":true}`, true)
 	img(vim, "vim editor", "amd64", "", true)
 	img(vim, "vim pending", "arm64", "", false)
 	must(t, s.SetLibraryTag(ctx, &meta.LibraryTag{ContainerID: blast.ID, Arch: "amd64", Tag: "v1", ImageID: amd.ID}))
@@ -249,7 +252,10 @@ func testSearchWrites(t *testing.T, s meta.Store) {
 		{"other arch", func() {}, meta.SearchQuery{Text: "pusher", Viewer: admin, Arches: []string{"arm64"}}, 0},
 		{"new arch", func() { img.Arch = "arm64" }, meta.SearchQuery{Text: "pusher", Viewer: admin, Arches: []string{"arm64"}}, 1},
 		{"unsigned", func() {}, meta.SearchQuery{Text: "pusher", Viewer: admin, Signed: true}, 0},
-		{"signed", func() { img.Metadata = `{"signed":true}` }, meta.SearchQuery{Text: "pusher", Viewer: admin, Signed: true}, 1},
+		{"signed by a key not held", func() { img.Metadata = `{"signed":true}` }, meta.SearchQuery{Text: "pusher", Viewer: admin, Signed: true}, 0},
+		{"verified (a key arrived)", func() { img.Metadata = `{"signed":true,"verified":true}` },
+			meta.SearchQuery{Text: "pusher", Viewer: admin, Signed: true}, 1},
+		{"key removed", func() { img.Metadata = `{"signed":true}` }, meta.SearchQuery{Text: "pusher", Viewer: admin, Signed: true}, 0},
 		{"described", func() { img.Description = "described" }, sq("described"), 1},
 	} {
 		step.update()
@@ -337,10 +343,18 @@ func testSearchPages(t *testing.T, s meta.Store) {
 	wantNames(t, "after a rename", containerNames(cons), append(want[:4:4], "bob/kit-z/tool-renamed")...)
 }
 
-// testSearchPrivacy checks the store's privacy condition against
-// access.Checker.CanReadCollection, the rule it must agree with, for
-// public and private collections and every kind of caller.
-func testSearchPrivacy(t *testing.T, s meta.Store) {
+// privacyCase is a caller of the privacy tests.
+type privacyCase struct {
+	name string
+	p    auth.Principal
+}
+
+// privacyFixture makes a collection (alice/<name>, holding container
+// widget-<name> with one uploaded image) for each privacy case: public or
+// private, granted to carol's team or not, and a private one nobody owns
+// (anonymous callers have no user id either: they must not count as its
+// owner). It returns them with the callers to try.
+func privacyFixture(t *testing.T, s meta.Store) ([]meta.Collection, []meta.Image, []privacyCase) {
 	ctx := context.Background()
 	alice, bob, carol := MkUser(t, s, "alice"), MkUser(t, s, "bob"), MkUser(t, s, "carol")
 	root := meta.User{Name: "root", Role: meta.RoleAdmin, PasswordHash: "x"}
@@ -348,10 +362,8 @@ func testSearchPrivacy(t *testing.T, s meta.Store) {
 	team := meta.Team{Name: "lab"}
 	must(t, s.CreateTeam(ctx, &team))
 	must(t, s.AddTeamMember(ctx, team.ID, carol.ID))
-	// A collection for each case: public or private, granted to carol's
-	// team or not, and a private one nobody owns (anonymous callers have
-	// no user id either: they must not count as its owner).
 	var cols []meta.Collection
+	var imgs []meta.Image
 	for _, c := range []struct {
 		name             string
 		owner            meta.User
@@ -367,27 +379,46 @@ func testSearchPrivacy(t *testing.T, s meta.Store) {
 		if c.granted {
 			must(t, s.GrantCollection(ctx, col.ID, team.ID))
 		}
-		mkImage(t, s, con, digestA, "amd64", 1)
+		imgs = append(imgs, mkImage(t, s, con, digestA, "amd64", 1))
 		cols = append(cols, col)
 	}
-	rules := access.Checker{}
-	for _, who := range []struct {
-		name string
-		p    auth.Principal
-	}{
+	return cols, imgs, []privacyCase{
 		{"anonymous", auth.Principal{}},
 		{"owner", auth.Principal{UserID: alice.ID, Name: "alice", Role: meta.RoleUser}},
 		{"other", auth.Principal{UserID: bob.ID, Name: "bob", Role: meta.RoleUser}},
 		{"team member", auth.Principal{UserID: carol.ID, Name: "carol", Role: meta.RoleUser}},
 		{"manager", auth.Principal{UserID: carol.ID, Name: "carol", Role: meta.RoleManager}},
 		{"admin", auth.Principal{UserID: root.ID, Name: "root", Role: meta.RoleAdmin}},
-	} {
+	}
+}
+
+// readable is the names (alice/<collection>) of cols p may read, by the
+// access rules every protocol applies, sorted.
+func readable(t *testing.T, s meta.Store, p auth.Principal, cols []meta.Collection) []string {
+	var want []string
+	for _, col := range cols {
+		ok, err := access.Checker{}.CanReadCollection(context.Background(), s, p, col)
+		must(t, err)
+		if ok {
+			want = append(want, "alice/"+col.Name)
+		}
+	}
+	slices.Sort(want)
+	return want
+}
+
+// testSearchPrivacy checks the store's privacy condition against
+// access.Checker.CanReadCollection, the rule it must agree with, for
+// public and private collections and every kind of caller.
+func testSearchPrivacy(t *testing.T, s meta.Store) {
+	ctx := context.Background()
+	cols, _, whos := privacyFixture(t, s)
+	for _, who := range whos {
 		t.Run(who.name, func(t *testing.T) {
-			var want []string // newest first
+			// Newest first: the reverse of the order they were made in.
+			var want []string
 			for _, col := range slices.Backward(cols) {
-				ok, err := rules.CanReadCollection(ctx, s, who.p, col)
-				must(t, err)
-				if ok {
+				if slices.Contains(readable(t, s, who.p, cols), "alice/"+col.Name) {
 					want = append(want, "alice/"+col.Name)
 				}
 			}

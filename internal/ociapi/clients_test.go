@@ -305,7 +305,7 @@ func TestORASArtifacts(t *testing.T) {
 	bobPass, _ := e.user("bob", meta.RoleUser)
 	repo := e.orasRepo("bob/sif/tools", "bob", bobPass)
 	src := memory.New()
-	sif := randomBytes(200_000)
+	_, sif := makeSIF(t, "amd64", 200_000)
 	mdesc, layer := sifArtifact(t, src, sif, "tools.sif")
 	if err := src.Tag(ctx, mdesc, "v1"); err != nil {
 		t.Fatal(err)

@@ -129,7 +129,15 @@ func (s *Service) PutManifest(ctx context.Context, c Caller, name, reference, co
 		return PutManifestResult{}, err
 	}
 	if isLibrary(name) && p.m.IsSIF() {
-		p.sif = s.bridge.ReadSIF(ctx, p.m.Layers[0].Digest)
+		// The library stores SIF images only; a layer not in the blob
+		// store is the transaction's MANIFEST_BLOB_UNKNOWN.
+		p.sif, err = s.bridge.Inspect(ctx, p.m.Layers[0].Digest)
+		if apperr.Is(err, apperr.Invalid) {
+			return PutManifestResult{}, apperr.About(apperr.Manifest, err)
+		}
+		if err != nil && !apperr.Is(err, apperr.NotFound) {
+			return PutManifestResult{}, err
+		}
 	}
 	res := PutManifestResult{Digest: p.d}
 	if p.m.Subject != nil {

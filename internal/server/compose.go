@@ -16,7 +16,9 @@ import (
 	"github.com/silo-hpc/silo/internal/gc"
 	"github.com/silo-hpc/silo/internal/library"
 	"github.com/silo-hpc/silo/internal/meta"
+	"github.com/silo-hpc/silo/internal/pgpkeys"
 	"github.com/silo-hpc/silo/internal/registry"
+	"github.com/silo-hpc/silo/internal/sregistry"
 	"github.com/silo-hpc/silo/internal/upload"
 )
 
@@ -35,6 +37,13 @@ type Services struct {
 	Registry *registry.Service
 	Tokens   *bearer.Service
 	GC       *gc.Service
+	// SRegistry is Singularity Registry Server's API (shub://, sregistry-cli).
+	SRegistry *sregistry.Service
+	// Keys is the keyserver (HKP); the bridge verifies signatures with
+	// its keys.
+	Keys *pgpkeys.Service
+	// keysChanged wakes the re-verification of signed images (keys.go).
+	keysChanged chan struct{}
 }
 
 // Open opens the stores cfg selects, loads (or creates) the token signing
@@ -65,10 +74,15 @@ func Compose(cfg config.Config, log *slog.Logger, ms meta.Store, bs blob.Store, 
 	s := &Services{Config: cfg, Log: log, Meta: ms, Blobs: bs, Auth: auth.New(ms)}
 	s.Uploads = upload.New(ms, bs, log, upload.Config{})
 	s.Bridge = bridge.New(bs, rules)
+	s.keysChanged = make(chan struct{}, 1)
+	s.Keys = pgpkeys.New(ms, pgpkeys.Config{Changed: s.wakeReverify})
+	s.Bridge.UseKeys(s.Keys)
 	s.Library = library.New(ms, bs, s.Bridge, s.Uploads, library.Options{})
 	s.Registry = registry.New(ms, bs, s.Uploads, s.Bridge, registry.Config{DefaultPrivate: cfg.Library.DefaultPrivate})
 	s.Tokens = bearer.New(s.Auth, s.Registry, bearer.Config{SigningKey: signingKey, TokenTTL: time.Duration(cfg.Auth.TokenTTL)})
 	s.GC = gc.New(log, gc.Job{Name: "upload sessions", Run: s.Uploads.Sweep})
+	s.SRegistry = sregistry.New(ms, bs, s.Auth, s.Library, s.Bridge, s.Uploads,
+		sregistry.Config{Key: signingKey, DefaultEntity: cfg.SRegistry.DefaultEntity})
 	return s
 }
 

@@ -23,10 +23,13 @@ import (
 	"github.com/silo-hpc/silo/internal/blob"
 	"github.com/silo-hpc/silo/internal/config"
 	"github.com/silo-hpc/silo/internal/fsblob"
+	"github.com/silo-hpc/silo/internal/keyserver"
 	"github.com/silo-hpc/silo/internal/libraryapi"
+	"github.com/silo-hpc/silo/internal/logctx"
 	"github.com/silo-hpc/silo/internal/meta"
 	"github.com/silo-hpc/silo/internal/ociapi"
 	"github.com/silo-hpc/silo/internal/sqlmeta"
+	"github.com/silo-hpc/silo/internal/sregistryapi"
 )
 
 // Server is Silo's HTTP server over its services.
@@ -100,7 +103,12 @@ func New(svc *Services) *Server {
 	libAPI := libraryapi.New(svc.Auth, svc.Library, svc.Tokens, svc.Config.PublicURL)
 	libAPI.Register(mux)
 	mux.Handle("/v2/", v2Split{lib: libAPI, oci: ociapi.New(svc.Registry, svc.Tokens, svc.Config.PublicURL)})
-	s.handler = s.observe(mux)
+	// sregistry's bare paths are mux patterns; its /<entity>/... forms
+	// are served around the mux, for paths no other route claims.
+	sreg := sregistryapi.New(svc.SRegistry, svc.Config.PublicURL)
+	sreg.Register(mux)
+	keyserver.New(svc.Auth, svc.Keys).Register(mux)
+	s.handler = s.observe(sreg.Around(mux))
 	return s
 }
 
@@ -167,6 +175,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration
 		go s.servePprof(ctx)
 	}
 	go s.GC.Run(ctx, sweepEvery)
+	go s.backfill(ctx)
+	go s.reverifyLoop(ctx)
 	select {
 	case err := <-errc:
 		return err
@@ -249,5 +259,18 @@ func (s *Server) servePprof(ctx context.Context) {
 	}()
 	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		s.Log.Error("pprof listener", "addr", s.Config.PprofAddr, "err", err)
+	}
+}
+
+// backfill inspects, in the background, images stored before the server
+// read SIF metadata (or by an older inspector), so nothing has to be
+// pushed again; progress goes to the log.
+func (s *Server) backfill(ctx context.Context) {
+	n, err := s.Library.Backfill(logctx.With(ctx, s.Log))
+	switch {
+	case err != nil && ctx.Err() == nil:
+		s.Log.Error("inspecting stored images", "err", err, "inspected", n)
+	case n > 0:
+		s.Log.Info("stored images inspected", "inspected", n)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"math"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -132,20 +131,27 @@ func scanContainerHit(r scanner, extra ...any) (meta.ContainerHit, error) {
 	return h, err
 }
 
-// search runs a search of kind k within searchTimeout.
+// search runs a search of kind k within searchTimeout. A label filters
+// images only; with one, the text may be empty.
 func search[T any](ctx context.Context, s *Store, k searchKind, q meta.SearchQuery, scan func(scanner) (T, error)) ([]T, error) {
-	if strings.ContainsRune(q.Text, '\x01') {
-		return nil, nil // the separator of PostgreSQL's docs (pgText)
+	if !k.images {
+		q.LabelKey, q.LabelValue = "", ""
+	}
+	if strings.ContainsRune(q.Text, '\x01') || (q.Text == "" && q.LabelKey == "") {
+		return nil, nil // \x01 is the separator of PostgreSQL's docs (pgText)
 	}
 	qctx, cancel := context.WithTimeout(ctx, searchTimeout)
 	defer cancel()
-	var out []T
-	var err error
-	if s.postgres {
-		out, err = pgSearch(qctx, s, k, q, scan)
-	} else {
-		out, err = sqliteSearch(qctx, s, k, q, scan)
-	}
+	out, err := func() ([]T, error) {
+		by, err := labelPlanOf(qctx, s, q)
+		if err != nil {
+			return nil, err
+		}
+		if s.postgres {
+			return pgSearch(qctx, s, k, q, by, scan)
+		}
+		return sqliteSearch(qctx, s, k, q, by, scan)
+	}()
 	if err != nil && ctx.Err() == nil && (qctx.Err() != nil || statementTimedOut(err)) {
 		return nil, apperr.Wrap(apperr.Unavailable, err, "search took longer than %s: use a longer or more specific value", searchTimeout)
 	}
@@ -167,120 +173,41 @@ func page(q meta.SearchQuery) (limit, offset int64) {
 	return limit, int64(max(q.Offset, 0))
 }
 
-// sqliteSearch asks k's FTS5 index for the page's rowids (n) and ids,
-// newest first, and reads their rows in the same statement.
-func sqliteSearch[T any](ctx context.Context, s *Store, k searchKind, q meta.SearchQuery, scan func(scanner) (T, error)) ([]T, error) {
-	fts := k.table + "_fts"
-	var w where
-	if utf8.RuneCountInString(q.Text) < 3 {
-		// A trigram index cannot look up fewer than three characters
-		// (FTS5 matches nothing): read the index in order and compare.
-		var conds []string
-		var args []any
-		for _, c := range k.text {
-			conds = append(conds, `LOWER(`+c+`) LIKE ? ESCAPE '\'`)
-			args = append(args, strings.ToLower(likePattern(q.Text)))
-		}
-		w.add("("+strings.Join(conds, " OR ")+")", args...)
-		if expr, args := ftsQuery(k, q, false); expr != "" {
-			w.add(fts+` MATCH `+expr, args...)
-		}
-	} else {
-		expr, args := ftsQuery(k, q, true)
-		w.add(fts+` MATCH `+expr, args...)
+// visible is the condition "the viewer may read the collection aliased
+// c" (visibleCols).
+func visible(v meta.Viewer) (string, []any) { return visibleCols(v, "c.private", "c.owner_id", "c.id") }
+
+// visibleCols is the condition "the viewer may read the collection whose
+// privacy, owner and id are the columns private, owner and id" (a
+// collection's own, or those a search table holds of it). It is
+// access.Checker.CanReadCollection in SQL and must agree with it (as must
+// the keys of the SQLite search indexes): a collection is readable when
+// it is public, by admins, by its owner (a signed-in viewer whose id is
+// owner) and by members of teams granted it. metatest checks both against
+// it. The teams' collections are an uncorrelated IN, which each database
+// reads once per statement, however many rows it checks.
+func visibleCols(v meta.Viewer, private, owner, id string) (string, []any) {
+	switch {
+	case v.Admin:
+		return "", nil
+	case v.UserID == "":
+		return "NOT " + private, nil
 	}
-	var b sqlText
-	b.add(`WITH top AS MATERIALIZED (SELECT rowid AS n, id FROM ` + fts)
-	w.write(&b)
-	limit, offset := page(q)
-	b.add(` ORDER BY rowid DESC LIMIT ? OFFSET ?) SELECT `+k.rows, limit, offset)
-	return queryAll(ctx, s, k.what, scan, b.String(), b.args...)
+	return `(NOT ` + private + ` OR ` + owner + ` = ? OR ` + id + ` IN (SELECT ct.collection_id FROM collection_teams ct
+		JOIN team_members m ON m.team_id = ct.team_id WHERE m.user_id = ?))`, []any{v.UserID, v.UserID}
 }
 
-// ftsQuery returns an SQL expression whose value is the FTS5 query for q
-// (with the text if withText), and its arguments; "" when there is
-// nothing to ask the index. The text is a quoted phrase: a phrase of
-// trigrams at consecutive positions is exactly a substring, and the
-// trigram tokenizer folds case. The rest is asked of the keys column
-// (0004_search_order.sqlite.sql): the viewer's words, with a team
-// member's from team_members, and the image filters' flags, with the
-// architectures' from search_arches, both in the same statement.
-func ftsQuery(k searchKind, q meta.SearchQuery, withText bool) (string, []any) {
-	var e ftsExpr
-	and := func() {
-		if e.literal.Len() > 0 || len(e.parts) > 0 {
-			e.lit(" AND ")
+// byName orders by name columns in byte order on both databases
+// (SQLite's BINARY; on PostgreSQL "C" rather than the database's locale,
+// which may sort "a-b" after "ab").
+func (s *Store) byName(cols ...string) string {
+	if s.postgres {
+		for i, c := range cols {
+			cols[i] = c + ` COLLATE "C"`
 		}
 	}
-	if withText {
-		e.lit("{" + strings.Join(k.text, " ") + "}: " + phrase(q.Text))
-	}
-	if k.private && !q.Viewer.Admin {
-		and()
-		if q.Viewer.UserID == "" {
-			e.lit(`{keys}: ` + phrase(flagPublic))
-		} else {
-			e.lit(`({keys}: ` + phrase(flagPublic) + ` OR {keys}: ` + phrase(" u:"+q.Viewer.UserID+" "))
-			e.sql(`coalesce((SELECT group_concat(' OR {keys}: " t:' || replace(m.team_id, '"', '""') || ' "', '')
-				FROM team_members m WHERE m.user_id = ?), '')`, q.Viewer.UserID)
-			e.lit(")")
-		}
-	}
-	if k.images && len(q.Arches) > 0 {
-		and()
-		in, args := inList(append([]string{""}, q.Arches...))
-		e.lit("(")
-		e.sql(`coalesce((SELECT group_concat('{keys}: "' || `+archFlag+` || '"', ' OR ') FROM search_arches a
-			WHERE a.arch IN `+in+`), '{keys}: "' || char(57344) || 'no"')`, args...)
-		e.lit(")")
-	}
-	if k.images && q.Signed {
-		and()
-		e.lit(`{keys}: ` + phrase(flagSigned))
-	}
-	return e.String()
+	return strings.Join(cols, ", ")
 }
-
-// The flags of the keys column (0004_search_order.sqlite.sql): public
-// collections, signed images, and in SQL an architecture's, of its row a
-// in search_arches.
-const (
-	flagPublic = "\ue000pu"
-	flagSigned = "\ue000si"
-	archFlag   = `char(57344, 57345 + a.n % 6000, 57345 + a.n / 6000)`
-)
-
-// ftsExpr builds an SQL string expression from literal text and SQL
-// expressions, joined with ||.
-type ftsExpr struct {
-	literal strings.Builder
-	parts   []string
-	args    []any
-}
-
-func (e *ftsExpr) lit(text string) { e.literal.WriteString(text) }
-
-func (e *ftsExpr) flush() {
-	if e.literal.Len() > 0 {
-		e.parts = append(e.parts, "?")
-		e.args = append(e.args, e.literal.String())
-		e.literal.Reset()
-	}
-}
-
-func (e *ftsExpr) sql(expr string, args ...any) {
-	e.flush()
-	e.parts = append(e.parts, expr)
-	e.args = append(e.args, args...)
-}
-
-func (e *ftsExpr) String() (string, []any) {
-	e.flush()
-	return strings.Join(e.parts, " || "), e.args
-}
-
-// phrase quotes text as an FTS5 phrase.
-func phrase(text string) string { return `"` + strings.ReplaceAll(text, `"`, `""`) + `"` }
 
 // likePattern makes a "contains" LIKE pattern in which LIKE's wildcards
 // match literally (ESCAPE '\').
@@ -311,6 +238,21 @@ func (w *where) add(cond string, args ...any) {
 		w.conds = append(w.conds, cond)
 		w.args = append(w.args, args...)
 	}
+}
+
+// addAll adds the conditions of o.
+func (w *where) addAll(o where) {
+	w.conds = append(w.conds, o.conds...)
+	w.args = append(w.args, o.args...)
+}
+
+// and is the conditions joined by AND ("true" if none), and their
+// arguments.
+func (w *where) and() (string, []any) {
+	if len(w.conds) == 0 {
+		return "true", nil
+	}
+	return strings.Join(w.conds, " AND "), w.args
 }
 
 // write writes WHERE and the conditions, if any.

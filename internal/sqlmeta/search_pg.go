@@ -28,11 +28,13 @@ import (
 // visible matches (or the rest of the page, if more), those are the
 // answer, sorted; otherwise the visible matches are many but far down,
 // and the walk goes on until the page is full (bounded by searchTimeout).
-// The page's rows are then read by id. The steps taken are logged at
-// debug level.
-func pgSearch[T any](ctx context.Context, s *Store, k searchKind, q meta.SearchQuery, scan func(scanner) (T, error)) ([]T, error) {
+// A label is searched from the labels, or is one more filter
+// (search_labels.go); with a label alone, the walk starts at the newest
+// row. The page's rows are then read by id. The steps taken are logged
+// at debug level.
+func pgSearch[T any](ctx context.Context, s *Store, k searchKind, q meta.SearchQuery, by labelPlan, scan func(scanner) (T, error)) ([]T, error) {
 	limit, offset := page(q)
-	p := newPgPlan(k, q, offset+limit)
+	p := newPgPlan(k, q, offset+limit, by)
 	err := searchTx(ctx, s, k.what, func(t *Store) error { return p.run(ctx, t) })
 	if l := logctx.From(ctx); l.Enabled(ctx, slog.LevelDebug) {
 		l.DebugContext(ctx, "search path", "search", k.what, "steps", p.steps, "found", len(p.hits), "error", err)
@@ -72,29 +74,44 @@ type pgHit struct {
 // pgPlan is one PostgreSQL search under way.
 type pgPlan struct {
 	k     searchKind
+	q     meta.SearchQuery
+	by    labelPlan
 	table string
 	need  int64    // offset + limit: the visible matches wanted
 	below int64    // the rows not yet read are those with n <= below
 	hits  []pgHit  // the visible matches found, newest first
 	steps []string // the steps taken, for the debug log
-	// The conditions of the walks (the text in a way the trigram indexes
-	// do not serve, so the planner can only walk the n index), of the
-	// probe (served by the trigram indexes), and of the sample's
-	// "visible" (privacy and filters, "true" if none), with their
-	// arguments.
-	walkCond, probeCond, textCond, visCond string
-	walkArgs, probeArgs, textArgs, visArgs []any
+	// The conditions on a row s of the search table: the text in a way
+	// the trigram indexes do not serve ("" without text), so that the
+	// planner can only walk the n index; the filters (privacy, image
+	// filters, a label filter; "true" if none); the walks' (both) and
+	// the probe's (the text served by the trigram indexes, and the
+	// filters). With their arguments.
+	textCond, visCond, walkCond, probeCond string
+	textArgs, visArgs, walkArgs, probeArgs []any
 }
 
-func newPgPlan(k searchKind, q meta.SearchQuery, need int64) *pgPlan {
-	p := &pgPlan{k: k, table: "search_" + k.table, need: need}
-	p.walkCond, p.walkArgs = pgConditions(k, q, false)
-	p.probeCond, p.probeArgs = pgConditions(k, q, true)
-	p.textCond, p.textArgs = pgText(q, false)
-	p.visCond, p.visArgs = pgFilters(k, q)
-	if p.visCond == "" {
-		p.visCond = "true"
+func newPgPlan(k searchKind, q meta.SearchQuery, need int64, by labelPlan) *pgPlan {
+	p := &pgPlan{k: k, q: q, by: by, table: "search_" + k.table, need: need}
+	var filters where
+	cond, args := pgFilters(k, q)
+	filters.add(cond, args...)
+	if by == labelsFilter {
+		cond, args := labelled(q, "s.id")
+		filters.add(cond, args...)
 	}
+	p.visCond, p.visArgs = filters.and()
+	var walk, probe where
+	if q.Text != "" {
+		p.textCond, p.textArgs = pgText(q, false)
+		walk.add(p.textCond, p.textArgs...)
+		cond, args := pgText(q, true)
+		probe.add(cond, args...)
+	}
+	walk.addAll(filters)
+	probe.addAll(filters)
+	p.walkCond, p.walkArgs = walk.and()
+	p.probeCond, p.probeArgs = probe.and()
 	return p
 }
 
@@ -105,6 +122,16 @@ func (p *pgPlan) done() bool { return int64(len(p.hits)) >= p.need || p.below <=
 func (p *pgPlan) left() int64 { return p.need - int64(len(p.hits)) }
 
 func (p *pgPlan) run(ctx context.Context, t *Store) error {
+	switch {
+	case p.by == labelsDrive:
+		p.steps = append(p.steps, "labels")
+		return p.fromLabels(ctx, t)
+	case p.textCond == "":
+		// A label filter alone: walk from the newest row.
+		p.steps = append(p.steps, "walk")
+		p.below = math.MaxInt64
+		return p.walk(ctx, t, math.MinInt64)
+	}
 	p.steps = append(p.steps, "sample")
 	restText, restVisible, err := p.sample(ctx, t)
 	if err != nil || p.done() {
@@ -233,20 +260,26 @@ func (p *pgPlan) probe(ctx context.Context, t *Store) (many bool, err error) {
 	return false, nil
 }
 
+// fromLabels reads the visible matches among the images carrying the
+// label (labelsDrive), newest first, up to the page's end.
+func (p *pgPlan) fromLabels(ctx context.Context, t *Store) error {
+	var w where
+	cond, args := labelMatch(p.q)
+	w.add(cond, args...)
+	w.add(`s.id = l.image_id`)
+	w.add(p.walkCond, p.walkArgs...)
+	var b sqlText
+	b.add(`SELECT s.n, s.id FROM labels l CROSS JOIN ` + p.table + ` s`)
+	w.write(&b)
+	b.add(` ORDER BY s.n DESC LIMIT ?`, p.left())
+	more, err := queryAll(ctx, t, p.k.what, scanPgHit, b.String(), b.args...)
+	p.hits, p.below = append(p.hits, more...), 0
+	return err
+}
+
 func scanPgHit(r scanner) (pgHit, error) {
 	var h pgHit
 	return h, r.Scan(&h.n, &h.id)
-}
-
-// pgConditions are the conditions on k's search table, aliased s, that
-// the rows of q meet: the text (served by the trigram indexes if
-// indexed), then privacy and filters.
-func pgConditions(k searchKind, q meta.SearchQuery, indexed bool) (string, []any) {
-	text, args := pgText(q, indexed)
-	if f, fargs := pgFilters(k, q); f != "" {
-		return text + " AND " + f, append(args, fargs...)
-	}
-	return text, args
 }
 
 // pgText is the condition "s.doc contains q.Text". doc holds the texts
@@ -269,7 +302,7 @@ func pgText(q meta.SearchQuery, indexed bool) (string, []any) {
 func pgFilters(k searchKind, q meta.SearchQuery) (string, []any) {
 	var w where
 	if k.private {
-		vis, args := visible(q.Viewer)
+		vis, args := visibleCols(q.Viewer, "s.private", "s.owner_id", "s.collection_id")
 		w.add(vis, args...)
 	}
 	if k.images {
@@ -283,24 +316,6 @@ func pgFilters(k searchKind, q meta.SearchQuery) (string, []any) {
 		}
 	}
 	return strings.Join(w.conds, " AND "), w.args
-}
-
-// visible is the condition "the viewer may read the row aliased s of a
-// PostgreSQL search table", whose private, owner_id and collection_id are
-// its collection's. It is access.Checker.CanReadCollection in SQL and must
-// agree with it (as must the keys of the SQLite indexes): a collection is
-// readable when it is public, by admins, by its owner (a signed-in viewer
-// whose id is owner_id) and by members of teams granted it. metatest
-// checks both against it.
-func visible(v meta.Viewer) (string, []any) {
-	switch {
-	case v.Admin:
-		return "", nil
-	case v.UserID == "":
-		return "NOT s.private", nil
-	}
-	return `(NOT s.private OR s.owner_id = ? OR s.collection_id IN (SELECT ct.collection_id FROM collection_teams ct
-		JOIN team_members m ON m.team_id = ct.team_id WHERE m.user_id = ?))`, []any{v.UserID, v.UserID}
 }
 
 // searchTx runs fn in a read-only transaction with one snapshot for all

@@ -224,7 +224,7 @@ func testSearchIndexInSync(t *testing.T, db string) {
 			_, _, con := metatest.MkContainer(t, s, alice, "alice", fmt.Sprint("col", c), fmt.Sprint("con", k))
 			for i := range 2 {
 				must(s.CreateImage(ctx, &meta.Image{ContainerID: con.ID, Digest: fmt.Sprint("sha256:", i), Description: "d",
-					Uploaded: i == 0, Metadata: `{"signed":true}`}))
+					Uploaded: i == 0, Metadata: `{"signed":true,"verified":true}`}))
 			}
 		}
 	}
@@ -408,6 +408,76 @@ func testSearchPaths(t *testing.T, db string) {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	rows, viewers := pathsFixture(t, s)
+	// What is asked: containers by text; images by text and architecture,
+	// by text and a label's key and value, by a label's key alone (and
+	// architecture).
+	variants := []struct {
+		text, arch, value string
+		label, images     bool
+	}{{"needle", "", "", false, false}, {"needle", "amd64", "", false, true}, {"needle", "", "bio", true, true},
+		{"", "amd64", "", true, true}}
+	// The steps each search took, from its debug log.
+	steps := map[string]bool{}
+	ctx = logctx.With(ctx, slog.New(stepsHandler(steps)))
+	defer func(sample, dense, labels int64) { pgSample, pgDense, labelDense = sample, dense, labels }(pgSample, pgDense, labelDense)
+	for _, tune := range [][3]int64{{1000, 5000, 5000}, {4, 3, 1}, {1, 1, 5000}, {16, 2, 1}, {4, 1000, 5000}, {64, 8, 1}, {40, 3, 1}} {
+		pgSample, pgDense, labelDense = tune[0], tune[1], tune[2]
+		for _, v := range viewers {
+			for _, vr := range variants {
+				var want []string // newest first
+				for _, r := range slices.Backward(rows) {
+					if strings.Contains(r.name, vr.text) && v.reads(r.collection) && (vr.arch == "" || r.arch == vr.arch) &&
+						(!vr.label || r.suite != "" && (vr.value == "" || r.suite == vr.value)) {
+						want = append(want, r.name)
+					}
+				}
+				for _, p := range [][2]int{{200, 0}, {7, 0}, {7, 14}, {5, 60}, {3, 150}, {50, 100}} {
+					q := meta.SearchQuery{Text: vr.text, Viewer: v.v, Limit: p[0], Offset: p[1]}
+					if vr.arch != "" {
+						q.Arches = []string{vr.arch}
+					}
+					if vr.label {
+						q.LabelKey, q.LabelValue = "suite", vr.value
+					}
+					wantPage := want[min(p[1], len(want)):min(p[1]+p[0], len(want))]
+					if got := pathsSearch(ctx, t, s, q, vr.images); !slices.Equal(got, wantPage) {
+						t.Errorf("pgSample %d, pgDense %d, labelDense %d, %s, %+v, limit %d offset %d:\n got %q\nwant %q",
+							pgSample, pgDense, labelDense, v.name, vr, p[0], p[1], got, wantPage)
+					}
+				}
+			}
+		}
+	}
+	if db == "postgres" {
+		for _, step := range []string{"sample", "walk", "walk on", "probe", "walk to the end", "labels"} {
+			if !steps[step] {
+				t.Errorf("no search took the step %q", step)
+			}
+		}
+	}
+}
+
+// pathRow is a container of pathsFixture, with its image's architecture
+// and the value of its label "suite" ("": none).
+type pathRow struct {
+	name, collection, arch, suite string
+}
+
+// pathViewer is a caller of TestSearchPaths and which collections it may
+// read.
+type pathViewer struct {
+	name  string
+	v     meta.Viewer
+	reads func(collection string) bool
+}
+
+// pathsFixture makes 300 containers, oldest first, each with an image
+// (amd64 or arm64; most with the label "suite", the others "other"): needles scattered among others in
+// collections of every privacy, then a block of hidden needles, then
+// newest rows with few needles.
+func pathsFixture(t *testing.T, s *Store) ([]pathRow, []pathViewer) {
+	ctx := context.Background()
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
@@ -431,15 +501,9 @@ func testSearchPaths(t *testing.T, db string) {
 		cols[c.name] = col
 	}
 	must(s.GrantCollection(ctx, cols["shared"].ID, team.ID))
-	// 300 containers, oldest first, each with an image (amd64 or arm64):
-	// needles scattered among others, then a block of hidden needles, then
-	// newest rows with few needles.
-	type row struct {
-		name, collection, arch string
-	}
-	var rows []row
+	var rows []pathRow
 	for i := range 300 {
-		r := row{fmt.Sprintf("other-%03d", i), "pub", "amd64"}
+		r := pathRow{fmt.Sprintf("other-%03d", i), "pub", "amd64", []string{"bio", "chem", "", "bio", "bio", "", "chem"}[i%7]}
 		switch {
 		case i < 150 && i%3 != 0:
 			r.name = fmt.Sprintf("needle-%03d", i)
@@ -458,75 +522,52 @@ func testSearchPaths(t *testing.T, db string) {
 		for _, r := range rows {
 			con := meta.Container{CollectionID: cols[r.collection].ID, Name: r.name}
 			must(tx.CreateContainer(ctx, &con))
-			must(tx.CreateImage(ctx, &meta.Image{ContainerID: con.ID, Digest: "sha256:1", Arch: r.arch, Uploaded: true}))
+			img := meta.Image{ContainerID: con.ID, Digest: "sha256:1", Arch: r.arch, Uploaded: true}
+			must(tx.CreateImage(ctx, &img))
+			labels := map[string]string{"suite": r.suite}
+			if r.suite == "" {
+				labels = map[string]string{"other": "bio"} // not the key searched
+			}
+			must(tx.SetLabels(ctx, img.ID, labels))
 		}
 		return nil
 	}))
-	if db == "postgres" {
+	if s.postgres {
 		_, err := s.db.ExecContext(ctx, "ANALYZE")
 		must(err)
 	}
-	viewers := []struct {
-		name  string
-		v     meta.Viewer
-		reads func(collection string) bool
-	}{
+	return rows, []pathViewer{
 		{"anonymous", meta.Viewer{}, func(c string) bool { return c == "pub" }},
 		{"alice", meta.Viewer{UserID: alice.ID}, func(c string) bool { return c != "hidden" }},
 		{"carol", meta.Viewer{UserID: carol.ID}, func(c string) bool { return c != "hidden" }},
 		{"mallory", meta.Viewer{UserID: mallory.ID}, func(c string) bool { return c != "shared" }},
 		{"admin", meta.Viewer{UserID: "root", Admin: true}, func(string) bool { return true }},
 	}
-	// The steps each search took, from its debug log.
-	steps := map[string]bool{}
-	ctx = logctx.With(ctx, slog.New(stepsHandler(steps)))
-	defer func(sample, dense int64) { pgSample, pgDense = sample, dense }(pgSample, pgDense)
-	for _, tune := range [][2]int64{{1000, 5000}, {4, 3}, {1, 1}, {16, 2}, {4, 1000}, {64, 8}, {40, 3}} {
-		pgSample, pgDense = tune[0], tune[1]
-		for _, v := range viewers {
-			for _, arch := range []string{"", "amd64"} {
-				var want []string // newest first
-				for i := len(rows) - 1; i >= 0; i-- {
-					r := rows[i]
-					if strings.Contains(r.name, "needle") && v.reads(r.collection) && (arch == "" || r.arch == arch) {
-						want = append(want, r.name)
-					}
-				}
-				for _, p := range [][2]int{{200, 0}, {7, 0}, {7, 14}, {5, 60}, {3, 150}, {50, 100}} {
-					q := meta.SearchQuery{Text: "needle", Viewer: v.v, Limit: p[0], Offset: p[1]}
-					if arch != "" {
-						q.Arches = []string{arch}
-					}
-					wantPage := want[min(p[1], len(want)):min(p[1]+p[0], len(want))]
-					var got []string
-					if arch == "" {
-						cons, err := s.SearchContainers(ctx, q)
-						must(err)
-						for _, h := range cons {
-							got = append(got, h.Container.Name)
-						}
-					} else {
-						imgs, err := s.SearchImages(ctx, q)
-						must(err)
-						for _, h := range imgs {
-							got = append(got, h.Container.Name)
-						}
-					}
-					if !slices.Equal(got, wantPage) {
-						t.Errorf("pgSample %d, pgDense %d, %s, arch %q, limit %d offset %d:\n got %q\nwant %q",
-							pgSample, pgDense, v.name, arch, p[0], p[1], got, wantPage)
-					}
-				}
-			}
+}
+
+// pathsSearch returns the names of the containers q finds, or of the
+// containers of the images it finds.
+func pathsSearch(ctx context.Context, t *testing.T, s *Store, q meta.SearchQuery, images bool) []string {
+	t.Helper()
+	var got []string
+	if !images {
+		cons, err := s.SearchContainers(ctx, q)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if db == "postgres" {
-		for _, step := range []string{"sample", "walk", "walk on", "probe", "walk to the end"} {
-			if !steps[step] {
-				t.Errorf("no search took the step %q", step)
-			}
+		for _, h := range cons {
+			got = append(got, h.Container.Name)
 		}
+		return got
 	}
+	imgs, err := s.SearchImages(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range imgs {
+		got = append(got, h.Container.Name)
+	}
+	return got
 }
 
 // stepsHandler is a slog handler that records the steps of pgSearch's

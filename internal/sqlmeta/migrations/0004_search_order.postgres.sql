@@ -15,7 +15,8 @@
 --   does to both sides; a pg_trgm GIN index serves LIKE on it;
 -- * what the search filters on without reading other tables: its
 --   collection's id, privacy and owner; an image's architecture, whether
---   it is signed and whether it is uploaded.
+--   its signatures verify (signed: what the signed filter keeps) and
+--   whether it is uploaded.
 --
 -- ON DELETE CASCADE removes a row with the row it indexes.
 
@@ -29,12 +30,13 @@ DROP INDEX images_description_trgm;
 
 CREATE SEQUENCE search_n;
 
--- "signed": true in an image's metadata, as the signed filter has always
--- read it; false for metadata that is not JSON (a trigger must not fail a
--- write).
-CREATE FUNCTION search_signed(metadata TEXT) RETURNS BOOLEAN LANGUAGE plpgsql IMMUTABLE AS $$
+-- What the signed filter keeps: "verified": true in an image's metadata
+-- (its signatures verify against keys Silo holds, bridge.Verification;
+-- re-verification rewrites the metadata, and the trigger the row); false
+-- for metadata that is not JSON (a trigger must not fail a write).
+CREATE FUNCTION search_verified(metadata TEXT) RETURNS BOOLEAN LANGUAGE plpgsql IMMUTABLE AS $$
 BEGIN
-    RETURN coalesce((metadata::jsonb ->> 'signed') = 'true', false);
+    RETURN coalesce((metadata::jsonb ->> 'verified') = 'true', false);
 EXCEPTION WHEN others THEN
     RETURN false;
 END $$;
@@ -58,7 +60,7 @@ CREATE VIEW search_image_docs AS
 SELECT i.id, k.collection_id,
     lower(replace(e.name || '/' || c.name || '/' || k.name, chr(1), '') || chr(1) || replace(k.description, chr(1), '')
         || chr(1) || replace(i.description, chr(1), '')) AS doc,
-    c.private, c.owner_id, i.arch, search_signed(i.metadata) AS signed, i.uploaded,
+    c.private, c.owner_id, i.arch, search_verified(i.metadata) AS signed, i.uploaded,
     i.container_id, c.entity_id
 FROM images i JOIN containers k ON k.id = i.container_id JOIN collections c ON c.id = k.collection_id
 JOIN entities e ON e.id = c.entity_id;

@@ -14,7 +14,8 @@
 --   instead of reading them. A flag is a code of three characters, one
 --   trigram, which costs the index least to check: U+E000 (which appears
 --   nowhere else in keys) and two more: "pu" for a public collection,
---   "si" for a signed image, and for an image's architecture the number of
+--   "si" for an image the signed filter keeps (its metadata has
+--   "verified": true: its signatures verify against keys Silo holds), and for an image's architecture the number of
 --   its row in search_arches in two characters from U+E001 (the unknown
 --   architecture, '', has a row too). A private collection's rows hold the
 --   words " u:<owner id> " and " t:<team id> " for each team granted it
@@ -86,7 +87,7 @@ CREATE VIEW search_image_docs (n, id, container_id, collection_id, entity_id, pa
 SELECT s.n, i.id, i.container_id, k.collection_id, c.entity_id, e.name || '/' || c.name || '/' || k.name,
     k.description, i.description,
     a.keys || char(57344, 57345 + r.n % 6000, 57345 + r.n / 6000) || CASE WHEN NOT json_valid(i.metadata) THEN ''
-        WHEN json_extract(i.metadata, '$.signed') = 1 THEN char(57344) || 'si' ELSE '' END
+        WHEN json_extract(i.metadata, '$.verified') = 1 THEN char(57344) || 'si' ELSE '' END
 FROM images i JOIN search_keys s ON s.kind = 'images' AND s.id = i.id
 JOIN search_arches r ON r.arch = i.arch
 JOIN containers k ON k.id = i.container_id
