@@ -25,7 +25,7 @@ import (
 // A search costs in proportion to the rows it returns, not to those that
 // match:
 //
-//   - SQLite: one FTS5 query per kind. The viewer and the image filters
+//   - SQLite: one FTS5 query per kind (search_sqlite.go). The viewer and the image filters
 //     are words of the index's keys column that the MATCH expression asks
 //     for, so the index skips rows the viewer may not read; FTS5 yields the
 //     remaining matches in rowid (n) order, and ORDER BY rowid DESC LIMIT
@@ -36,6 +36,9 @@ import (
 //     and stops after the page. A search reads a sample of the rows first
 //     and chooses between them from what it finds (pgSearch, in
 //     search_pg.go).
+//
+// A label filter (images) is searched from the labels when few images
+// carry it, and is one more condition otherwise (search_labels.go).
 //
 // Either way a search reads at most searchTimeout (see docs/library-api.md,
 // Search, for what the caller sees): on PostgreSQL a dense value whose
@@ -140,6 +143,7 @@ func search[T any](ctx context.Context, s *Store, k searchKind, q meta.SearchQue
 	if strings.ContainsRune(q.Text, '\x01') || (q.Text == "" && q.LabelKey == "") {
 		return nil, nil // \x01 is the separator of PostgreSQL's docs (pgText)
 	}
+	s = s.searcher()
 	qctx, cancel := context.WithTimeout(ctx, searchTimeout)
 	defer cancel()
 	out, err := func() ([]T, error) {

@@ -590,3 +590,46 @@ func (h stepsHandler) Handle(_ context.Context, r slog.Record) error {
 
 func (h stepsHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h stepsHandler) WithGroup(string) slog.Handler      { return h }
+
+// TestSQLiteSearchPool: on SQLite only the search pool maps the database
+// file (a map is remapped in every read transaction after a write), and
+// searches read through it.
+func TestSQLiteSearchPool(t *testing.T) {
+	ctx := context.Background()
+	s, err := OpenSQLite(ctx, filepath.Join(t.TempDir(), "silo.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, p := range []struct {
+		name string
+		db   *sql.DB
+		want int64
+	}{{"writer", s.db, 0}, {"reads", s.rd, 0}, {"searches", s.srch, 2147418112}} {
+		var got int64
+		if err := p.db.QueryRowContext(ctx, `PRAGMA mmap_size`).Scan(&got); err != nil || got != p.want {
+			t.Errorf("%s: mmap_size %d %v, want %d", p.name, got, err, p.want)
+		}
+	}
+	_, _, con := metatest.MkContainer(t, s, metatest.MkUser(t, s, "alice"), "alice", "tools", "blast")
+	if err := s.CreateImage(ctx, &meta.Image{ContainerID: con.ID, Digest: "sha256:1", Uploaded: true}); err != nil {
+		t.Fatal(err)
+	}
+	hits, err := s.SearchImages(ctx, meta.SearchQuery{Text: "blast", Limit: 10})
+	if err != nil || len(hits) != 1 {
+		t.Fatalf("%v %v", hits, err)
+	}
+	// The search's statements were prepared on the search pool alone.
+	fts := func(c *stmtCache) (n int) {
+		c.m.Range(func(q, _ any) bool {
+			if strings.Contains(q.(string), "images_fts") {
+				n++
+			}
+			return true
+		})
+		return n
+	}
+	if fts(s.sstmts) == 0 || fts(s.rstmts) != 0 {
+		t.Errorf("search statements: %d on the search pool, %d on the read pool", fts(s.sstmts), fts(s.rstmts))
+	}
+}
