@@ -91,6 +91,8 @@ type LibraryTags interface {
 	GetLibraryTag(ctx context.Context, containerID, arch, tag string) (LibraryTag, error)
 	// ListLibraryTags lists a container's tags ordered by tag, then arch.
 	ListLibraryTags(ctx context.Context, containerID string) ([]LibraryTag, error)
+	// DeleteLibraryTag removes one tag of one architecture.
+	DeleteLibraryTag(ctx context.Context, containerID, arch, tag string) error
 	// SetLabels replaces an image's labels.
 	SetLabels(ctx context.Context, imageID string, labels map[string]string) error
 	GetLabels(ctx context.Context, imageID string) (map[string]string, error)
@@ -145,12 +147,21 @@ type LibrarySearch interface {
 }
 
 // Library stores library images, per-architecture tags and labels. It is
-// split in three small interfaces by concern; sqlmeta implements all.
+// split in small interfaces by concern; sqlmeta implements all.
 type Library interface {
 	LibraryImages
 	LibraryTags
 	LibrarySearch
+	LibraryRecent
 	SIFMetadata
+}
+
+// LibraryRecent lists what was pushed last.
+type LibraryRecent interface {
+	// RecentImages lists up to limit uploaded images the viewer may
+	// read (the rule of LibrarySearch), most recently updated first,
+	// with their parents and tags.
+	RecentImages(ctx context.Context, v Viewer, limit int) ([]ImageHit, error)
 }
 
 // Inspection is what was read from a SIF blob (internal/sifinspect's JSON),
