@@ -17,6 +17,7 @@ import (
 	"github.com/silo-hpc/silo/internal/library"
 	"github.com/silo-hpc/silo/internal/meta"
 	"github.com/silo-hpc/silo/internal/registry"
+	"github.com/silo-hpc/silo/internal/settings"
 	"github.com/silo-hpc/silo/internal/upload"
 )
 
@@ -35,6 +36,7 @@ type Services struct {
 	Registry *registry.Service
 	Tokens   *bearer.Service
 	GC       *gc.Service
+	Settings *settings.Service
 }
 
 // Open opens the stores cfg selects, loads (or creates) the token signing
@@ -66,9 +68,11 @@ func Compose(cfg config.Config, log *slog.Logger, ms meta.Store, bs blob.Store, 
 	s.Uploads = upload.New(ms, bs, log, upload.Config{})
 	s.Bridge = bridge.New(bs, rules)
 	s.Library = library.New(ms, bs, s.Bridge, s.Uploads, library.Options{})
-	s.Registry = registry.New(ms, bs, s.Uploads, s.Bridge, registry.Config{DefaultPrivate: cfg.Library.DefaultPrivate})
+	s.Registry = registry.New(ms, bs, s.Uploads, s.Bridge, registry.Config{})
 	s.Tokens = bearer.New(s.Auth, s.Registry, bearer.Config{SigningKey: signingKey, TokenTTL: time.Duration(cfg.Auth.TokenTTL)})
-	s.GC = gc.New(log, gc.Job{Name: "upload sessions", Run: s.Uploads.Sweep})
+	s.GC = gc.New(log, gc.Job{Name: "upload sessions", Run: s.Uploads.Sweep},
+		gc.Job{Name: "browser sessions", Run: s.Auth.SweepSessions})
+	s.Settings = settings.New(ms, rules.Policy)
 	return s
 }
 
