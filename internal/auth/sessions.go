@@ -23,6 +23,9 @@ const (
 	// sessionTouchEvery limits last-seen writes to one per session per
 	// interval (as touchEvery does for tokens).
 	sessionTouchEvery = time.Minute
+	// sessionBytes of randomness make a session secret (no "silo_"
+	// prefix: it is not an API token and must not look like one).
+	sessionBytes = 32
 )
 
 // Session is a signed-in browser.
@@ -55,7 +58,7 @@ func (s *Service) Login(ctx context.Context, name, password, addr string) (Sessi
 	if err := s.store.ClearLoginFailures(ctx, keys.user); err != nil {
 		return Session{}, err
 	}
-	secret := NewToken()
+	secret := randomString(sessionBytes)
 	ss := meta.Session{UserID: p.UserID, Hash: HashToken(secret), CreatedAt: now, LastSeenAt: now,
 		ExpiresAt: now.Add(SessionIdle)}
 	if err := s.store.CreateSession(ctx, &ss); err != nil {

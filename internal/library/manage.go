@@ -161,3 +161,9 @@ func (s *Service) Recent(ctx context.Context, p auth.Principal, limit int) ([]Im
 	}
 	return out, err
 }
+
+// MayWrite reports whether p may change col (push, tag, freeze, delete,
+// grant): for showing owner actions; every action checks again.
+func (s *Service) MayWrite(p auth.Principal, col meta.Collection) bool {
+	return s.access.CanWriteCollection(p, col)
+}

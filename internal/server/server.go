@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/silo-hpc/silo/internal/accountapi"
 	"github.com/silo-hpc/silo/internal/auth"
 	"github.com/silo-hpc/silo/internal/blob"
 	"github.com/silo-hpc/silo/internal/config"
@@ -28,6 +29,7 @@ import (
 	"github.com/silo-hpc/silo/internal/meta"
 	"github.com/silo-hpc/silo/internal/ociapi"
 	"github.com/silo-hpc/silo/internal/sqlmeta"
+	"github.com/silo-hpc/silo/internal/webui"
 )
 
 // Server is Silo's HTTP server over its services.
@@ -101,6 +103,8 @@ func New(svc *Services) *Server {
 	libAPI := libraryapi.New(svc.Auth, svc.Library, svc.Tokens, svc.Config.PublicURL)
 	libAPI.Register(mux)
 	mux.Handle("/v2/", v2Split{lib: libAPI, oci: ociapi.New(svc.Registry, svc.Tokens, svc.Config.PublicURL)})
+	accountapi.New(svc.Auth, svc.Library, svc.Settings).Register(mux)
+	webui.New(svc.Auth, svc.Library, svc.Settings, svc.Config.PublicURL).Register(mux)
 	s.handler = s.observe(mux)
 	return s
 }
