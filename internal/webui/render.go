@@ -173,7 +173,7 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02")
 	},
-	"size":  humanSize,
+	"size": humanSize,
 	// insecure and nohttps are the flags commands need for a plain-http
 	// server.
 	"insecure": func(base string) string {
@@ -196,9 +196,9 @@ var funcs = template.FuncMap{
 		return out
 	},
 	"anchor": func(s string) string { return strings.ReplaceAll(strings.ToLower(s), " ", "-") },
-	"short": shortDigest,
-	"hash":  func(d string) string { return strings.Replace(d, ":", ".", 1) },
-	"join":  strings.Join,
+	"short":  shortDigest,
+	"hash":   func(d string) string { return strings.Replace(d, ":", ".", 1) },
+	"join":   strings.Join,
 	"arch": func(a string) string {
 		if a == "" {
 			return "any"
