@@ -106,6 +106,9 @@ func (s *Service) writableCollection(ctx context.Context, st Store, p auth.Princ
 // they may not see it).
 func (s *Service) CollectionTeams(ctx context.Context, p auth.Principal, collectionID string) ([]meta.Team, error) {
 	var teams []meta.Team
+	if err := bridge.RequireUser(p); err != nil {
+		return nil, err
+	}
 	err := s.view(ctx, func(st Store) error {
 		ref, err := s.writableCollection(ctx, st, p, collectionID)
 		if err != nil {
@@ -121,6 +124,9 @@ func (s *Service) CollectionTeams(ctx context.Context, p auth.Principal, collect
 // collection: its owner and admins. Members then pull it through every
 // protocol and find it in searches; they never push (access.Checker).
 func (s *Service) SetGrant(ctx context.Context, p auth.Principal, collectionID, team string, grant bool) error {
+	if err := bridge.RequireUser(p); err != nil {
+		return err
+	}
 	return s.tx(ctx, func(tx Store) error {
 		ref, err := s.writableCollection(ctx, tx, p, collectionID)
 		if err != nil {
