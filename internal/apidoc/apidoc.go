@@ -106,7 +106,11 @@ var Load = sync.OnceValues(func() (Doc, error) {
 	}
 	comps := obj(raw["components"])
 	paths := obj(raw["paths"])
-	for _, path := range sortedKeys(paths) {
+	order, err := pathOrder()
+	if err != nil {
+		return Doc{}, err
+	}
+	for _, path := range order {
 		item := obj(paths[path])
 		for _, m := range methods {
 			op, ok := item[m].(map[string]any)
@@ -223,6 +227,32 @@ func typeOf(s map[string]any) string {
 		return strings.Join(alts, " or ")
 	}
 	return "any"
+}
+
+// pathOrder lists the document's paths in the order the YAML gives
+// them (grouped by resource, as a reader wants them), which decoding
+// into maps loses.
+func pathOrder() ([]string, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(source, &root); err != nil {
+		return nil, err
+	}
+	if len(root.Content) == 0 {
+		return nil, fmt.Errorf("openapi.yaml: empty")
+	}
+	top := root.Content[0]
+	for i := 0; i+1 < len(top.Content); i += 2 {
+		if top.Content[i].Value != "paths" {
+			continue
+		}
+		var out []string
+		paths := top.Content[i+1]
+		for j := 0; j+1 < len(paths.Content); j += 2 {
+			out = append(out, paths.Content[j].Value)
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("openapi.yaml: no paths")
 }
 
 func schemas(comps map[string]any) []Schema {

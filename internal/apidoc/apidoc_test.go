@@ -56,7 +56,9 @@ func TestDocumentIsValid(t *testing.T) {
 // and ociapi's "<x>" all become "*".
 var paramRe = regexp.MustCompile(`\{[^}]+\}|<[^>]+>`)
 
-func shape(method, path string) string { return strings.ToUpper(method) + " " + paramRe.ReplaceAllString(path, "*") }
+func shape(method, path string) string {
+	return strings.ToUpper(method) + " " + paramRe.ReplaceAllString(path, "*")
+}
 
 // The document describes exactly the routes the transports serve: every
 // route of the Library API, the account API and OCI has an operation,

@@ -6,10 +6,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"regexp"
 	"sort"
 	"strings"
@@ -19,7 +17,6 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
-	"github.com/sylabs/scs-library-client/client"
 	"github.com/sylabs/sif/v2/pkg/sif"
 
 	"github.com/silo-hpc/silo/internal/meta"
@@ -219,8 +216,7 @@ func routesOf(doc *openapi3.T) []*docRoute {
 	for path, item := range doc.Paths.Map() {
 		for method, op := range item.Operations() {
 			r := &docRoute{Route: routers.Route{Spec: doc, Path: path, PathItem: item, Method: method, Operation: op}}
-			pattern := "^" + paramRe.ReplaceAllStringFunc(regexp.QuoteMeta(path), func(p string) string { return p })
-			pattern = regexp.MustCompile(`\\\{([a-z]+)\\\}`).ReplaceAllStringFunc(pattern, func(p string) string {
+			pattern := regexp.MustCompile(`\\\{([a-z]+)\\\}`).ReplaceAllStringFunc("^"+regexp.QuoteMeta(path), func(p string) string {
 				name := strings.Trim(p, `\{}`)
 				r.names = append(r.names, name)
 				if name == "name" && strings.HasPrefix(path, "/v2/{name}") || name == "ref" {
@@ -254,7 +250,3 @@ func match(routes []*docRoute, method, path string) (*routers.Route, map[string]
 	}
 	return nil, nil
 }
-
-var _ = fmt.Sprint
-var _ = url.Values{}
-var _ = client.ErrNotFound

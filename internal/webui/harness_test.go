@@ -8,7 +8,6 @@ package webui_test
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -225,5 +224,3 @@ func formOf(kv ...string) url.Values {
 	}
 	return v
 }
-
-var _ = fmt.Sprintf

@@ -196,6 +196,7 @@ var funcs = template.FuncMap{
 		return out
 	},
 	"anchor": func(s string) string { return strings.ReplaceAll(strings.ToLower(s), " ", "-") },
+	"code":   inlineCode,
 	"short":  shortDigest,
 	"hash":   func(d string) string { return strings.Replace(d, ":", ".", 1) },
 	"join":   strings.Join,
@@ -229,4 +230,18 @@ func shortDigest(d string) string {
 		return d
 	}
 	return algo + ":" + hex[:12]
+}
+
+// inlineCode renders the `code` spans of a description (the OpenAPI
+// document's only markup) as <code>, escaping everything.
+func inlineCode(s string) template.HTML {
+	var b strings.Builder
+	for i, part := range strings.Split(s, "`") {
+		if i%2 == 1 {
+			b.WriteString("<code>" + template.HTMLEscapeString(part) + "</code>")
+		} else {
+			b.WriteString(template.HTMLEscapeString(part))
+		}
+	}
+	return template.HTML(b.String())
 }
