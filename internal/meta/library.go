@@ -112,6 +112,10 @@ type SearchQuery struct {
 	// Signed keeps only images whose Metadata has "signed": true
 	// (SearchImages only).
 	Signed bool
+	// LabelKey, when set, keeps only images carrying that label, with
+	// the value LabelValue when that is set too (SearchImages only). With
+	// a label, Text may be empty: every image carrying it is a hit.
+	LabelKey, LabelValue string
 	// Limit (0: no limit) and Offset page each kind's results, which
 	// come in a fixed order: names compare byte by byte.
 	Limit, Offset int
