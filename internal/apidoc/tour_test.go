@@ -69,6 +69,7 @@ func (tr *tour) library() {
 	tr.json("DELETE", "/v1/tags/"+appID+"?tag=v3&arch=amd64", "alice", "", http.StatusOK)
 	tr.json("DELETE", "/v1/tags/"+appID+"?tag=v3&arch=amd64", "alice", "", http.StatusNotFound)
 	tr.json("GET", "/v1/search?value=tour", "", "", http.StatusOK)
+	tr.json("GET", "/v1/search?label=nonesuch", "", "", http.StatusOK)
 	tr.json("GET", "/v1/search?value=ab", "", "", http.StatusBadRequest)
 	tr.json("GET", "/v1/inspect/alice/tour/app:latest", "", "", http.StatusOK)
 	tr.json("GET", "/v1/inspect/alice/tour/nope:latest", "", "", http.StatusNotFound)

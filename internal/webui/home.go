@@ -6,7 +6,6 @@ import (
 
 	"github.com/silo-hpc/silo/internal/apperr"
 	"github.com/silo-hpc/silo/internal/library"
-	"github.com/silo-hpc/silo/internal/meta"
 )
 
 // homeRecent is how many recent pushes the home page lists.
@@ -41,37 +40,30 @@ type searchPage struct {
 	Asked  bool
 	Error  string
 	Result library.SearchResult
-	// Labelled are the containers whose images carry the label asked for.
-	Labelled []meta.LabelRow
 }
 
-// search finds by name (and architecture, signed) with the Library API's
-// search, and by label with its label listing; both leave out what the
-// caller may not read.
-// MERGE(search2): when /v1/search takes labels (SearchQuery.Labels), pass
-// the label there and drop the separate listing.
+// search is the Library API's search (GET /v1/search): by name or
+// description, label, architecture and signed; what the caller may not
+// read is left out. A label narrows the images (alone, it finds images
+// only).
 func (u *UI) search(w http.ResponseWriter, r *http.Request, c *call) error {
 	q := r.URL.Query()
 	page := searchPage{Form: searchForm{Q: strings.TrimSpace(q.Get("q")), Arch: q.Get("arch"),
 		Label: strings.TrimSpace(q.Get("label")), Signed: q.Get("signed") != "", Arches: knownArches}}
 	page.Asked = page.Form.Q != "" || page.Form.Label != ""
-	var err error
-	if page.Form.Q != "" {
-		sq := library.SearchQuery{Value: page.Form.Q, Signed: page.Form.Signed, Limit: 50}
+	if page.Asked {
+		sq := library.SearchQuery{Value: page.Form.Q, Label: page.Form.Label, Signed: page.Form.Signed, Limit: 50}
 		if page.Form.Arch != "" {
 			sq.Arches = []string{page.Form.Arch}
 		}
+		var err error
 		page.Result, err = u.lib.Search(r.Context(), c.p, sq)
-	}
-	if err == nil && page.Form.Label != "" {
-		key, value, _ := strings.Cut(page.Form.Label, "=")
-		page.Labelled, err = u.lib.ListLabels(r.Context(), c.p, library.LabelQuery{Key: key, Value: value, Limit: 50})
-	}
-	if apperr.Is(err, apperr.Invalid) {
-		page.Error, err = apperr.MessageOf(err), nil
-	}
-	if err != nil {
-		return err
+		if apperr.Is(err, apperr.Invalid) {
+			page.Error, err = apperr.MessageOf(err), nil
+		}
+		if err != nil {
+			return err
+		}
 	}
 	return u.render(w, r, c, http.StatusOK, "search", page)
 }
