@@ -14,6 +14,7 @@ import (
 
 func TestLoginLogout(t *testing.T) {
 	e := newEnv(t)
+	e.password("alice")
 	b := e.browser()
 	// Pages that need a session send a signed-out browser to the log-in
 	// page and back.
@@ -88,6 +89,7 @@ func (e *env) status(method, path, token string) int {
 // A log-in never sends the browser to another site.
 func TestLoginNextStaysLocal(t *testing.T) {
 	e := newEnv(t)
+	e.password("bob")
 	for _, next := range []string{"https://evil.example/", "//evil.example/", "/\\evil.example", "javascript:alert(1)", ""} {
 		b := e.browser()
 		b.get("/auth/login")
@@ -146,6 +148,7 @@ func TestCSRF(t *testing.T) {
 // and even the right password waits).
 func TestLoginThrottled(t *testing.T) {
 	e := newEnv(t)
+	e.password("carol")
 	b := e.browser()
 	b.get("/auth/login")
 	var p page
@@ -220,6 +223,7 @@ func sessionCookie0(p page) *http.Cookie {
 // __Host- prefix; a plain-named cookie is then ignored.
 func TestSecureCookies(t *testing.T) {
 	e := newEnv(t, func(c *config.Config) { c.PublicURL = "https://silo.example.org" })
+	e.password("alice")
 	b := e.browser()
 	p := b.get("/auth/login")
 	var form *http.Cookie

@@ -132,7 +132,11 @@ func mustContain(t *testing.T, what, text string, want ...string) {
 // see it from a member's session and not from a stranger's; on wide and
 // narrow windows, with the keyboard where it matters.
 func TestBrowser(t *testing.T) {
+	t.Parallel() // mostly waiting on the browser: the other tests run meanwhile
 	e := newEnv(t)
+	for _, u := range []string{"alice", "bob", "carol"} {
+		e.password(u)
+	}
 	c := newChrome(t)
 	base := e.srv.URL
 	alice := c.tab()

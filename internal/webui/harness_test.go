@@ -32,20 +32,43 @@ import (
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
 type env struct {
-	t      *testing.T
-	srv    *servertest.Server
-	tokens map[string]string // user -> API token
+	t         *testing.T
+	srv       *servertest.Server
+	tokens    map[string]string // user -> API token
+	passwords map[string]bool   // users whose password is set
 }
 
 // newEnv starts a server with alice, bob and carol (users) and root
-// (admin); each has the password "<name>-password" and an API token.
+// (admin), each with an API token; a user gets the password
+// "<name>-password" when a browser first logs in as them (each password
+// costs an argon2id hash: only the tests that log in pay for it).
 func newEnv(t *testing.T, edit ...func(*config.Config)) *env {
 	t.Helper()
-	e := &env{t: t, srv: servertest.Start(t, edit...), tokens: map[string]string{}}
+	e := &env{t: t, srv: servertest.Start(t, edit...), tokens: map[string]string{}, passwords: map[string]bool{}}
+	ctx := context.Background()
 	for name, role := range map[string]meta.Role{"alice": meta.RoleUser, "bob": meta.RoleUser, "carol": meta.RoleUser, "root": meta.RoleAdmin} {
-		_, e.tokens[name] = e.srv.User(t, name, role)
+		if _, err := e.srv.Auth.CreateUser(ctx, name, role, ""); err != nil {
+			t.Fatal(err)
+		}
+		tok, _, err := e.srv.Auth.IssueToken(ctx, name, "test", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.tokens[name] = tok
 	}
 	return e
+}
+
+// password gives a user their password "<name>-password", once.
+func (e *env) password(name string) {
+	e.t.Helper()
+	if e.passwords[name] {
+		return
+	}
+	if err := e.srv.Auth.SetPassword(context.Background(), name, name+"-password"); err != nil {
+		e.t.Fatal(err)
+	}
+	e.passwords[name] = true
 }
 
 // browser is one browser: its cookies, and the CSRF token of the last
@@ -111,6 +134,7 @@ func (b *browser) post(path string, form url.Values) page {
 // login returns a browser logged in as name.
 func (e *env) login(name string) *browser {
 	e.t.Helper()
+	e.password(name)
 	b := e.browser()
 	b.get("/auth/login")
 	p := b.post("/auth/login", url.Values{"name": {name}, "password": {name + "-password"}, "next": {"/"}})
