@@ -27,6 +27,9 @@ type Image struct {
 	CreatedBy      string // user id
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
+	// Downloads counts the image's downloads (CountDownload); searches
+	// leave it 0.
+	Downloads int64
 }
 
 // LibraryTag names an image of a container for one architecture. Arch ""
@@ -80,6 +83,8 @@ type LibraryImages interface {
 	UpdateImage(ctx context.Context, img *Image) error
 	// DeleteImage removes an image with its tags and labels.
 	DeleteImage(ctx context.Context, id string) error
+	// CountDownload adds one to an image's download count.
+	CountDownload(ctx context.Context, id string) error
 	// EntityUsage is the total size of the uploaded images under an entity.
 	EntityUsage(ctx context.Context, entityID string) (int64, error)
 }

@@ -21,6 +21,34 @@ func testWeb(t *testing.T, newStore NewStore) {
 	t.Run("delete-tag", func(t *testing.T) { testDeleteLibraryTag(t, newStore(t)) })
 	t.Run("recent", func(t *testing.T) { testRecentImages(t, newStore(t)) })
 	t.Run("recent-privacy", func(t *testing.T) { testRecentPrivacy(t, newStore(t)) })
+	t.Run("downloads", func(t *testing.T) { testDownloads(t, newStore(t)) })
+}
+
+func testDownloads(t *testing.T, s meta.Store) {
+	ctx := context.Background()
+	alice := MkUser(t, s, "alice")
+	_, _, con := MkContainer(t, s, alice, "alice", "tools", "app")
+	img := mkImage(t, s, con, digestA, "amd64", 1)
+	other := mkImage(t, s, con, digestB, "amd64", 1)
+	for range 3 {
+		must(t, s.CountDownload(ctx, img.ID))
+	}
+	wantCode(t, s.CountDownload(ctx, "nope"), apperr.NotFound)
+	got, err := s.GetImage(ctx, img.ID)
+	must(t, err)
+	if got.Downloads != 3 || !got.UpdatedAt.Equal(img.UpdatedAt) {
+		t.Fatalf("after 3 downloads: %d, updated %v (was %v)", got.Downloads, got.UpdatedAt, img.UpdatedAt)
+	}
+	list, err := s.ListImages(ctx, con.ID)
+	must(t, err)
+	if len(list) != 2 || list[0].Downloads != 3 || list[1].Downloads != 0 || list[1].ID != other.ID {
+		t.Fatalf("listed %+v", list)
+	}
+	// An update keeps the count.
+	must(t, s.UpdateImage(ctx, &got))
+	if again, _ := s.GetImage(ctx, img.ID); again.Downloads != 3 {
+		t.Fatalf("update lost the count: %d", again.Downloads)
+	}
 }
 
 func testSessions(t *testing.T, s meta.Store) {

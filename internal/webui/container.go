@@ -21,6 +21,8 @@ type containerPage struct {
 	Selected *imageDetail
 	// Tag is the tag the pull commands name.
 	Tag string
+	// Size and Downloads are the images' totals.
+	Size, Downloads int64
 }
 
 // tagRow is one tag with the image each architecture's tag names.
@@ -59,6 +61,10 @@ func (u *UI) containerPage(w http.ResponseWriter, r *http.Request, c *call) erro
 	}
 	page := containerPage{ContainerInfo: info, MayWrite: u.lib.MayWrite(c.p, info.Collection)}
 	page.Tags, page.Images = tagRows(info), imageRows(info)
+	for _, img := range info.Images {
+		page.Size += img.Size
+		page.Downloads += img.Downloads
+	}
 	sel, tag := selectImage(info, r.URL.Query().Get("image"))
 	page.Tag = tag
 	if sel != nil {

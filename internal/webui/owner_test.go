@@ -93,6 +93,11 @@ func TestContainerPage(t *testing.T) {
 		"org.example.team", "imaging", "Maintainer", "hpc@example.org",
 		"Definition file", "Bootstrap: docker", "# meta",
 		"Runscript", "Hello from the runscript", "Test", "Environment", "90-environment.sh",
-		"Not signed.", "Partitions")
+		"Not signed.", "Partitions", "1 image, ", "0 downloads")
 	lacks(t, p, "Manage")
+	var sink strings.Builder
+	if err := e.libClient("").DownloadImage(context.Background(), &sink, "amd64", "alice/tools/viewer", "latest", nil); err != nil {
+		t.Fatal(err)
+	}
+	want(t, e.browser().get("/library/alice/tools/viewer"), http.StatusOK, "1 download;", `<dt>Downloads</dt><dd>1</dd>`)
 }

@@ -25,3 +25,7 @@ CREATE INDEX images_updated ON images(updated_at);
 CREATE INDEX collection_teams_team ON collection_teams(team_id);
 -- A user's teams.
 CREATE INDEX team_members_user ON team_members(user_id);
+
+-- Downloads of each library image (the web UI shows them; the Library API
+-- gives a container's total as downloadCount).
+ALTER TABLE images ADD COLUMN downloads BIGINT NOT NULL DEFAULT 0;
