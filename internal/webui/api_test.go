@@ -2,6 +2,7 @@ package webui_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/silo-hpc/silo/internal/apidoc"
@@ -23,5 +24,31 @@ func TestAPIPages(t *testing.T) {
 	// The rest of /api/ is not the interface's (the sregistry API's).
 	if p := b.get("/api/container/a/b:c"); p.status != http.StatusNotFound {
 		t.Fatalf("/api/container: %d", p.status)
+	}
+}
+
+// The interface takes only the paths no other transport has: the other
+// protocols answer as before, and an unknown path is the interface's 404
+// for any method.
+func TestMountLeavesOtherRoutes(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser()
+	for path, want := range map[string]string{
+		"/healthz": "ok", "/version": `"apiVersion"`, "/v1/nope": `{"error":{"code":404`,
+		"/assets/config/config.prod.json": `"libraryAPI"`, "/v2/": `"errors"`,
+	} {
+		p := b.get(path)
+		if !strings.Contains(p.body, want) || strings.Contains(p.body, "<html") {
+			t.Errorf("%s: %d %.200s", path, p.status, p.body)
+		}
+	}
+	if p := b.get("/v2/"); p.header.Get("Docker-Distribution-API-Version") != "registry/2.0" {
+		t.Errorf("/v2/ is not OCI's: %v", p.header)
+	}
+	for _, m := range []string{"GET", "POST", "PUT", "DELETE"} {
+		req, _ := http.NewRequest(m, e.srv.URL+"/no/such/page", nil)
+		if p := b.do(req); p.status != http.StatusNotFound {
+			t.Errorf("%s /no/such/page: %d", m, p.status)
+		}
 	}
 }

@@ -35,16 +35,25 @@ const maxForm = 64 << 10
 // every form, then h; errors are rendered by fail, the one place they
 // become pages.
 func (u *UI) handle(pattern string, h handler) {
-	u.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	u.mux.Handle(pattern, u.page(h, true))
+}
+
+// page wraps h; forms says whether a POST to it is a form to check (the
+// fallback for unknown paths has none: it answers 404 to any method).
+func (u *UI) page(h handler, forms bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		securityHeaders(w.Header())
 		c, err := u.begin(w, r)
+		if err == nil && forms && r.Method == http.MethodPost {
+			err = u.checkForm(w, r, c)
+		}
 		if err == nil {
 			err = h(w, r, c)
 		}
 		if err != nil {
 			u.fail(w, r, c, err)
 		}
-	}))
+	})
 }
 
 // securityHeaders: no scripts at all, nothing framed, nothing sniffed,
@@ -62,10 +71,8 @@ var (
 	errNoPage  = apperr.New(apperr.NotFound, "no such page")
 )
 
-// begin reads the session cookie and, for a form, checks it came from
-// this site: the cross-origin check (Sec-Fetch-Site, Origin) and the
-// CSRF token, which must match the one derived from this browser's
-// cookie.
+// begin reads the session cookie: who asks, and the CSRF token of this
+// browser's forms.
 func (u *UI) begin(w http.ResponseWriter, r *http.Request) (*call, error) {
 	base := httpx.BaseURL(r, u.publicURL)
 	c := &call{secure: strings.HasPrefix(base, "https://"), base: base}
@@ -85,20 +92,24 @@ func (u *UI) begin(w http.ResponseWriter, r *http.Request) (*call, error) {
 			c.csrf = csrfToken(ck.Value)
 		}
 	}
-	if r.Method != http.MethodPost {
-		return c, nil
-	}
+	return c, nil
+}
+
+// checkForm checks a form came from this site: the cross-origin check
+// (Sec-Fetch-Site, Origin) and the CSRF token, which must match the one
+// derived from this browser's cookie.
+func (u *UI) checkForm(w http.ResponseWriter, r *http.Request, c *call) error {
 	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 	if err := u.origins.Check(r); err != nil {
-		return c, errBadForm
+		return errBadForm
 	}
 	if err := r.ParseForm(); err != nil {
-		return c, apperr.New(apperr.Invalid, "the form could not be read")
+		return apperr.New(apperr.Invalid, "the form could not be read")
 	}
 	if c.csrf == "" || subtle.ConstantTimeCompare([]byte(r.PostForm.Get("csrf")), []byte(c.csrf)) != 1 {
-		return c, errBadForm
+		return errBadForm
 	}
-	return c, nil
+	return nil
 }
 
 // Cookies. With https they take the __Host- prefix, which browsers

@@ -59,7 +59,7 @@ func (u *UI) routes() {
 	u.handle("GET /api", u.apiPage)
 	u.handle("GET /api/{$}", u.apiPage)
 	u.mux.HandleFunc("GET /api/openapi.json", u.openAPI)
-	u.handle("/", u.notFound)
+	u.mux.Handle("/", u.page(u.notFound, false))
 }
 
 // Register mounts the interface on the server's mux: "/" (every path no
