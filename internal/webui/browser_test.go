@@ -137,61 +137,94 @@ func TestBrowser(t *testing.T) {
 	for _, u := range []string{"alice", "bob", "carol"} {
 		e.password(u)
 	}
-	c := newChrome(t)
-	base := e.srv.URL
-	alice := c.tab()
-	c.do(alice, chromedp.Navigate(base+"/"))
-	c.shot(alice, "home-signed-out")
-	// Keyboard: the first Tab reaches the skip link, which moves focus to
-	// the content.
-	c.do(alice, chromedp.KeyEvent("\t"))
-	if got := run(c, alice, chromedp.Evaluate[string](`document.activeElement.textContent`)); got != "Skip to content" {
-		t.Fatalf("first Tab focuses %q", got)
-	}
-	c.do(alice, chromedp.KeyEvent("\r"))
-	if got := run(c, alice, chromedp.Evaluate[string](`document.activeElement.id`)); got != "main" {
-		t.Fatalf("the skip link moved focus to %q", got)
-	}
-	c.do(alice, chromedp.Navigate(base+"/auth/tokens"), chromedp.WaitVisible(chromedp.ID("password")))
-	c.shot(alice, "login")
-	c.do(alice, chromedp.SendKeys(chromedp.ID("name"), "alice"), chromedp.SendKeys(chromedp.ID("password"), "alice-password\n"),
-		chromedp.WaitVisible(chromedp.ID("label")))
-	c.do(alice, chromedp.SendKeys(chromedp.ID("label"), "browser test"), chromedp.SetValue(chromedp.ID("days"), "30"),
-		chromedp.Click(chromedp.CSS(`form[action="/auth/tokens"] button`)), chromedp.WaitVisible(chromedp.ID("token-value")))
-	token := run(c, alice, chromedp.Value(chromedp.ID("token-value")))
-	mustContain(t, "the token page", c.text(alice), "shown only this once", "singularity remote login silo", "browser test")
-	c.shot(alice, "token-created")
-
-	// The token from the page pushes with the client singularity uses.
-	lc, err := client.NewClient(&client.Config{BaseURL: base, AuthToken: token})
+	s := &story{t: t, e: e, c: newChrome(t), base: e.srv.URL}
+	s.alice = s.c.tab()
+	s.keyboard()
+	token := s.createToken()
+	lc, err := client.NewClient(&client.Config{BaseURL: s.base, AuthToken: token})
 	if err != nil {
 		t.Fatal(err)
 	}
-	push := func(seed string) error {
+	s.push = func(seed string) error {
 		img := builtSIF(t, seed, map[string]string{"org.example.pipeline": "browser"})
 		_, err := lc.UploadImage(context.Background(), bytes.NewReader(img), "alice/browser/demo", "amd64", []string{"latest"}, "", nil)
 		return err
 	}
-	if err := push("first"); err != nil {
+	if err := s.push("first"); err != nil {
 		t.Fatalf("push with the page's token: %v", err)
 	}
-	// Find it: search from the home page, follow the result.
-	c.do(alice, chromedp.Navigate(base+"/"), chromedp.SendKeys(chromedp.ID("q"), "demo\n"),
+	s.findAndFreeze()
+	s.grant()
+	s.member()
+	s.stranger()
+}
+
+// story is TestBrowser's state: the server, the browser, alice's tab and
+// her client.
+type story struct {
+	t     *testing.T
+	e     *env
+	c     *chrome
+	base  string
+	alice context.Context
+	push  func(seed string) error
+}
+
+// keyboard: the first Tab reaches the skip link, which moves focus to the
+// content; the log-in form submits with Enter.
+func (s *story) keyboard() {
+	c, t := s.c, s.t
+	c.do(s.alice, chromedp.Navigate(s.base+"/"))
+	c.shot(s.alice, "home-signed-out")
+	c.do(s.alice, chromedp.KeyEvent("\t"))
+	if got := run(c, s.alice, chromedp.Evaluate[string](`document.activeElement.textContent`)); got != "Skip to content" {
+		t.Fatalf("first Tab focuses %q", got)
+	}
+	c.do(s.alice, chromedp.KeyEvent("\r"))
+	if got := run(c, s.alice, chromedp.Evaluate[string](`document.activeElement.id`)); got != "main" {
+		t.Fatalf("the skip link moved focus to %q", got)
+	}
+}
+
+// createToken logs alice in from the token page (where remote login
+// sends her) and creates a token there; it returns the token shown.
+func (s *story) createToken() string {
+	c, t := s.c, s.t
+	c.do(s.alice, chromedp.Navigate(s.base+"/auth/tokens"), chromedp.WaitVisible(chromedp.ID("password")))
+	c.shot(s.alice, "login")
+	c.do(s.alice, chromedp.SendKeys(chromedp.ID("name"), "alice"), chromedp.SendKeys(chromedp.ID("password"), "alice-password\n"),
+		chromedp.WaitVisible(chromedp.ID("label")))
+	c.do(s.alice, chromedp.SendKeys(chromedp.ID("label"), "browser test"), chromedp.SetValue(chromedp.ID("days"), "30"),
+		chromedp.Click(chromedp.CSS(`form[action="/auth/tokens"] button`)), chromedp.WaitVisible(chromedp.ID("token-value")))
+	token := run(c, s.alice, chromedp.Value(chromedp.ID("token-value")))
+	mustContain(t, "the token page", c.text(s.alice), "shown only this once", "singularity remote login silo", "browser test")
+	c.shot(s.alice, "token-created")
+	return token
+}
+
+// findAndFreeze searches from the home page, opens the container with
+// its metadata, freezes it and sees a second push to the tag refused.
+func (s *story) findAndFreeze() {
+	c, t := s.c, s.t
+	c.do(s.alice, chromedp.Navigate(s.base+"/"), chromedp.SendKeys(chromedp.ID("q"), "demo\n"),
 		chromedp.WaitVisible(chromedp.CSS(`main a[href="/library/alice/browser/demo"]`)))
-	c.shot(alice, "search")
-	c.do(alice, chromedp.Click(chromedp.CSS(`main a[href="/library/alice/browser/demo"]`)), chromedp.WaitVisible(chromedp.CSS("section.detail")))
-	mustContain(t, "the container page", c.text(alice), "alice/browser/demo", "latest", "org.example.pipeline", "browser",
-		"Definition file", "Bootstrap: docker", "singularity pull oras://"+e.srv.Host+"/alice/browser/demo:latest")
-	c.shot(alice, "container")
-	// Freeze it; a second push to the frozen tag is refused.
-	c.do(alice, chromedp.Click(chromedp.CSS(`form[action$="/-/freeze"] button`)), chromedp.WaitVisible(chromedp.CSS("h1 .badge.frozen")))
-	c.shot(alice, "frozen")
-	if err := push("second"); err == nil || !strings.Contains(err.Error(), "permission denied") {
+	c.shot(s.alice, "search")
+	c.do(s.alice, chromedp.Click(chromedp.CSS(`main a[href="/library/alice/browser/demo"]`)), chromedp.WaitVisible(chromedp.CSS("section.detail")))
+	mustContain(t, "the container page", c.text(s.alice), "alice/browser/demo", "latest", "org.example.pipeline", "browser",
+		"Definition file", "Bootstrap: docker", "singularity pull oras://"+s.e.srv.Host+"/alice/browser/demo:latest")
+	c.shot(s.alice, "container")
+	c.do(s.alice, chromedp.Click(chromedp.CSS(`form[action$="/-/freeze"] button`)), chromedp.WaitVisible(chromedp.CSS("h1 .badge.frozen")))
+	c.shot(s.alice, "frozen")
+	if err := s.push("second"); err == nil || !strings.Contains(err.Error(), "permission denied") {
 		t.Fatalf("second push to a frozen tag: %v", err)
 	}
+}
 
-	// An administrator makes team lab with carol in it (the team pages
-	// have their own tests; a browser need not start for them here).
+// grant: an administrator makes team lab with carol in it (the team
+// pages have their own tests; no browser for it here); alice makes the
+// collection private and grants lab pull in her browser.
+func (s *story) grant() {
+	c, t, e := s.c, s.t, s.e
 	ctx := context.Background()
 	root := auth.Principal{UserID: mustUser(t, e, "root").ID, Name: "root", Role: meta.RoleAdmin}
 	if _, err := e.srv.Auth.CreateTeam(ctx, root, "lab"); err != nil {
@@ -200,31 +233,40 @@ func TestBrowser(t *testing.T) {
 	if err := e.srv.Auth.SetMember(ctx, root, "lab", "carol", true); err != nil {
 		t.Fatal(err)
 	}
-	// alice makes the collection private and grants lab pull.
-	c.do(alice, chromedp.Navigate(base+"/library/alice/browser"), chromedp.Click(chromedp.CSS(`form[action$="/-/privacy"] button`)),
+	c.do(s.alice, chromedp.Navigate(s.base+"/library/alice/browser"), chromedp.Click(chromedp.CSS(`form[action$="/-/privacy"] button`)),
 		chromedp.WaitVisible(chromedp.CSS("h1 .badge.private")),
 		chromedp.SendKeys(chromedp.ID("team"), "lab\n"), chromedp.WaitVisible(chromedp.CSS(`button[aria-label="Revoke team lab"]`)))
-	mustContain(t, "the collection page", c.text(alice), "The team may now pull this collection.")
-	c.shot(alice, "granted")
-	// carol sees it; bob does not.
+	mustContain(t, "the collection page", c.text(s.alice), "The team may now pull this collection.")
+	c.shot(s.alice, "granted")
+}
+
+// member: carol, in lab, finds it from alice's entity page.
+func (s *story) member() {
+	c := s.c
 	carol := c.tab()
-	c.login(carol, base, "carol")
-	c.do(carol, chromedp.Navigate(base+"/library/alice"), chromedp.Click(chromedp.CSS(`main a[href="/library/alice/browser"]`)),
+	c.login(carol, s.base, "carol")
+	c.do(carol, chromedp.Navigate(s.base+"/library/alice"), chromedp.Click(chromedp.CSS(`main a[href="/library/alice/browser"]`)),
 		chromedp.Click(chromedp.CSS(`main a[href="/library/alice/browser/demo"]`)), chromedp.WaitVisible(chromedp.CSS("section.detail")))
-	mustContain(t, "the member's container page", c.text(carol), "alice/browser/demo", "frozen", "private", "Hello from the runscript")
+	mustContain(s.t, "the member's container page", c.text(carol), "alice/browser/demo", "frozen", "private", "Hello from the runscript")
 	c.shot(carol, "member")
+}
+
+// stranger: bob sees neither the collection nor the container, nor a
+// search hit; the API page is everyone's.
+func (s *story) stranger() {
+	c, t := s.c, s.t
 	bob := c.tab()
-	c.login(bob, base, "bob")
-	c.do(bob, chromedp.Navigate(base+"/library/alice"))
+	c.login(bob, s.base, "bob")
+	c.do(bob, chromedp.Navigate(s.base+"/library/alice"))
 	if txt := c.text(bob); strings.Contains(txt, "browser") {
 		t.Fatalf("a stranger sees the private collection:\n%s", txt)
 	}
-	c.do(bob, chromedp.Navigate(base+"/library/alice/browser/demo"))
+	c.do(bob, chromedp.Navigate(s.base+"/library/alice/browser/demo"))
 	mustContain(t, "the stranger's page", c.text(bob), "Not Found", "collection alice/browser not found")
 	c.shot(bob, "stranger")
-	c.do(bob, chromedp.Navigate(base+"/search?q=demo"))
+	c.do(bob, chromedp.Navigate(s.base+"/search?q=demo"))
 	mustContain(t, "the stranger's search", c.text(bob), "Nothing found.")
-	c.do(bob, chromedp.Navigate(base+"/api"))
+	c.do(bob, chromedp.Navigate(s.base+"/api"))
 	c.shot(bob, "api")
 }
 

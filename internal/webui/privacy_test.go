@@ -62,7 +62,16 @@ func same(t *testing.T, what string, private page, privName string, missing page
 func TestPrivacyInEveryPage(t *testing.T) {
 	e := newEnv(t)
 	f := newPrivateFixture(t, e)
-	missingID := strings.Repeat("0a", 12)
+	t.Run("as a stranger", func(t *testing.T) { hiddenFrom(t, e, f, e.login("bob")) })
+	t.Run("as anonymous", func(t *testing.T) { hiddenFrom(t, e, f, e.browser()) })
+	t.Run("as a team member", func(t *testing.T) { seenByMember(t, e, f) })
+	t.Run("collaborators pull through every protocol and never push", func(t *testing.T) { memberProtocols(t, e) })
+}
+
+// hiddenFrom checks b (signed in as a stranger, or not at all) sees the
+// private collection nowhere, and gets on each of its pages and forms
+// what a missing one gets.
+func hiddenFrom(t *testing.T, e *env, f privateFixture, b *browser) {
 	pages := []struct{ private, missing string }{
 		{"/library/alice/secret", "/library/alice/nosuch"},
 		{"/library/alice/secret/app", "/library/alice/nosuch/app"},
@@ -72,95 +81,97 @@ func TestPrivacyInEveryPage(t *testing.T) {
 		{"/library/alice/secret/app/-/delete-tag?tag=latest&arch=amd64", "/library/alice/nosuch/app/-/delete-tag?tag=latest&arch=amd64"},
 		{"/library/alice/secret/app/-/delete-image?image=" + f.hash, "/library/alice/nosuch/app/-/delete-image?image=" + f.hash},
 	}
-	actions := []struct{ path, field string }{
-		{"/library/alice/c/-/privacy", "id"}, {"/library/alice/c/-/grants", "id"}, {"/library/alice/c/-/delete", "id"},
-		{"/library/alice/c/k/-/freeze", "id"}, {"/library/alice/c/k/-/delete", "id"}, {"/library/alice/c/k/-/delete-tag", "id"},
+	for _, pg := range pages {
+		same(t, pg.private, b.get(pg.private), "secret", b.get(pg.missing), "nosuch")
 	}
-	for _, who := range []string{"bob", ""} {
-		t.Run("as "+map[string]string{"bob": "a stranger", "": "anonymous"}[who], func(t *testing.T) {
-			b := e.browser()
-			if who != "" {
-				b = e.login(who)
-			}
-			for _, pg := range pages {
-				same(t, pg.private, b.get(pg.private), "secret", b.get(pg.missing), "nosuch")
-			}
-			ent := b.get("/library/alice")
-			want(t, ent, http.StatusOK, "/library/alice/open")
-			lacks(t, ent, "secret")
-			lacks(t, b.get("/"), "alice/secret")
-			for _, path := range []string{"/search?q=secret", "/search?q=app", "/search?label=project%3Dhush", "/search?label=project"} {
-				p := b.get(path)
-				lacks(t, p, "alice/secret", "Containers labelled")
-				if path != "/search?q=app" {
-					want(t, p, http.StatusOK, "Nothing found.")
-				}
-			}
-			want(t, b.get("/search?q=tool"), http.StatusOK, "alice/open/tool")
-			if who == "" {
-				return // the actions need a session (and send anonymous browsers to log in)
-			}
-			b.get("/")
-			for _, a := range actions {
-				id := f.containerID
-				if !strings.Contains(a.path, "/k/") {
-					id = f.collectionID
-				}
-				fields := formOf(a.field, id, "private", "false", "team", "lab", "frozen", "true", "tag", "latest", "arch", "amd64")
-				pp := b.post(a.path, fields)
-				fields.Set(a.field, missingID)
-				mp := b.post(a.path, fields)
-				same(t, "POST "+a.path, pp, id, mp, missingID)
-				if pp.status != http.StatusNotFound {
-					t.Errorf("POST %s on a private thing: %d", a.path, pp.status)
-				}
-			}
-		})
+	ent := b.get("/library/alice")
+	want(t, ent, http.StatusOK, "/library/alice/open")
+	lacks(t, ent, "secret")
+	lacks(t, b.get("/"), "alice/secret")
+	for _, path := range []string{"/search?q=secret", "/search?q=app", "/search?label=project%3Dhush", "/search?label=project"} {
+		p := b.get(path)
+		lacks(t, p, "alice/secret")
+		if path != "/search?q=app" {
+			want(t, p, http.StatusOK, "Nothing found.")
+		}
 	}
-	t.Run("as a team member", func(t *testing.T) {
-		carol := e.login("carol")
-		want(t, carol.get("/library/alice"), http.StatusOK, "/library/alice/secret", "private")
-		p := carol.get("/library/alice/secret/app")
-		want(t, p, http.StatusOK, "Hello from the runscript", "project", "hush", "Definition file", "Environment",
-			"singularity pull oras://"+e.srv.Host+"/alice/secret/app:latest")
-		lacks(t, p, "Manage", "Delete")
-		want(t, carol.get("/search?q=secret"), http.StatusOK, "alice/secret/app")
-		want(t, carol.get("/search?label=project%3Dhush"), http.StatusOK, "alice/secret/app")
-		want(t, carol.get("/"), http.StatusOK, "alice/secret/app")
-		want(t, carol.post("/library/alice/secret/app/-/freeze", formOf("id", f.containerID, "frozen", "true")),
-			http.StatusForbidden, "only the owner")
-		want(t, carol.get("/library/alice/secret/-/delete"), http.StatusOK) // she may look; deleting is refused:
-		want(t, carol.post("/library/alice/secret/-/delete", formOf("id", f.collectionID)), http.StatusForbidden)
-	})
-	t.Run("collaborators pull through every protocol and never push", func(t *testing.T) {
-		ctx := context.Background()
-		var sink strings.Builder
-		if err := e.libClient("carol").DownloadImage(ctx, &sink, "amd64", "alice/secret/app", "latest", nil); err != nil {
-			t.Fatalf("library pull: %v", err)
+	want(t, b.get("/search?q=tool"), http.StatusOK, "alice/open/tool")
+	if b.csrf == "" {
+		return // signed out: the forms send the browser to log in
+	}
+	hiddenFromForms(t, f, b)
+}
+
+// hiddenFromForms posts every owner form on the private collection and
+// on a missing one: the same answer.
+func hiddenFromForms(t *testing.T, f privateFixture, b *browser) {
+	missingID := strings.Repeat("0a", 12)
+	for _, path := range []string{"/library/alice/c/-/privacy", "/library/alice/c/-/grants", "/library/alice/c/-/delete",
+		"/library/alice/c/k/-/freeze", "/library/alice/c/k/-/delete", "/library/alice/c/k/-/delete-tag"} {
+		id := f.collectionID
+		if strings.Contains(path, "/k/") {
+			id = f.containerID
 		}
-		if err := e.libClient("bob").DownloadImage(ctx, &sink, "amd64", "alice/secret/app", "latest", nil); err == nil {
-			t.Fatal("a stranger pulled")
+		fields := formOf("id", id, "private", "false", "team", "lab", "frozen", "true", "tag", "latest", "arch", "amd64")
+		pp := b.post(path, fields)
+		fields.Set("id", missingID)
+		mp := b.post(path, fields)
+		same(t, "POST "+path, pp, id, mp, missingID)
+		if pp.status != http.StatusNotFound {
+			t.Errorf("POST %s on a private thing: %d", path, pp.status)
 		}
-		ref, err := name.ParseReference(e.srv.Host+"/alice/secret/app:latest", name.Insecure)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := remote.Get(ref, remote.WithAuth(&authn.Basic{Username: "carol", Password: e.tokens["carol"]})); err != nil {
-			t.Fatalf("OCI pull by a member: %v", err)
-		}
-		if _, err := remote.Get(ref, remote.WithAuth(&authn.Basic{Username: "bob", Password: e.tokens["bob"]})); err == nil {
-			t.Fatal("OCI pull by a stranger")
-		}
-		err = e.push("carol", smallSIF(t, "carol"), "alice/secret/app", "mine")
-		if err == nil || !strings.Contains(err.Error(), "permission denied") {
-			t.Fatalf("a member pushed: %v", err)
-		}
-		res, err := e.libClient("carol").Search(ctx, map[string]string{"value": "secret"})
-		if err != nil || len(res.Collections) != 1 || len(res.Images) != 1 {
-			t.Fatalf("member's Library API search: %+v %v", res, err)
-		}
-		if _, err := e.libClient("bob").GetImage(ctx, "amd64", "alice/secret/app:latest"); !errors.Is(err, client.ErrNotFound) {
-			t.Fatalf("stranger's GetImage: %v", err)
-		}
-	})
+	}
+}
+
+// seenByMember: carol, in the granted team, sees it all and changes
+// nothing.
+func seenByMember(t *testing.T, e *env, f privateFixture) {
+	carol := e.login("carol")
+	want(t, carol.get("/library/alice"), http.StatusOK, "/library/alice/secret", "private")
+	p := carol.get("/library/alice/secret/app")
+	want(t, p, http.StatusOK, "Hello from the runscript", "project", "hush", "Definition file", "Environment",
+		"singularity pull oras://"+e.srv.Host+"/alice/secret/app:latest")
+	lacks(t, p, "Manage", "Delete")
+	want(t, carol.get("/search?q=secret"), http.StatusOK, "alice/secret/app")
+	want(t, carol.get("/search?label=project%3Dhush"), http.StatusOK, "alice/secret/app")
+	want(t, carol.get("/"), http.StatusOK, "alice/secret/app")
+	want(t, carol.post("/library/alice/secret/app/-/freeze", formOf("id", f.containerID, "frozen", "true")),
+		http.StatusForbidden, "only the owner")
+	want(t, carol.get("/library/alice/secret/-/delete"), http.StatusOK) // she may look; deleting is refused:
+	want(t, carol.post("/library/alice/secret/-/delete", formOf("id", f.collectionID)), http.StatusForbidden)
+}
+
+// memberProtocols: the member pulls with the Library API and OCI and
+// finds it in the Library API's search; pushing is refused; a stranger
+// gets nothing.
+func memberProtocols(t *testing.T, e *env) {
+	ctx := context.Background()
+	var sink strings.Builder
+	if err := e.libClient("carol").DownloadImage(ctx, &sink, "amd64", "alice/secret/app", "latest", nil); err != nil {
+		t.Fatalf("library pull: %v", err)
+	}
+	if err := e.libClient("bob").DownloadImage(ctx, &sink, "amd64", "alice/secret/app", "latest", nil); err == nil {
+		t.Fatal("a stranger pulled")
+	}
+	ref, err := name.ParseReference(e.srv.Host+"/alice/secret/app:latest", name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := remote.Get(ref, remote.WithAuth(&authn.Basic{Username: "carol", Password: e.tokens["carol"]})); err != nil {
+		t.Fatalf("OCI pull by a member: %v", err)
+	}
+	if _, err := remote.Get(ref, remote.WithAuth(&authn.Basic{Username: "bob", Password: e.tokens["bob"]})); err == nil {
+		t.Fatal("OCI pull by a stranger")
+	}
+	err = e.push("carol", smallSIF(t, "carol"), "alice/secret/app", "mine")
+	if err == nil || !strings.Contains(err.Error(), "permission denied") {
+		t.Fatalf("a member pushed: %v", err)
+	}
+	res, err := e.libClient("carol").Search(ctx, map[string]string{"value": "secret"})
+	if err != nil || len(res.Collections) != 1 || len(res.Images) != 1 {
+		t.Fatalf("member's Library API search: %+v %v", res, err)
+	}
+	if _, err := e.libClient("bob").GetImage(ctx, "amd64", "alice/secret/app:latest"); !errors.Is(err, client.ErrNotFound) {
+		t.Fatalf("stranger's GetImage: %v", err)
+	}
 }
