@@ -57,7 +57,8 @@ func (c *chrome) tab() context.Context {
 	c.t.Helper()
 	ctx, cancel := chromedp.NewContext(c.ctx, chromedp.WithNewBrowserContext())
 	c.t.Cleanup(cancel)
-	ctx, cancelT := context.WithTimeout(ctx, 60*time.Second)
+	// A guard against a hung browser, not a speed check.
+	ctx, cancelT := context.WithTimeout(ctx, 5*time.Minute)
 	c.t.Cleanup(cancelT)
 	c.do(ctx, chromedp.EmulateViewport(1280, 900))
 	return ctx
