@@ -42,6 +42,11 @@ func TestMountLeavesOtherRoutes(t *testing.T) {
 			t.Errorf("%s: %d %.200s", path, p.status, p.body)
 		}
 	}
+	css := b.get("/static/silo.css")
+	if css.status != http.StatusOK || !strings.HasPrefix(css.header.Get("Content-Type"), "text/css") ||
+		!strings.Contains(css.header.Get("Cache-Control"), "max-age") {
+		t.Errorf("stylesheet: %d %v", css.status, css.header)
+	}
 	if p := b.get("/v2/"); p.header.Get("Docker-Distribution-API-Version") != "registry/2.0" {
 		t.Errorf("/v2/ is not OCI's: %v", p.header)
 	}
