@@ -30,7 +30,7 @@ func (u *UI) confirmDeleteCollection(w http.ResponseWriter, r *http.Request, c *
 	back := libraryPath(ent, col)
 	return u.render(w, r, c, http.StatusOK, "confirm", confirmPage{
 		Title: "Delete collection", What: "the collection " + ent + "/" + col,
-		Detail: fmt.Sprintf("Its %d containers go with it, with every image and tag in them.", len(info.Containers)),
+		Detail: fmt.Sprintf("Its %s go with it, with every image and tag in them.", plural(len(info.Containers), "container")),
 		Action: back + "/-/delete", Fields: []field{{"id", info.Collection.ID}}, Back: back})
 }
 
@@ -55,7 +55,7 @@ func (u *UI) confirmDeleteContainer(w http.ResponseWriter, r *http.Request, c *c
 	}
 	return u.render(w, r, c, http.StatusOK, "confirm", confirmPage{
 		Title: "Delete container", What: "the container " + info.Path(),
-		Detail: fmt.Sprintf("Its %d images and %d tags go with it, for library:// and oras:// alike.", len(info.Images), len(info.Tags)),
+		Detail: fmt.Sprintf("Its %s and %s go with it, for library:// and oras:// alike.", plural(len(info.Images), "image"), plural(len(info.Tags), "tag")),
 		Action: back + "/-/delete", Fields: []field{{"id", info.Container.ID}}, Back: back})
 }
 
@@ -117,4 +117,12 @@ func (u *UI) deleteImage(w http.ResponseWriter, r *http.Request, c *call) error 
 		return err
 	}
 	return done(w, r, libraryPath(ent, col, con), "deleted")
+}
+
+// plural is "1 image", "2 images".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

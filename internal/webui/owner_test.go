@@ -70,7 +70,7 @@ func TestOwnerActions(t *testing.T) {
 		t.Fatalf("delete container: %d %q", p.status, p.location)
 	}
 	want(t, alice.get("/library/alice/made/app"), http.StatusNotFound)
-	want(t, alice.get("/library/alice/made/-/delete"), http.StatusOK, "Delete the collection alice/made?", "Its 0 containers")
+	want(t, alice.get("/library/alice/made/-/delete"), http.StatusOK, "Delete the collection alice/made?", "Its 0 containers go")
 	want(t, alice.post("/library/alice/made/-/delete", formOf("id", colID)), http.StatusSeeOther)
 	want(t, alice.get("/library/alice/made"), http.StatusNotFound)
 	if _, err := e.libClient("alice").GetImage(context.Background(), "amd64", "alice/made/app:v2"); err == nil {
