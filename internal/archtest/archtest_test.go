@@ -103,11 +103,11 @@ func TestImportsMatchTheDocument(t *testing.T) {
 // protocol services talk only through the bridge.
 func TestServiceLayering(t *testing.T) {
 	got := imports(t)
-	services := []string{"access", "auth", "bearer", "bridge", "gc", "library", "pgpkeys", "registry", "sregistry", "upload"}
+	services := []string{"access", "auth", "bearer", "bridge", "gc", "library", "pgpkeys", "registry", "settings", "sregistry", "upload"}
 	for _, svc := range services {
 		for _, dep := range got[svc] {
 			switch dep {
-			case "httpx", "ociapi", "libraryapi", "sregistryapi", "keyserver", "server", "cli":
+			case "httpx", "ociapi", "libraryapi", "sregistryapi", "keyserver", "accountapi", "webui", "server", "cli":
 				t.Errorf("service %s imports %s", svc, dep)
 			}
 		}
@@ -115,7 +115,7 @@ func TestServiceLayering(t *testing.T) {
 	if slices.Contains(got["registry"], "library") || slices.Contains(got["library"], "registry") {
 		t.Error("registry and library import each other; they share the bridge")
 	}
-	for _, transport := range []string{"ociapi", "libraryapi", "sregistryapi", "keyserver"} {
+	for _, transport := range []string{"ociapi", "libraryapi", "sregistryapi", "keyserver", "accountapi", "webui"} {
 		for _, dep := range got[transport] {
 			if dep == "sqlmeta" || dep == "fsblob" || dep == "bridge" || dep == "upload" {
 				t.Errorf("transport %s imports %s", transport, dep)

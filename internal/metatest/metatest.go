@@ -31,6 +31,7 @@ func Run(t *testing.T, newStore NewStore) {
 	t.Run("oci", func(t *testing.T) { testOCI(t, newStore) })
 	t.Run("sregistry", func(t *testing.T) { testSRegistry(t, newStore) })
 	t.Run("keyring", func(t *testing.T) { testKeyring(t, newStore) })
+	t.Run("web", func(t *testing.T) { testWeb(t, newStore) })
 }
 
 func must(t *testing.T, err error) {

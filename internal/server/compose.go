@@ -18,6 +18,7 @@ import (
 	"github.com/silo-hpc/silo/internal/meta"
 	"github.com/silo-hpc/silo/internal/pgpkeys"
 	"github.com/silo-hpc/silo/internal/registry"
+	"github.com/silo-hpc/silo/internal/settings"
 	"github.com/silo-hpc/silo/internal/sregistry"
 	"github.com/silo-hpc/silo/internal/upload"
 )
@@ -44,6 +45,8 @@ type Services struct {
 	Keys *pgpkeys.Service
 	// keysChanged wakes the re-verification of signed images (keys.go).
 	keysChanged chan struct{}
+	// Settings are the live settings the web UI and the account API edit.
+	Settings *settings.Service
 }
 
 // Open opens the stores cfg selects, loads (or creates) the token signing
@@ -78,11 +81,13 @@ func Compose(cfg config.Config, log *slog.Logger, ms meta.Store, bs blob.Store, 
 	s.Keys = pgpkeys.New(ms, pgpkeys.Config{Changed: s.wakeReverify})
 	s.Bridge.UseKeys(s.Keys)
 	s.Library = library.New(ms, bs, s.Bridge, s.Uploads, library.Options{})
-	s.Registry = registry.New(ms, bs, s.Uploads, s.Bridge, registry.Config{DefaultPrivate: cfg.Library.DefaultPrivate})
+	s.Registry = registry.New(ms, bs, s.Uploads, s.Bridge, registry.Config{})
 	s.Tokens = bearer.New(s.Auth, s.Registry, bearer.Config{SigningKey: signingKey, TokenTTL: time.Duration(cfg.Auth.TokenTTL)})
-	s.GC = gc.New(log, gc.Job{Name: "upload sessions", Run: s.Uploads.Sweep})
+	s.GC = gc.New(log, gc.Job{Name: "upload sessions", Run: s.Uploads.Sweep},
+		gc.Job{Name: "browser sessions", Run: s.Auth.SweepSessions})
 	s.SRegistry = sregistry.New(ms, bs, s.Auth, s.Library, s.Bridge, s.Uploads,
 		sregistry.Config{Key: signingKey, DefaultEntity: cfg.SRegistry.DefaultEntity})
+	s.Settings = settings.New(ms, rules.Policy)
 	return s
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/silo-hpc/silo/internal/accountapi"
 	"github.com/silo-hpc/silo/internal/auth"
 	"github.com/silo-hpc/silo/internal/blob"
 	"github.com/silo-hpc/silo/internal/config"
@@ -30,6 +31,7 @@ import (
 	"github.com/silo-hpc/silo/internal/ociapi"
 	"github.com/silo-hpc/silo/internal/sqlmeta"
 	"github.com/silo-hpc/silo/internal/sregistryapi"
+	"github.com/silo-hpc/silo/internal/webui"
 )
 
 // Server is Silo's HTTP server over its services.
@@ -103,11 +105,14 @@ func New(svc *Services) *Server {
 	libAPI := libraryapi.New(svc.Auth, svc.Library, svc.Tokens, svc.Config.PublicURL)
 	libAPI.Register(mux)
 	mux.Handle("/v2/", v2Split{lib: libAPI, oci: ociapi.New(svc.Registry, svc.Tokens, svc.Config.PublicURL)})
+	accountapi.New(svc.Auth, svc.Library, svc.Settings).Register(mux)
 	// sregistry's bare paths are mux patterns; its /<entity>/... forms
-	// are served around the mux, for paths no other route claims.
+	// are served around the mux, for paths no other route claims (the
+	// web UI's "/" included).
 	sreg := sregistryapi.New(svc.SRegistry, svc.Config.PublicURL)
 	sreg.Register(mux)
 	keyserver.New(svc.Auth, svc.Keys).Register(mux)
+	webui.New(svc.Auth, svc.Library, svc.Settings, svc.Config.PublicURL).WithSecrets(svc.SRegistry).Register(mux)
 	s.handler = s.observe(sreg.Around(mux))
 	return s
 }
