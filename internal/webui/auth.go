@@ -9,6 +9,7 @@ import (
 	"github.com/silo-hpc/silo/internal/apperr"
 	"github.com/silo-hpc/silo/internal/auth"
 	"github.com/silo-hpc/silo/internal/meta"
+	"github.com/silo-hpc/silo/internal/pgpkeys"
 )
 
 func (u *UI) authRoutes() {
@@ -146,6 +147,8 @@ func (u *UI) revokeToken(w http.ResponseWriter, r *http.Request, c *call) error 
 
 type accountPage struct {
 	Teams []meta.Team
+	// Keys are the user's OpenPGP keys on the keyserver.
+	Keys []pgpkeys.Key
 }
 
 func (u *UI) accountPage(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -153,7 +156,11 @@ func (u *UI) accountPage(w http.ResponseWriter, r *http.Request, c *call) error 
 	if err != nil {
 		return err
 	}
-	return u.render(w, r, c, http.StatusOK, "account", accountPage{Teams: teams})
+	keys, err := u.keys.Mine(r.Context(), c.p)
+	if err != nil {
+		return err
+	}
+	return u.render(w, r, c, http.StatusOK, "account", accountPage{Teams: teams, Keys: keys})
 }
 
 // changePassword ends every session of the account, this one too: the

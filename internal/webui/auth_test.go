@@ -138,7 +138,8 @@ func TestCSRF(t *testing.T) {
 	for _, path := range []string{"/auth/tokens/x/revoke", "/auth/account/password", "/library/alice/-/collections",
 		"/library/alice/c/-/privacy", "/library/alice/c/-/grants", "/library/alice/c/-/delete", "/library/alice/c/k/-/freeze",
 		"/library/alice/c/k/-/delete", "/library/alice/c/k/-/delete-tag", "/library/alice/c/k/-/delete-image",
-		"/admin/users", "/admin/users/bob", "/admin/settings", "/teams", "/teams/x/members", "/teams/x/delete"} {
+		"/admin/users", "/admin/users/bob", "/admin/settings", "/teams", "/teams/x/members", "/teams/x/delete",
+		"/auth/account/keys", "/auth/account/keys/" + strings.Repeat("AB", 20) + "/remove"} {
 		if p := alice.post(path, formOf("csrf", "")); p.status != http.StatusForbidden || !strings.Contains(p.body, "did not come from this site") {
 			t.Errorf("POST %s without a token: %d", path, p.status)
 		}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"errors"
 	"net"
 	"net/http"
 	"strings"
@@ -35,17 +36,24 @@ const maxForm = 64 << 10
 // every form, then h; errors are rendered by fail, the one place they
 // become pages.
 func (u *UI) handle(pattern string, h handler) {
-	u.mux.Handle(pattern, u.page(h, true))
+	u.handleForm(pattern, maxForm, h)
 }
 
-// page wraps h; forms says whether a POST to it is a form to check (the
-// fallback for unknown paths has none: it answers 404 to any method).
-func (u *UI) page(h handler, forms bool) http.Handler {
+// handleForm is handle for a form whose body may hold up to limit bytes
+// (a pasted OpenPGP key).
+func (u *UI) handleForm(pattern string, limit int64, h handler) {
+	u.mux.Handle(pattern, u.page(h, limit))
+}
+
+// page wraps h; a POST to it is a form of at most formLimit bytes to
+// check (0: none is; the fallback for unknown paths answers 404 to any
+// method).
+func (u *UI) page(h handler, formLimit int64) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		securityHeaders(w.Header())
 		c, err := u.begin(w, r)
-		if err == nil && forms && r.Method == http.MethodPost {
-			err = u.checkForm(w, r, c)
+		if err == nil && formLimit > 0 && r.Method == http.MethodPost {
+			err = u.checkForm(w, r, c, formLimit)
 		}
 		if err == nil {
 			err = h(w, r, c)
@@ -98,12 +106,16 @@ func (u *UI) begin(w http.ResponseWriter, r *http.Request) (*call, error) {
 // checkForm checks a form came from this site: the cross-origin check
 // (Sec-Fetch-Site, Origin) and the CSRF token, which must match the one
 // derived from this browser's cookie.
-func (u *UI) checkForm(w http.ResponseWriter, r *http.Request, c *call) error {
-	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+func (u *UI) checkForm(w http.ResponseWriter, r *http.Request, c *call, limit int64) error {
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
 	if err := u.origins.Check(r); err != nil {
 		return errBadForm
 	}
 	if err := r.ParseForm(); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return apperr.New(apperr.TooLarge, "the form is larger than the %d bytes accepted", limit)
+		}
 		return apperr.New(apperr.Invalid, "the form could not be read")
 	}
 	if c.csrf == "" || subtle.ConstantTimeCompare([]byte(r.PostForm.Get("csrf")), []byte(c.csrf)) != 1 {

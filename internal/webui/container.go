@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"sort"
+	"time"
 
 	"github.com/silo-hpc/silo/internal/apperr"
 	"github.com/silo-hpc/silo/internal/library"
@@ -37,16 +38,21 @@ type tagArch struct {
 }
 
 type imageRow struct {
-	Image  meta.Image
-	Tags   []string
-	Signed bool
+	Image meta.Image
+	Tags  []string
+	Badge sigBadge
 }
 
 type imageDetail struct {
 	Image      meta.Image
 	Tags       []string
 	Inspection *sifinspect.Inspection
-	Labels     []label
+	// Badge, Checks and CheckedAt are the check of the image's
+	// signatures against the keys the keyserver holds.
+	Badge     sigBadge
+	Checks    []library.SignatureCheck
+	CheckedAt time.Time
+	Labels    []label
 	// Pending says why there is no inspection yet.
 	Pending string
 }
@@ -77,7 +83,8 @@ func (u *UI) containerPage(w http.ResponseWriter, r *http.Request, c *call) erro
 
 // inspect reads what the server read from an image's SIF.
 func (u *UI) inspect(r *http.Request, c *call, info library.ContainerInfo, img meta.Image) (*imageDetail, error) {
-	d := &imageDetail{Image: img}
+	d := &imageDetail{Image: img, Badge: badgeOf(img)}
+	_, d.Checks, d.CheckedAt = library.Verification(img)
 	in, err := u.lib.InspectImage(r.Context(), c.p, info.Path()+":"+library.HashOf(img.Digest), "")
 	switch {
 	case apperr.Is(err, apperr.Unavailable):
@@ -119,8 +126,7 @@ func imageRows(info library.ContainerInfo) []imageRow {
 	var rows []imageRow
 	for i := len(info.Images) - 1; i >= 0; i-- {
 		img := info.Images[i]
-		row := imageRow{Image: img}
-		row.Signed, _, _ = library.ImageMeta(img)
+		row := imageRow{Image: img, Badge: badgeOf(img)}
 		for _, t := range info.Tags {
 			if t.ImageID == img.ID {
 				row.Tags = append(row.Tags, t.Tag)

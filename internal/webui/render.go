@@ -88,6 +88,8 @@ var notices = map[string]string{
 	"private":    "The collection is private.",
 	"public":     "The collection is public.",
 	"collection": "The collection is created.",
+	"key":        "Your key is saved on this server's keyserver. Images it signed are checked again.",
+	"keyremoved": "The key is removed from this server's keyserver. Images it signed are checked again.",
 }
 
 // done redirects (303) after a form to path, showing notice code.
@@ -200,6 +202,8 @@ var funcs = template.FuncMap{
 	"short":  shortDigest,
 	"hash":   func(d string) string { return strings.Replace(d, ":", ".", 1) },
 	"join":   strings.Join,
+	// checktext says what the check of one signature found.
+	"checktext": checkText,
 	"arch": func(a string) string {
 		if a == "" {
 			return "any"

@@ -2,7 +2,7 @@
 // (html/template, templates and a stylesheet embedded in the binary, no
 // JavaScript), the token page `singularity remote login` sends users to
 // (/auth/tokens), and the API documentation at /api. It is a transport:
-// each page reads through the services (library, auth, settings) and
+// each page reads through the services (library, auth, settings, pgpkeys) and
 // each form calls one service method, which decides; privacy is the
 // services', so a private thing and a missing one look the same here
 // too. docs/web-ui.md describes the pages and their security.
@@ -16,6 +16,7 @@ import (
 
 	"github.com/silo-hpc/silo/internal/auth"
 	"github.com/silo-hpc/silo/internal/library"
+	"github.com/silo-hpc/silo/internal/pgpkeys"
 	"github.com/silo-hpc/silo/internal/settings"
 )
 
@@ -30,6 +31,7 @@ type UI struct {
 	auth      *auth.Service
 	lib       *library.Service
 	settings  *settings.Service
+	keys      *pgpkeys.Service // the keyserver's keys: the account page lists and edits the user's
 	publicURL string
 	pages     map[string]pageTemplate
 	mux       *http.ServeMux
@@ -54,8 +56,8 @@ func (u *UI) WithSecrets(s SecretsSource) *UI {
 
 // New returns the web interface over the services. publicURL is the
 // server's external base URL ("" derives it from requests).
-func New(a *auth.Service, lib *library.Service, st *settings.Service, publicURL string) *UI {
-	u := &UI{auth: a, lib: lib, settings: st, publicURL: publicURL, mux: http.NewServeMux(),
+func New(a *auth.Service, lib *library.Service, st *settings.Service, keys *pgpkeys.Service, publicURL string) *UI {
+	u := &UI{auth: a, lib: lib, settings: st, keys: keys, publicURL: publicURL, mux: http.NewServeMux(),
 		origins: http.NewCrossOriginProtection()}
 	u.pages = parsePages()
 	u.routes()
@@ -68,12 +70,13 @@ func (u *UI) routes() {
 	u.handle("GET /{$}", u.home)
 	u.handle("GET /search", u.search)
 	u.authRoutes()
+	u.keyRoutes()
 	u.libraryRoutes()
 	u.adminRoutes()
 	u.handle("GET /api", u.apiPage)
 	u.handle("GET /api/{$}", u.apiPage)
 	u.mux.HandleFunc("GET /api/openapi.json", u.openAPI)
-	u.mux.Handle("/", u.page(u.notFound, false))
+	u.mux.Handle("/", u.page(u.notFound, 0))
 }
 
 // Register mounts the interface on the server's mux: "/" (every path no
