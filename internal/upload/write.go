@@ -116,13 +116,13 @@ func (s *Service) open(ctx context.Context, id, kind string) (*lease, meta.Uploa
 // crash between the two writes) cannot be trusted: the session ends.
 func (s *Service) writer(ctx context.Context, sess *Session) (blob.Writer, error) {
 	if sess.blobID == "" {
-		w, err := s.blobs.NewUpload(ctx, sess.Algorithm)
+		w, err := s.newBlobUpload(ctx, sess.Algorithm, sess.expect)
 		if err == nil {
 			sess.blobID = w.ID()
 		}
 		return w, err
 	}
-	w, err := s.blobs.ResumeUpload(ctx, sess.blobID)
+	w, err := s.blobs.ResumeUpload(ctx, sess.blobID, sess.blobState)
 	if apperr.Is(err, apperr.NotFound) {
 		return nil, Unknown()
 	}
@@ -132,6 +132,19 @@ func (s *Service) writer(ctx context.Context, sess *Session) (blob.Writer, error
 	if w.Size() != sess.Offset {
 		_ = w.Cancel(context.WithoutCancel(ctx))
 		return nil, apperr.New(apperr.Internal, "upload session out of step: %d bytes stored, %d recorded", w.Size(), sess.Offset)
+	}
+	return w, nil
+}
+
+// newBlobUpload starts a blob-store session, telling it the digest its
+// content is announced to have when one is known.
+func (s *Service) newBlobUpload(ctx context.Context, alg digest.Algorithm, expect digest.Digest) (blob.Writer, error) {
+	w, err := s.blobs.NewUpload(ctx, alg)
+	if err != nil {
+		return nil, err
+	}
+	if e, ok := w.(blob.Expecter); ok && expect != "" && expect.Algorithm() == alg && expect.Validate() == nil {
+		e.Expect(expect)
 	}
 	return w, nil
 }
@@ -184,11 +197,9 @@ func (s *Service) write(ctx context.Context, sess *Session, body io.Reader, leng
 	}
 	n, cerr := copyLimited(w, body, length, max)
 	// Close even after a failed copy: what reached the session stays.
-	if err := w.Close(); err != nil {
-		return n, errors.Join(cerr, err)
-	}
-	sess.Offset = w.Size()
-	return n, cerr
+	err = w.Close()
+	sess.Offset, sess.blobState = w.Size(), w.State()
+	return n, errors.Join(cerr, err)
 }
 
 // copyLimited copies body, which must bring exactly length bytes when
@@ -289,7 +300,7 @@ func (s *Service) Commit(ctx context.Context, c Commit) (blob.Info, Session, err
 	}
 	if _, err := copyLimited(w, c.Body, c.Length, -1); err != nil {
 		err = errors.Join(err, w.Close())
-		sess.Offset = w.Size()
+		sess.Offset, sess.blobState = w.Size(), w.State()
 		return blob.Info{}, sess, errors.Join(err, l.release(ctx, row, &sess))
 	}
 	info, err := w.Commit(ctx, c.Digest, c.Size)
@@ -318,7 +329,7 @@ func (s *Service) commitFresh(ctx context.Context, c Commit, row meta.Upload) (b
 	if err != nil {
 		return blob.Info{}, sess, err
 	}
-	w, err := s.blobs.NewUpload(ctx, sess.Algorithm)
+	w, err := s.newBlobUpload(ctx, sess.Algorithm, c.Digest)
 	if err != nil {
 		return blob.Info{}, sess, err
 	}
@@ -396,7 +407,7 @@ func (s *Service) Abort(ctx context.Context, id, kind string) error {
 func (s *Service) drop(ctx context.Context, row meta.Upload) error {
 	ctx = context.WithoutCancel(ctx)
 	if row.BlobUploadID != "" {
-		if err := s.blobs.AbortUpload(ctx, row.BlobUploadID); err != nil && !apperr.Is(err, apperr.NotFound) {
+		if err := s.blobs.AbortUpload(ctx, row.BlobUploadID, blobStateOf(row)); err != nil && !apperr.Is(err, apperr.NotFound) {
 			return err
 		}
 	}
@@ -409,7 +420,7 @@ func (s *Service) drop(ctx context.Context, row meta.Upload) error {
 // Put stores a whole blob sent in one request, with no session: what a
 // monolithic OCI POST and the Library v1 upload send.
 func (s *Service) Put(ctx context.Context, body io.Reader, length int64, d digest.Digest, size int64) (blob.Info, error) {
-	w, err := s.blobs.NewUpload(ctx, d.Algorithm())
+	w, err := s.newBlobUpload(ctx, d.Algorithm(), d)
 	if err != nil {
 		return blob.Info{}, err
 	}
