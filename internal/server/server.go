@@ -27,6 +27,7 @@ import (
 	"github.com/silo-hpc/silo/internal/logctx"
 	"github.com/silo-hpc/silo/internal/meta"
 	"github.com/silo-hpc/silo/internal/ociapi"
+	"github.com/silo-hpc/silo/internal/s3blob"
 	"github.com/silo-hpc/silo/internal/sqlmeta"
 )
 
@@ -59,12 +60,26 @@ func OpenStores(ctx context.Context, cfg config.Config) (meta.Store, blob.Store,
 			return nil, nil, fmt.Errorf("metadata database: %w", err)
 		}
 	}
-	bs, err := fsblob.New(cfg.BlobDir())
+	bs, err := openBlobs(cfg)
 	if err != nil {
 		ms.Close()
 		return nil, nil, fmt.Errorf("blob store: %w", err)
 	}
 	return ms, bs, nil
+}
+
+// openBlobs opens the blob store cfg.Storage selects.
+func openBlobs(cfg config.Config) (blob.Store, error) {
+	if cfg.Storage != config.StorageS3 {
+		return fsblob.New(cfg.BlobDir())
+	}
+	secret, err := cfg.S3.S3Secret()
+	if err != nil {
+		return nil, err
+	}
+	return s3blob.New(s3blob.Config{Endpoint: cfg.S3.Endpoint, Bucket: cfg.S3.Bucket, Region: cfg.S3.Region,
+		AccessKey: cfg.S3.AccessKey, SecretKey: secret, Prefix: cfg.S3.Prefix, PathStyle: cfg.S3.PathStyle,
+		PartSize: int64(cfg.S3.PartSize)})
 }
 
 func prepareDataDir(dir string) error {
