@@ -60,11 +60,17 @@ var (
 // Main runs the tests and then stops the shared server, if one started.
 func Main(m *testing.M) int {
 	code := m.Run()
+	StopShared()
+	return code
+}
+
+// StopShared stops the shared server, if one started (for a TestMain that
+// runs the tests through another package's Main).
+func StopShared() {
 	if shared != nil {
 		shared.stop()
 		os.RemoveAll(shared.dir)
 	}
-	return code
 }
 
 // Shared returns the test binary's server, starting it on first use.
