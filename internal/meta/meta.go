@@ -29,6 +29,8 @@ type Store interface {
 	Uploads
 	Library
 	OCI
+	BlobPins
+	BlobCollection
 	Transactor
 	// Ping checks the database is reachable.
 	Ping(ctx context.Context) error

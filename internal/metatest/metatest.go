@@ -29,6 +29,7 @@ func Run(t *testing.T, newStore NewStore) {
 	t.Run("concurrent-get-or-create", func(t *testing.T) { testGetOrCreate(t, newStore(t)) })
 	t.Run("library", func(t *testing.T) { testLibrary(t, newStore) })
 	t.Run("oci", func(t *testing.T) { testOCI(t, newStore) })
+	t.Run("blob-life", func(t *testing.T) { testBlobLife(t, newStore) })
 }
 
 func must(t *testing.T, err error) {

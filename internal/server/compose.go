@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/silo-hpc/silo/internal/access"
 	"github.com/silo-hpc/silo/internal/auth"
 	"github.com/silo-hpc/silo/internal/bearer"
@@ -16,6 +18,7 @@ import (
 	"github.com/silo-hpc/silo/internal/gc"
 	"github.com/silo-hpc/silo/internal/library"
 	"github.com/silo-hpc/silo/internal/meta"
+	"github.com/silo-hpc/silo/internal/oci"
 	"github.com/silo-hpc/silo/internal/registry"
 	"github.com/silo-hpc/silo/internal/upload"
 )
@@ -35,6 +38,10 @@ type Services struct {
 	Registry *registry.Service
 	Tokens   *bearer.Service
 	GC       *gc.Service
+	// Collector removes blobs nothing references; BlobGC runs it on the
+	// configured schedule.
+	Collector *gc.Collector
+	BlobGC    *gc.Service
 }
 
 // Open opens the stores cfg selects, loads (or creates) the token signing
@@ -69,6 +76,9 @@ func Compose(cfg config.Config, log *slog.Logger, ms meta.Store, bs blob.Store, 
 	s.Registry = registry.New(ms, bs, s.Uploads, s.Bridge, registry.Config{DefaultPrivate: cfg.Library.DefaultPrivate})
 	s.Tokens = bearer.New(s.Auth, s.Registry, bearer.Config{SigningKey: signingKey, TokenTTL: time.Duration(cfg.Auth.TokenTTL)})
 	s.GC = gc.New(log, gc.Job{Name: "upload sessions", Run: s.Uploads.Sweep})
+	s.Collector = gc.NewCollector(ms, bs, log, gc.CollectorConfig{Grace: time.Duration(cfg.GC.Grace),
+		Keep: []digest.Digest{oci.EmptyJSONDigest}})
+	s.BlobGC = gc.New(log, gc.Job{Name: "blobs", Run: s.Collector.Run})
 	return s
 }
 

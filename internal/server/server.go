@@ -109,6 +109,7 @@ func New(svc *Services) *Server {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s := &Server{Services: svc, metrics: newMetrics(reg)}
+	registerGCMetrics(reg, svc.Collector.Stats())
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", s.ready)
@@ -183,6 +184,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration
 		go s.servePprof(ctx)
 	}
 	go s.GC.Run(ctx, sweepEvery)
+	if every := time.Duration(s.Config.GC.Interval); every > 0 {
+		go s.BlobGC.Schedule(ctx, every)
+	}
 	go s.backfill(ctx)
 	select {
 	case err := <-errc:

@@ -57,6 +57,9 @@ type Store struct {
 	// GET), so each is parsed once per connection.
 	wstmts, rstmts *stmtCache
 	checkpoints    *checkpointer // SQLite only
+	// collectorLock is the file whose lock lets one garbage collector run
+	// at a time (SQLite only; PostgreSQL has an advisory lock).
+	collectorLock string
 }
 
 var _ meta.Store = (*Store)(nil)
@@ -96,6 +99,7 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 		rd.Close()
 		return nil, err
 	}
+	s.collectorLock = path + "-gc.lock"
 	cp, err := sql.Open("sqlite", base)
 	if err != nil {
 		s.Close()
@@ -305,7 +309,7 @@ func (s *Store) inTxOnce(ctx context.Context, db *sql.DB, opts *sql.TxOptions, f
 		err = mapErr(tx.Commit(), "committing transaction")
 	}()
 	return fn(&Store{db: s.db, rd: s.rd, q: tx, tx: tx, postgres: s.postgres, inTx: opts == nil, readOnly: opts != nil,
-		wstmts: s.wstmts, rstmts: s.rstmts})
+		wstmts: s.wstmts, rstmts: s.rstmts, collectorLock: s.collectorLock})
 }
 
 // Ping implements meta.Store.

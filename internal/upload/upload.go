@@ -34,6 +34,7 @@ import (
 // Store is what sessions need of the metadata store.
 type Store interface {
 	meta.Uploads
+	meta.BlobPins
 	meta.Transactor
 }
 
