@@ -40,6 +40,7 @@ type Store interface {
 	meta.LibraryTags
 	meta.SIFMetadata
 	meta.OCI
+	meta.Quotas
 	IsCollectionReader(ctx context.Context, collectionID, userID string) (bool, error)
 }
 

@@ -3,12 +3,12 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/silo-hpc/silo/internal/gc"
+	"github.com/silo-hpc/silo/internal/quota"
 	"github.com/silo-hpc/silo/internal/server"
 )
 
@@ -49,8 +49,8 @@ would be removed without removing anything.`,
 			if dryRun {
 				verb = "Would remove"
 			}
-			env.out.Infof("%s %d unreferenced blob(s), %s.", verb, r.Blobs+r.Resumed, humanBytes(r.Bytes))
-			env.out.Infof("%s %d stored blob(s) no record knew of, %s.", verb, r.Orphans, humanBytes(r.OrphanBytes))
+			env.out.Infof("%s %d unreferenced blob(s), %s.", verb, r.Blobs+r.Resumed, quota.Format(r.Bytes))
+			env.out.Infof("%s %d stored blob(s) no record knew of, %s.", verb, r.Orphans, quota.Format(r.OrphanBytes))
 			env.out.Infof("%s %d stale link(s) from repositories.", verb, r.Links)
 			env.out.Infof("Grace period %s; took %s.", r.Grace, r.Duration.Round(time.Millisecond))
 			return nil
@@ -60,18 +60,4 @@ would be removed without removing anything.`,
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	cmd.Flags().DurationVar(&grace, "grace", 0, "keep what was used within this long (default: gc.grace); shorter only when no push is under way")
 	return []*cobra.Command{cmd}
-}
-
-// humanBytes formats a size in binary units.
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

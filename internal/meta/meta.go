@@ -31,6 +31,7 @@ type Store interface {
 	OCI
 	BlobPins
 	BlobCollection
+	Quotas
 	Transactor
 	// Ping checks the database is reachable.
 	Ping(ctx context.Context) error

@@ -30,6 +30,7 @@ func Run(t *testing.T, newStore NewStore) {
 	t.Run("library", func(t *testing.T) { testLibrary(t, newStore) })
 	t.Run("oci", func(t *testing.T) { testOCI(t, newStore) })
 	t.Run("blob-life", func(t *testing.T) { testBlobLife(t, newStore) })
+	t.Run("quotas", func(t *testing.T) { testQuotas(t, newStore(t)) })
 }
 
 func must(t *testing.T, err error) {

@@ -19,6 +19,7 @@ import (
 	"github.com/silo-hpc/silo/internal/library"
 	"github.com/silo-hpc/silo/internal/meta"
 	"github.com/silo-hpc/silo/internal/oci"
+	"github.com/silo-hpc/silo/internal/quota"
 	"github.com/silo-hpc/silo/internal/registry"
 	"github.com/silo-hpc/silo/internal/upload"
 )
@@ -42,6 +43,9 @@ type Services struct {
 	// configured schedule.
 	Collector *gc.Collector
 	BlobGC    *gc.Service
+	// Quota sets and shows quotas by name (internal/quota holds the rule
+	// every push applies).
+	Quota *quota.Service
 }
 
 // Open opens the stores cfg selects, loads (or creates) the token signing
@@ -79,6 +83,7 @@ func Compose(cfg config.Config, log *slog.Logger, ms meta.Store, bs blob.Store, 
 	s.Collector = gc.NewCollector(ms, bs, log, gc.CollectorConfig{Grace: time.Duration(cfg.GC.Grace),
 		Keep: []digest.Digest{oci.EmptyJSONDigest}})
 	s.BlobGC = gc.New(log, gc.Job{Name: "blobs", Run: s.Collector.Run})
+	s.Quota = quota.NewService(ms, rules)
 	return s
 }
 

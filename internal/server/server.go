@@ -27,6 +27,7 @@ import (
 	"github.com/silo-hpc/silo/internal/logctx"
 	"github.com/silo-hpc/silo/internal/meta"
 	"github.com/silo-hpc/silo/internal/ociapi"
+	"github.com/silo-hpc/silo/internal/quotaapi"
 	"github.com/silo-hpc/silo/internal/s3blob"
 	"github.com/silo-hpc/silo/internal/sqlmeta"
 )
@@ -116,6 +117,7 @@ func New(svc *Services) *Server {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	libAPI := libraryapi.New(svc.Auth, svc.Library, svc.Tokens, svc.Config.PublicURL)
 	libAPI.Register(mux)
+	quotaapi.New(svc.Auth, svc.Quota).Register(mux)
 	mux.Handle("/v2/", v2Split{lib: libAPI, oci: ociapi.New(svc.Registry, svc.Tokens, svc.Config.PublicURL)})
 	s.handler = s.observe(mux)
 	return s

@@ -132,14 +132,44 @@ func (s *Store) ListCollectable(ctx context.Context, before time.Time, after str
 		after, cut, cut, limitOf(limit))
 }
 
+// MarkBlobDeleting claims a blob in a transaction that first locks its
+// row, then checks, in a statement of its own, that nothing refers to it.
+// On PostgreSQL the lock waits for any transaction that touched the row
+// (a push referencing the blob) to end, and the check's fresh snapshot
+// then sees what it committed: a single UPDATE would re-check only the
+// row itself after the wait, not the references (READ COMMITTED).
 func (s *Store) MarkBlobDeleting(ctx context.Context, digest string, before time.Time) (bool, error) {
 	cut := toDB(before)
-	res, err := s.exec(ctx, "blob", `UPDATE blobs SET state = 'deleting' WHERE digest = ? AND `+collectable, digest, cut, cut)
-	if err != nil {
-		return false, err
+	claimed := false
+	err := s.InTx(ctx, func(tx meta.Store) error {
+		t := tx.(*Store)
+		if err := t.lockRow(ctx, `SELECT 1 FROM blobs WHERE digest = ? FOR UPDATE`, digest); err != nil {
+			return err
+		}
+		res, err := t.exec(ctx, "blob", `UPDATE blobs SET state = 'deleting' WHERE digest = ? AND `+collectable, digest, cut, cut)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		claimed = n == 1
+		return mapErr(err, "blob")
+	})
+	return claimed, err
+}
+
+// lockRow runs a SELECT ... FOR UPDATE on PostgreSQL (SQLite runs one
+// write transaction at a time: there is nothing to wait for). A missing
+// row is not an error: the statement that follows finds nothing either.
+func (s *Store) lockRow(ctx context.Context, q string, args ...any) error {
+	if !s.postgres {
+		return nil
 	}
-	n, err := res.RowsAffected()
-	return n == 1, mapErr(err, "blob")
+	var one int
+	err := s.writeRow(ctx, q, args...).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	return mapErr(err, "lock")
 }
 
 func (s *Store) MarkBlobGone(ctx context.Context, digest string) error {
@@ -222,14 +252,26 @@ func (s *Store) StaleLinks(ctx context.Context, before time.Time, after meta.Lin
 		after.RepositoryID, after.RepositoryID, after.Digest, toDB(before), limitOf(limit))
 }
 
+// DropStaleLink locks the link, then deletes it if still stale, for the
+// reason MarkBlobDeleting does.
 func (s *Store) DropStaleLink(ctx context.Context, l meta.Link, before time.Time) (bool, error) {
-	res, err := s.exec(ctx, "link", `DELETE FROM repository_blobs WHERE repository_id = ? AND digest = ? AND `+
-		staleLink("repository_blobs"), l.RepositoryID, l.Digest, toDB(before))
-	if err != nil {
-		return false, err
-	}
-	n, err := res.RowsAffected()
-	return n == 1, mapErr(err, "link")
+	dropped := false
+	err := s.InTx(ctx, func(tx meta.Store) error {
+		t := tx.(*Store)
+		if err := t.lockRow(ctx, `SELECT 1 FROM repository_blobs WHERE repository_id = ? AND digest = ? FOR UPDATE`,
+			l.RepositoryID, l.Digest); err != nil {
+			return err
+		}
+		res, err := t.exec(ctx, "link", `DELETE FROM repository_blobs WHERE repository_id = ? AND digest = ? AND `+
+			staleLink("repository_blobs"), l.RepositoryID, l.Digest, toDB(before))
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		dropped = n == 1
+		return mapErr(err, "link")
+	})
+	return dropped, err
 }
 
 // LockCollector implements meta.BlobCollection: a session advisory lock
