@@ -36,9 +36,10 @@ type Config struct {
 	Auth     Auth    `yaml:"auth"`
 	// Storage selects the blob store: "fs" (files under DataDir) or "s3"
 	// (S3, for several replicas).
-	Storage string `yaml:"storage"`
-	S3      S3     `yaml:"s3"`
-	GC      GC     `yaml:"gc"`
+	Storage string  `yaml:"storage"`
+	S3      S3      `yaml:"s3"`
+	GC      GC      `yaml:"gc"`
+	Uploads Uploads `yaml:"uploads"`
 	// PprofAddr, when set, serves Go's profiling handlers (/debug/pprof/)
 	// on this separate address, for diagnosing a live server; keep it on
 	// loopback: it is not authenticated.
@@ -95,6 +96,7 @@ func Default() Config {
 		Storage: StorageFS,
 		S3:      S3{PartSize: 16 << 20},
 		GC:      GC{Interval: Duration(time.Hour), Grace: Duration(time.Hour)},
+		Uploads: Uploads{IdleTimeout: Duration(24 * time.Hour), Lease: Duration(2 * time.Minute)},
 	}
 }
 

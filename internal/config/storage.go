@@ -53,6 +53,15 @@ type GC struct {
 	Grace Duration `yaml:"grace"`
 }
 
+// Uploads tunes upload sessions (internal/upload).
+type Uploads struct {
+	// IdleTimeout ends a session no request touched for this long.
+	IdleTimeout Duration `yaml:"idle_timeout"`
+	// Lease is how long a replica that died mid-request keeps its
+	// session busy before another replica may continue it.
+	Lease Duration `yaml:"lease"`
+}
+
 // Bytes is a size that YAML and env decode from "16MiB", "1GiB", "5242880".
 type Bytes int64
 
@@ -115,6 +124,8 @@ var storageEnv = []envVar{
 	}},
 	{"SILO_GC_INTERVAL", duration(func(c *Config) *Duration { return &c.GC.Interval })},
 	{"SILO_GC_GRACE", duration(func(c *Config) *Duration { return &c.GC.Grace })},
+	{"SILO_UPLOAD_IDLE_TIMEOUT", duration(func(c *Config) *Duration { return &c.Uploads.IdleTimeout })},
+	{"SILO_UPLOAD_LEASE", duration(func(c *Config) *Duration { return &c.Uploads.Lease })},
 }
 
 var bucketRe = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
@@ -133,6 +144,12 @@ func (c *Config) validateStorage(bad func(string, ...any)) {
 	}
 	if time.Duration(c.GC.Grace) < time.Minute {
 		bad("gc.grace %s: must be at least 1m (a push must reference its blobs within it)", time.Duration(c.GC.Grace))
+	}
+	if time.Duration(c.Uploads.IdleTimeout) < time.Minute {
+		bad("uploads.idle_timeout %s: must be at least 1m", time.Duration(c.Uploads.IdleTimeout))
+	}
+	if l := time.Duration(c.Uploads.Lease); l < time.Second || l >= time.Duration(c.Uploads.IdleTimeout) {
+		bad("uploads.lease %s: must be at least 1s and shorter than uploads.idle_timeout", l)
 	}
 }
 

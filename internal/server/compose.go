@@ -74,7 +74,8 @@ func Compose(cfg config.Config, log *slog.Logger, ms meta.Store, bs blob.Store, 
 	rules := access.Checker{Policy: access.Policy{
 		UserCollections: cfg.Library.UserCollections, DefaultPrivate: cfg.Library.DefaultPrivate}}
 	s := &Services{Config: cfg, Log: log, Meta: ms, Blobs: bs, Auth: auth.New(ms)}
-	s.Uploads = upload.New(ms, bs, log, upload.Config{})
+	s.Uploads = upload.New(ms, bs, log, upload.Config{IdleTimeout: time.Duration(cfg.Uploads.IdleTimeout),
+		Lease: time.Duration(cfg.Uploads.Lease)})
 	s.Bridge = bridge.New(bs, rules)
 	s.Library = library.New(ms, bs, s.Bridge, s.Uploads, library.Options{})
 	s.Registry = registry.New(ms, bs, s.Uploads, s.Bridge, registry.Config{DefaultPrivate: cfg.Library.DefaultPrivate})

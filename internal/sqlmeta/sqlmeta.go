@@ -8,11 +8,14 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"net"
 	"sort"
 	"strconv"
 	"strings"
@@ -499,12 +502,31 @@ func mapErr(err error, what string) error {
 		return apperr.Wrap(apperr.Conflict, err, "%s: already exists", what)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return apperr.Wrap(apperr.Unavailable, err, "%s: interrupted", what)
+	case unreachable(err):
+		return apperr.Wrap(apperr.Unavailable, err, "database unavailable, retry later")
 	}
 	var ae *apperr.Error
 	if errors.As(err, &ae) {
 		return err
 	}
 	return apperr.Wrap(apperr.Internal, err, "%s", what)
+}
+
+// unreachable reports errors that mean the database cannot be reached
+// right now (down, restarting, the connection cut): a client gets a 503
+// and retries, and the pool reconnects once it is back.
+func unreachable(err error) bool {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		// Class 08: connection exceptions; 57P0x: shutting down,
+		// crashed, cannot connect now.
+		return strings.HasPrefix(pg.Code, "08") || strings.HasPrefix(pg.Code, "57P0")
+	}
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	return errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, driver.ErrBadConn) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, sql.ErrConnDone) ||
+		pgconn.SafeToRetry(err) || strings.Contains(err.Error(), "conn closed")
 }
 
 func isUniqueViolation(err error) bool {
