@@ -88,3 +88,11 @@ type Writer interface {
 type Expecter interface {
 	Expect(d digest.Digest)
 }
+
+// Located is an optional capability of a reader Store.Open returns: the
+// blob may be fetched straight from Location (an S3 URL presigned for a
+// public endpoint). Transports then redirect the client there instead of
+// streaming the bytes through the server.
+type Located interface {
+	Location() string
+}

@@ -41,6 +41,10 @@ type S3 struct {
 	// PartSize is the multipart part size: the memory one upload holds
 	// (twice this) and the largest blob (10,000 parts).
 	PartSize Bytes `yaml:"part_size"`
+	// PublicEndpoint, when set, is the service's URL as clients reach it:
+	// downloads are redirected to URLs presigned for it rather than
+	// streamed through Silo. Empty (the default): Silo streams.
+	PublicEndpoint string `yaml:"public_endpoint"`
 }
 
 // GC tunes the online garbage collector of blobs.
@@ -117,6 +121,7 @@ var storageEnv = []envVar{
 	{"SILO_S3_SECRET_KEY_FILE", str(func(c *Config) *string { return &c.S3.SecretKeyFile })},
 	{"SILO_S3_PATH_STYLE", boolean(func(c *Config) *bool { return &c.S3.PathStyle })},
 	{"SILO_S3_PREFIX", str(func(c *Config) *string { return &c.S3.Prefix })},
+	{"SILO_S3_PUBLIC_ENDPOINT", str(func(c *Config) *string { return &c.S3.PublicEndpoint })},
 	{"SILO_S3_PART_SIZE", func(c *Config, v string) error {
 		b, err := ParseBytes(v)
 		c.S3.PartSize = b
@@ -162,6 +167,12 @@ func (s *S3) validate(bad func(string, ...any)) {
 		bad("s3.endpoint %q: want http(s)://host[:port]", redact.URL(s.Endpoint))
 	case u.User != nil:
 		bad("s3.endpoint %q: put credentials in s3.access_key and s3.secret_key", redact.URL(s.Endpoint))
+	}
+	if s.PublicEndpoint != "" {
+		pu, err := url.Parse(s.PublicEndpoint)
+		if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" || pu.User != nil {
+			bad("s3.public_endpoint %q: want http(s)://host[:port], the address clients reach S3 at", redact.URL(s.PublicEndpoint))
+		}
 	}
 	if !bucketRe.MatchString(s.Bucket) {
 		bad("s3.bucket %q: want an S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)", s.Bucket)

@@ -24,6 +24,8 @@ import (
 	"github.com/opencontainers/go-digest"
 	"github.com/sylabs/scs-library-client/client"
 	"github.com/sylabs/sif/v2/pkg/sif"
+
+	"github.com/silo-hpc/silo/internal/config"
 )
 
 // makeSIF writes a SIF whose primary partition is size seeded
@@ -254,5 +256,57 @@ func TestConcurrentPushesOfOneTag(t *testing.T) {
 	}
 	if tagged[0] != tagged[1] {
 		t.Fatalf("the replicas disagree on the tag: %v", tagged)
+	}
+}
+
+// With s3.public_endpoint set, downloads are redirected to S3 (OCI 307,
+// Library 303) and both clients fetch the bytes from there.
+func TestPresignedDownloads(t *testing.T) {
+	c := newCluster(t, 1, func(cfg *config.Config) { cfg.S3.PublicEndpoint = cfg.S3.Endpoint })
+	r := c.replicas[0]
+	path := makeSIF(t, 1<<20, 5)
+	f, _ := os.Open(path)
+	defer f.Close()
+	if _, err := c.library(r.URL, "alice").UploadImage(context.Background(), f, "alice/rep/dl", "amd64", []string{"latest"}, "", nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c.pullSHA256(r.URL, "alice/rep/dl", "latest"), fileSHA256(t, path); got != want {
+		t.Fatalf("pulled %s, pushed %s", got, want)
+	}
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	req, _ := http.NewRequest("GET", r.URL+"/v1/imagefile/alice/rep/dl:latest?arch=amd64", nil)
+	req.Header.Set("Authorization", "Bearer "+c.tokens["alice"])
+	resp, err := noFollow.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), c.S3.Endpoint+"/") {
+		t.Fatalf("library download = %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	img, err := random.Image(1<<20, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(c.ref(r.Host, "alice/dl:v1"), img, c.ggcr("alice")...); err != nil {
+		t.Fatal(err)
+	}
+	got, err := remote.Image(c.ref(r.Host, "alice/dl:v1"), c.ggcr("alice")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := validate.Image(got); err != nil {
+		t.Fatalf("an image pulled through redirects: %v", err)
+	}
+	layers, _ := got.Layers()
+	ld, _ := layers[0].Digest()
+	req, _ = http.NewRequest("GET", r.URL+"/v2/alice/dl/blobs/"+ld.String(), nil)
+	req.SetBasicAuth("alice", c.tokens["alice"])
+	if resp, err = noFollow.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTemporaryRedirect || !strings.HasPrefix(resp.Header.Get("Location"), c.S3.Endpoint+"/") {
+		t.Fatalf("OCI blob GET = %d to %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }

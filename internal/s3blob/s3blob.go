@@ -31,6 +31,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -75,6 +76,12 @@ type Config struct {
 	PartSize int64
 	// MaxRetries bounds attempts per request (default 5).
 	MaxRetries int
+	// PublicEndpoint, when set, is the service's URL as clients reach it:
+	// downloads are then redirected to URLs presigned for it instead of
+	// streamed through the server. Never the internal endpoint by
+	// default: sregistry's most common failure was presigned URLs naming
+	// a host only the server could reach.
+	PublicEndpoint string
 	// Transport overrides the HTTP transport (tests inject faults).
 	Transport http.RoundTripper
 }
@@ -82,6 +89,7 @@ type Config struct {
 // Store is a blob.Store in an S3 bucket.
 type Store struct {
 	client   *minio.Client
+	public   *minio.Client // presigns downloads; nil when not configured
 	core     minio.Core
 	bucket   string
 	prefix   string
@@ -126,6 +134,18 @@ func New(cfg Config) (*Store, error) {
 	}
 	s := &Store{client: client, core: minio.Core{Client: client}, bucket: cfg.Bucket,
 		prefix: cfg.Prefix, partSize: cfg.PartSize}
+	if cfg.PublicEndpoint != "" {
+		pu, err := url.Parse(cfg.PublicEndpoint)
+		if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+			return nil, apperr.New(apperr.Invalid, "s3 public endpoint %q: want http(s)://host[:port]", cfg.PublicEndpoint)
+		}
+		// Presigning is computed here, with the region given: it sends
+		// nothing to the public endpoint.
+		if s.public, err = minio.New(pu.Host, &minio.Options{Creds: creds, Secure: pu.Scheme == "https",
+			Region: cfg.Region, BucketLookup: lookup}); err != nil {
+			return nil, apperr.Wrap(apperr.Invalid, err, "s3 public endpoint %q", cfg.PublicEndpoint)
+		}
+	}
 	s.buffers.New = func() any { b := make([]byte, 0, s.partSize); return &b }
 	return s, nil
 }
@@ -205,8 +225,28 @@ func (s *Store) Open(ctx context.Context, d digest.Digest) (io.ReadSeekCloser, b
 	if err != nil {
 		return nil, info, err
 	}
-	return &reader{ctx: ctx, s: s, key: s.blobKey(d), size: info.Size}, info, nil
+	r := &reader{ctx: ctx, s: s, key: s.blobKey(d), size: info.Size}
+	if s.public == nil {
+		return r, info, nil
+	}
+	u, err := s.public.PresignedGetObject(ctx, s.bucket, r.key, presignExpiry, nil)
+	if err != nil {
+		return nil, info, mapErr(err, "presign %s", d)
+	}
+	return &located{reader: r, url: u.String()}, info, nil
 }
+
+// presignExpiry is how long a download URL works: a client that resumes
+// later asks the server again and gets a new one.
+const presignExpiry = time.Hour
+
+// located is a reader whose blob may be fetched from a presigned URL.
+type located struct {
+	*reader
+	url string
+}
+
+func (l *located) Location() string { return l.url }
 
 // Delete removes a committed blob; a missing one is NotFound (S3 itself
 // deletes missing keys without complaint, so it is looked up first).

@@ -218,3 +218,40 @@ func TestUnavailable(t *testing.T) {
 		t.Fatalf("a blob stored before the outage: %v", err)
 	}
 }
+
+// With a public endpoint, a blob opens with a URL presigned for it, which
+// fetches the blob without the server.
+func TestPresignedLocation(t *testing.T) {
+	srv := s3test.Shared(t)
+	s := newStore(t, srv, srv.Bucket(t), func(c *Config) { c.PublicEndpoint = srv.Endpoint })
+	data := []byte("fetched straight from S3")
+	w, _ := s.NewUpload(t.Context(), "")
+	w.Write(data)
+	d := digest.FromBytes(data)
+	if _, err := w.Commit(t.Context(), d, -1); err != nil {
+		t.Fatal(err)
+	}
+	rc, _, err := s.Open(t.Context(), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	loc, ok := rc.(blob.Located)
+	if !ok || !strings.HasPrefix(loc.Location(), srv.Endpoint+"/") {
+		t.Fatalf("reader %T: no location on %s", rc, srv.Endpoint)
+	}
+	resp, err := http.Get(loc.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if got := mustRead(t, resp.Body); resp.StatusCode != http.StatusOK || string(got) != string(data) {
+		t.Fatalf("GET presigned = %d %q", resp.StatusCode, got)
+	}
+	plain := newStore(t, srv, s.bucket, func(c *Config) { c.Prefix = s.prefix })
+	rc2, _, _ := plain.Open(t.Context(), d)
+	defer rc2.Close()
+	if _, ok := rc2.(blob.Located); ok {
+		t.Fatal("a store without a public endpoint offers a location")
+	}
+}

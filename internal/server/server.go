@@ -80,7 +80,7 @@ func openBlobs(cfg config.Config) (blob.Store, error) {
 	}
 	return s3blob.New(s3blob.Config{Endpoint: cfg.S3.Endpoint, Bucket: cfg.S3.Bucket, Region: cfg.S3.Region,
 		AccessKey: cfg.S3.AccessKey, SecretKey: secret, Prefix: cfg.S3.Prefix, PathStyle: cfg.S3.PathStyle,
-		PartSize: int64(cfg.S3.PartSize)})
+		PartSize: int64(cfg.S3.PartSize), PublicEndpoint: cfg.S3.PublicEndpoint})
 }
 
 func prepareDataDir(dir string) error {
