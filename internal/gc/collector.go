@@ -115,7 +115,7 @@ func (c *Collector) Collect(ctx context.Context, o Options) (Report, error) {
 	defer unlock()
 	start := c.cfg.Now()
 	cutoff := start.Add(-r.Grace)
-	steps := []func(context.Context, time.Time, *Report) error{c.resume, c.links, c.unreferenced, c.orphans}
+	steps := []func(context.Context, time.Time, *Report) error{c.resume, c.links, c.unreferenced, c.orphans, c.tombstones}
 	for _, step := range steps {
 		if err = step(ctx, cutoff, &r); err != nil {
 			break
@@ -250,6 +250,19 @@ func (c *Collector) collect(ctx context.Context, rec meta.BlobRecord, cutoff tim
 	r.Blobs++
 	r.Bytes += n
 	return nil
+}
+
+// tombstoneAge is how long a collected blob's tombstone is kept: far
+// longer than any upload takes between its pin and its confirmation.
+const tombstoneAge = 7 * 24 * time.Hour
+
+// tombstones deletes old tombstones, so they do not pile up.
+func (c *Collector) tombstones(ctx context.Context, cutoff time.Time, r *Report) error {
+	if r.DryRun {
+		return nil
+	}
+	_, err := c.meta.PurgeTombstones(ctx, cutoff.Add(-tombstoneAge))
+	return err
 }
 
 // orphans removes stored blobs older than the grace period that no row

@@ -70,6 +70,10 @@ type BlobCollection interface {
 	StaleLinks(ctx context.Context, before time.Time, after Link, limit int) ([]Link, error)
 	// DropStaleLink removes a link if it is still stale.
 	DropStaleLink(ctx context.Context, l Link, before time.Time) (bool, error)
+	// PurgeTombstones deletes tombstones untouched since before: only an
+	// upload (PinBlob) brings a collected blob back, so an old tombstone
+	// has nothing left to guard.
+	PurgeTombstones(ctx context.Context, before time.Time) (int, error)
 	// LockCollector takes the lock that lets one collector run at a time
 	// across every replica; ok is false when another holds it.
 	LockCollector(ctx context.Context) (unlock func(), ok bool, err error)

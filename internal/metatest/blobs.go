@@ -166,13 +166,24 @@ func testClaims(t *testing.T, s meta.Store) {
 	must(t, err)
 	must(t, s.PutBlob(ctx, orphan, 7))
 	// A tombstone whose bytes turn up again is an orphan too.
-	_, future := cutoffs()
-	if ok, _ := s.MarkBlobDeleting(ctx, orphan, future); !ok {
+	_, soon := cutoffs()
+	if ok, _ := s.MarkBlobDeleting(ctx, orphan, soon); !ok {
 		t.Fatal("not claimed")
 	}
 	must(t, s.MarkBlobGone(ctx, orphan))
 	if ok, err := s.ClaimOrphan(ctx, orphan, 7); err != nil || !ok {
 		t.Fatalf("ClaimOrphan of a tombstone = %v, %v", ok, err)
+	}
+	must(t, s.MarkBlobGone(ctx, orphan))
+	past, future := cutoffs()
+	if n, err := s.PurgeTombstones(ctx, past); err != nil || n != 0 {
+		t.Fatalf("PurgeTombstones(past) = %d, %v", n, err)
+	}
+	if n, err := s.PurgeTombstones(ctx, future); err != nil || n != 1 {
+		t.Fatalf("PurgeTombstones(future) = %d, %v", n, err)
+	}
+	if states, _ := s.BlobStates(ctx, []string{orphan, live}); len(states) != 1 {
+		t.Fatalf("after purging tombstones: %v", states)
 	}
 }
 

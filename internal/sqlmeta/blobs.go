@@ -190,6 +190,15 @@ func (s *Store) ListDeletingBlobs(ctx context.Context) ([]meta.BlobRecord, error
 	return queryAll(ctx, s, "blobs", scanBlob, `SELECT digest, size, created_at FROM blobs WHERE state = 'deleting' ORDER BY digest`)
 }
 
+func (s *Store) PurgeTombstones(ctx context.Context, before time.Time) (int, error) {
+	res, err := s.exec(ctx, "blobs", `DELETE FROM blobs WHERE state = 'gone' AND touched_at < ?`, toDB(before))
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), mapErr(err, "blobs")
+}
+
 // statesBatch is the number of digests one BlobStates query asks about:
 // shorter lists are padded, so the statement has one shape.
 const statesBatch = 500
