@@ -22,6 +22,7 @@ import (
 	"regexp"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/silo-hpc/silo/internal/access"
 	"github.com/silo-hpc/silo/internal/apperr"
@@ -42,6 +43,10 @@ type Store interface {
 	meta.OCI
 	meta.Quotas
 	IsCollectionReader(ctx context.Context, collectionID, userID string) (bool, error)
+	// Signatures (signatures.go).
+	GetSignaturePolicy(ctx context.Context, collectionID string) (meta.SignaturePolicy, error)
+	RecordSIFSigners(ctx context.Context, digest string, fingerprints []string, generation int64, at time.Time) error
+	GetSettings(ctx context.Context) (map[string]string, error)
 }
 
 // Bridge holds the rules and the OCI mirror of library containers.
@@ -51,6 +56,7 @@ type Bridge struct {
 	// emptyJSON is set once the {} config blob of SIF artifacts is known
 	// to be in the blob store.
 	emptyJSON atomic.Bool
+	keys      KeySource // nil: no keys, every signature unknown
 }
 
 // New returns the bridge.
@@ -59,8 +65,21 @@ func New(bs blob.Store, ac access.Checker) *Bridge {
 }
 
 // Access returns the rules the bridge applies (for services that ask the
-// same questions about other things).
+// same questions about other things), with the configuration's policy.
 func (b *Bridge) Access() access.Checker { return b.access }
+
+// Rules returns the rules with the policy as it is now: the
+// configuration's, under the settings an administrator stored (read in
+// the caller's transaction, so every replica agrees at once). The policy
+// is read only where it decides (creating entities, collections and
+// repositories).
+func (b *Bridge) Rules(ctx context.Context, st Store) (access.Checker, error) {
+	stored, err := st.GetSettings(ctx)
+	if err != nil {
+		return b.access, err
+	}
+	return access.Checker{Policy: b.access.Policy.With(stored)}, nil
+}
 
 // Ref is a resolved library container path.
 type Ref struct {

@@ -15,6 +15,9 @@ import (
 // with what its SIF header says (read before the transaction), and gives
 // it its OCI manifest the first time.
 func (b *Bridge) MarkUploaded(ctx context.Context, tx Store, ref Ref, img meta.Image, size int64, sif SIF) (meta.Image, error) {
+	if err := b.CheckSignaturePolicy(ctx, tx, ref, sif.Meta); err != nil {
+		return img, err
+	}
 	was := img.Uploaded
 	img.Uploaded, img.Size = true, size
 	if img.Arch == "" {
@@ -37,6 +40,9 @@ func (b *Bridge) MarkUploaded(ctx context.Context, tx Store, ref Ref, img meta.I
 // CopyImage makes img (new, in ref's container) a complete copy of src,
 // an uploaded image with the same content the caller may read.
 func (b *Bridge) CopyImage(ctx context.Context, tx Store, ref Ref, img meta.Image, src meta.Image) (meta.Image, error) {
+	if err := b.CheckSignaturePolicy(ctx, tx, ref, MetaOf(src)); err != nil {
+		return img, err
+	}
 	img.Uploaded, img.Size, img.Arch, img.Metadata = true, src.Size, src.Arch, src.Metadata
 	if err := tx.CreateImage(ctx, &img); err != nil {
 		return img, err

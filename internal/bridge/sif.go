@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -16,8 +17,9 @@ import (
 )
 
 // InspectorVersion is the version of what Inspect stores; raising it makes
-// the server inspect stored images again (Library.Backfill).
-const InspectorVersion = 1
+// the server inspect stored images again (Library.Backfill). Version 2
+// verifies signatures against the keys Silo holds.
+const InspectorVersion = 2
 
 // SIF is what the library keeps of a SIF image, read from its blob before
 // the transaction that records it (no blob I/O happens inside one).
@@ -32,6 +34,9 @@ type SIF struct {
 	// SIF was not inspected (an image tagged from an index entry keeps the
 	// inspection its upload stored).
 	Inspection []byte
+	// Generation is the keyring generation its signatures were checked
+	// with (RecordSigners).
+	Generation int64
 }
 
 // ImageMeta is what images.metadata holds.
@@ -40,6 +45,17 @@ type ImageMeta struct {
 	Signed       bool     `json:"signed,omitempty"`
 	Encrypted    bool     `json:"encrypted,omitempty"`
 	Fingerprints []string `json:"fingerprints,omitempty"`
+	// Verified and Signatures are the check of the signatures against the
+	// keys Silo holds, at CheckedAt (signatures.go).
+	Verified   bool             `json:"verified,omitempty"`
+	Signatures []SignatureCheck `json:"signatures,omitempty"`
+	CheckedAt  time.Time        `json:"checkedAt,omitzero"`
+}
+
+// JSON is m as images.metadata holds it.
+func (m ImageMeta) JSON() string {
+	b, _ := json.Marshal(m)
+	return string(b)
 }
 
 // MetaOf decodes an image's metadata; bad JSON reads as empty.
@@ -74,7 +90,17 @@ func (b *Bridge) Inspect(ctx context.Context, d digest.Digest) (SIF, error) {
 	if len(in.Warnings) > 0 {
 		logctx.From(ctx).Info("SIF inspected with warnings", "digest", d, "warnings", in.Warnings)
 	}
-	return sifOf(in)
+	s, err := sifOf(in)
+	if err != nil || !s.Meta.Signed {
+		return s, err
+	}
+	v, err := b.verify(ctx, ra, info.Size, s.Meta.Fingerprints)
+	if err != nil {
+		return SIF{}, err
+	}
+	s.Meta.apply(v)
+	s.Generation = v.Generation
+	return s, nil
 }
 
 // sifOf derives what the library keeps from an inspection.
@@ -123,6 +149,9 @@ func storeInspection(ctx context.Context, tx Store, img meta.Image, sif SIF) err
 		if err := tx.PutInspection(ctx, &in); err != nil {
 			return err
 		}
+	}
+	if err := RecordSigners(ctx, tx, img.Digest, sif); err != nil {
+		return err
 	}
 	if sif.Labels != nil {
 		return tx.SetLabels(ctx, img.ID, sif.Labels)

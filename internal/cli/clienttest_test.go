@@ -50,6 +50,7 @@ func (r siloRun) expectFatal(t *testing.T, prefix string) {
 var clientEnv = []string{
 	"SILO_CONFIGDIR", "SILO_AUTHFILE", "SILO_LOGIN_USERNAME", "SILO_LOGIN_PASSWORD",
 	"SILO_DOCKER_USERNAME", "SILO_DOCKER_PASSWORD", "DOCKER_USERNAME", "DOCKER_PASSWORD", "DOCKER_CONFIG",
+	envConcurrency, envPartSize,
 }
 
 // isolate gives the test its own HOME and SILO_CONFIGDIR (a directory that

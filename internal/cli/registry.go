@@ -354,25 +354,6 @@ func promptSecret(out *Out, prompt string) (string, error) {
 // readStdinLine reads one line a byte at a time, so what follows stays unread
 // for the next question (a buffered reader would swallow it).
 func readStdinLine(r io.Reader) (string, error) {
-	if r == nil {
-		return "", nil
-	}
-	var line []byte
-	b := make([]byte, 1)
-	for {
-		n, err := r.Read(b)
-		if n == 1 {
-			if b[0] == '\n' {
-				break
-			}
-			line = append(line, b[0])
-		}
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return "", err
-		}
-	}
-	return strings.TrimSuffix(string(line), "\r"), nil
+	line, _, err := readAnswer(r)
+	return strings.TrimSuffix(line, "\r"), err
 }

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -40,6 +41,8 @@ type Config struct {
 	S3      S3      `yaml:"s3"`
 	GC      GC      `yaml:"gc"`
 	Uploads Uploads `yaml:"uploads"`
+	// SRegistry configures Singularity Registry Server's API.
+	SRegistry SRegistry `yaml:"sregistry"`
 	// PprofAddr, when set, serves Go's profiling handlers (/debug/pprof/)
 	// on this separate address, for diagnosing a live server; keep it on
 	// loopback: it is not authenticated.
@@ -60,6 +63,15 @@ type Library struct {
 	// UserCollections lets ordinary users create collections in their own
 	// entity; managers and admins may always create them anywhere.
 	UserCollections bool `yaml:"user_collections"`
+}
+
+// SRegistry configures the Singularity Registry Server API
+// (docs/sregistry.md).
+type SRegistry struct {
+	// DefaultEntity, when set, is the entity of every bare sregistry name
+	// (/api/container/<collection>/...); when empty, a bare name is the
+	// one collection of that name the caller may see.
+	DefaultEntity string `yaml:"default_entity"`
 }
 
 // Auth configures registry tokens.
@@ -150,6 +162,7 @@ var envVars = []envVar{
 	{"SILO_USER_COLLECTIONS", boolean(func(c *Config) *bool { return &c.Library.UserCollections })},
 	{"SILO_SIGNING_KEY_FILE", str(func(c *Config) *string { return &c.Auth.SigningKeyFile })},
 	{"SILO_PPROF_ADDR", str(func(c *Config) *string { return &c.PprofAddr })},
+	{"SILO_SREGISTRY_DEFAULT_ENTITY", str(func(c *Config) *string { return &c.SRegistry.DefaultEntity })},
 	{"SILO_TOKEN_TTL", func(c *Config, v string) error {
 		d, err := time.ParseDuration(v)
 		if err != nil {
@@ -243,12 +256,19 @@ func (c *Config) Validate() error {
 	if c.Log.Format != "text" && c.Log.Format != "json" {
 		bad("log.format %q: want text or json", c.Log.Format)
 	}
+	if e := c.SRegistry.DefaultEntity; e != "" && !entityNameRe.MatchString(e) {
+		bad("sregistry.default_entity %q: want an entity name (lowercase letters and digits, single . _ - separators)", e)
+	}
 	if time.Duration(c.Auth.TokenTTL) < time.Minute {
 		bad("auth.token_ttl %s: must be at least 1m (clients clamp shorter tokens)", time.Duration(c.Auth.TokenTTL))
 	}
 	c.validateStorage(bad)
 	return errors.Join(errs...)
 }
+
+// entityNameRe is the library's rule for entity names (bridge.CheckName),
+// which configuration, a leaf, cannot import.
+var entityNameRe = regexp.MustCompile(`^[a-z0-9]+(?:[._-][a-z0-9]+)*$`)
 
 // IsPostgres reports whether a database setting selects PostgreSQL.
 func IsPostgres(dsn string) bool {

@@ -25,11 +25,12 @@ func TestFileEnvPrecedence(t *testing.T) {
 	if err := c.LoadFile(path); err != nil {
 		t.Fatal(err)
 	}
-	env := map[string]string{"SILO_ADDR": "127.0.0.1:9001", "SILO_USER_COLLECTIONS": "false"}
+	env := map[string]string{"SILO_ADDR": "127.0.0.1:9001", "SILO_USER_COLLECTIONS": "false", "SILO_SREGISTRY_DEFAULT_ENTITY": "lab"}
 	if err := c.ApplyEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
 		t.Fatal(err)
 	}
-	if c.Addr != "127.0.0.1:9001" || !c.Library.DefaultPrivate || c.Library.UserCollections || time.Duration(c.Auth.TokenTTL) != 5*time.Minute {
+	if c.Addr != "127.0.0.1:9001" || !c.Library.DefaultPrivate || c.Library.UserCollections || time.Duration(c.Auth.TokenTTL) != 5*time.Minute ||
+		c.SRegistry.DefaultEntity != "lab" || c.Validate() != nil {
 		t.Fatalf("%+v", c)
 	}
 }
@@ -48,8 +49,9 @@ func TestStrictAndAllProblems(t *testing.T) {
 	}
 	c = Default()
 	c.Addr, c.PublicURL, c.Log.Format, c.TLSCert = "bad", "http://", "xml", "/no/cert"
+	c.SRegistry.DefaultEntity = "Not/An/Entity"
 	err := c.Validate()
-	for _, want := range []string{"addr", "public_url", "log.format", "tls_cert and tls_key"} {
+	for _, want := range []string{"addr", "public_url", "log.format", "tls_cert and tls_key", "sregistry.default_entity"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("missing %q in %v", want, err)
 		}

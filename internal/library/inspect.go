@@ -54,19 +54,22 @@ func (s *Service) InspectImage(ctx context.Context, p auth.Principal, ref, arch 
 
 // LabelQuery is GET /v1/labels's query.
 type LabelQuery struct {
-	Key, Value    string
-	Limit, Offset int
+	Key, Value string
+	// Page (from 1) and Limit (1 to SearchLimit), as the search's; zero
+	// means the first page of SearchLimit.
+	Page, Limit int
 }
 
 // ListLabels answers GET /v1/labels: labels, filtered by key and value,
 // with the containers whose images carry them; what the caller may not
 // read is left out.
 func (s *Service) ListLabels(ctx context.Context, p auth.Principal, q LabelQuery) ([]meta.LabelRow, error) {
-	if q.Limit <= 0 || q.Limit > SearchLimit {
-		q.Limit = SearchLimit
+	limit, offset, err := pageOf(q.Page, q.Limit)
+	if err != nil {
+		return nil, err
 	}
 	return s.meta.ListLabels(ctx, meta.LabelQuery{Key: q.Key, Value: q.Value, Viewer: viewerOf(p),
-		Limit: q.Limit, Offset: q.Offset})
+		Limit: limit, Offset: offset})
 }
 
 // backfillBatch is how many digests one round of the backfill inspects.
@@ -138,6 +141,9 @@ func (s *Service) reinspect(ctx context.Context, d string) error {
 		}
 		if !sif.Meta.SIF {
 			return nil
+		}
+		if err := bridge.RecordSigners(ctx, tx, d, sif); err != nil {
+			return err
 		}
 		imgs, err := tx.ListImagesByDigest(ctx, d)
 		if err != nil {

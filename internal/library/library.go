@@ -23,7 +23,13 @@ import (
 type Store interface {
 	bridge.Store
 	meta.LibrarySearch
+	meta.LibraryRecent
+	grantStore
 	GetUser(ctx context.Context, id string) (meta.User, error)
+	// Signature policies and re-verification (signatures.go, verify.go).
+	meta.SignaturePolicies
+	meta.SIFSigners
+	GetPGPKey(ctx context.Context, fingerprint string) (meta.PGPKey, error)
 	meta.Transactor
 }
 

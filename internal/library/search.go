@@ -16,6 +16,9 @@ type SearchQuery struct {
 	Value  string
 	Arches []string // empty: any architecture
 	Signed bool     // only signed images
+	// Label is "KEY" or "KEY=VALUE": only images carrying that label (a
+	// Silo addition). With a label, Value may be empty.
+	Label string
 	// Page (from 1) and Limit (1 to SearchLimit) page each kind of
 	// result; zero means the first page of SearchLimit.
 	Page, Limit int
@@ -43,6 +46,8 @@ const (
 	// maxSearchArches bounds the arch list (each one is a parameter of
 	// the image query).
 	maxSearchArches = 32
+	// maxLabelFilter bounds a label filter.
+	maxLabelFilter = 4096
 )
 
 // Search answers GET /v1/search. The store leaves out private
@@ -51,6 +56,11 @@ func (s *Service) Search(ctx context.Context, p auth.Principal, q SearchQuery) (
 	var res SearchResult
 	mq, err := searchQuery(p, q)
 	if err != nil {
+		return res, err
+	}
+	if mq.Text == "" {
+		// A search by label alone finds images only.
+		res.Images, err = s.searchImages(ctx, mq)
 		return res, err
 	}
 	// Plain reads, not s.meta.InTx: on SQLite every transaction takes the
@@ -65,13 +75,19 @@ func (s *Service) Search(ctx context.Context, p auth.Principal, q SearchQuery) (
 	if res.Containers, err = s.meta.SearchContainers(ctx, mq); err != nil {
 		return res, err
 	}
+	res.Images, err = s.searchImages(ctx, mq)
+	return res, err
+}
+
+func (s *Service) searchImages(ctx context.Context, mq meta.SearchQuery) ([]ImageInfo, error) {
 	hits, err := s.meta.SearchImages(ctx, mq)
+	var out []ImageInfo
 	for _, h := range hits {
-		res.Images = append(res.Images, ImageInfo{
+		out = append(out, ImageInfo{
 			Ref:   Ref{Entity: h.Entity, Collection: h.Collection, Container: h.Container},
 			Image: h.Image, Tags: h.Tags})
 	}
-	return res, err
+	return out, err
 }
 
 // searchQuery checks q and turns it into the store's query for p.
@@ -80,9 +96,14 @@ func searchQuery(p auth.Principal, q SearchQuery) (meta.SearchQuery, error) {
 		Text:   strings.TrimSpace(q.Value),
 		Viewer: meta.Viewer{UserID: p.UserID, Admin: p.IsAdmin()},
 		Signed: q.Signed,
-		Limit:  SearchLimit,
 	}
-	if utf8.RuneCountInString(mq.Text) < minSearchValue {
+	if q.Label != "" {
+		mq.LabelKey, mq.LabelValue, _ = strings.Cut(q.Label, "=")
+		if mq.LabelKey == "" || len(q.Label) > maxLabelFilter {
+			return mq, apperr.New(apperr.Invalid, "label must be KEY or KEY=VALUE (at most %d bytes)", maxLabelFilter)
+		}
+	}
+	if n := utf8.RuneCountInString(mq.Text); n < minSearchValue && (n > 0 || mq.LabelKey == "") {
 		return mq, apperr.New(apperr.Invalid, "search value must be at least %d characters", minSearchValue)
 	}
 	if len(q.Arches) > maxSearchArches {
@@ -98,15 +119,22 @@ func searchQuery(p auth.Principal, q SearchQuery) (meta.SearchQuery, error) {
 			mq.Arches = append(mq.Arches, a)
 		}
 	}
-	if q.Limit < 0 || q.Limit > SearchLimit {
-		return mq, apperr.New(apperr.Invalid, "limit must be between 1 and %d", SearchLimit)
+	var err error
+	mq.Limit, mq.Offset, err = pageOf(q.Page, q.Limit)
+	return mq, err
+}
+
+// pageOf checks a page (from 1) and limit (1 to SearchLimit), zero
+// meaning the first and SearchLimit, and returns the limit and offset.
+func pageOf(page, limit int) (int, int, error) {
+	if limit < 0 || limit > SearchLimit {
+		return 0, 0, apperr.New(apperr.Invalid, "limit must be between 1 and %d", SearchLimit)
 	}
-	if q.Page < 0 || q.Page > MaxSearchPage {
-		return mq, apperr.New(apperr.Invalid, "page must be between 1 and %d", MaxSearchPage)
+	if page < 0 || page > MaxSearchPage {
+		return 0, 0, apperr.New(apperr.Invalid, "page must be between 1 and %d", MaxSearchPage)
 	}
-	if q.Limit > 0 {
-		mq.Limit = q.Limit
+	if limit == 0 {
+		limit = SearchLimit
 	}
-	mq.Offset = max(q.Page-1, 0) * mq.Limit
-	return mq, nil
+	return limit, max(page-1, 0) * limit, nil
 }

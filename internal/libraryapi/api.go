@@ -60,6 +60,14 @@ func New(authSvc *auth.Service, lib *library.Service, tokens TokenIssuer, public
 		// Silo additions (docs/library-api.md, "SIF metadata").
 		{"GET", "/v1/inspect/{ref...}", false, a.inspect},
 		{"GET", "/v1/labels", false, a.labels},
+		{"GET", "/v1/containers", false, a.listContainers},
+		// Silo additions: signature policies (docs/keyserver.md).
+		{"GET", "/v1/signature-policies/{id}", false, a.getSignaturePolicy},
+		{"PUT", "/v1/signature-policies/{id}", true, a.putSignaturePolicy},
+		{"DELETE", "/v1/signature-policies/{id}", true, a.deleteSignaturePolicy},
+		{"DELETE", "/v1/containers/{id}", true, a.deleteContainer},
+		{"DELETE", "/v1/collections/{id}", true, a.deleteCollection},
+		{"DELETE", "/v1/tags/{id}", true, a.deleteTag},
 		{"GET", "/v1/imagefile/{ref...}", false, a.download},
 		{"POST", "/v1/imagefile/{id}", true, a.uploadV1},
 		{"POST", "/v2/imagefile/{id}", true, a.startUpload},

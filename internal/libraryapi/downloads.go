@@ -2,6 +2,7 @@ package libraryapi
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/silo-hpc/silo/internal/blob"
 )
@@ -18,7 +19,7 @@ func (a *API) download(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	f, img, err := a.lib.OpenImageFile(r.Context(), p, r.PathValue("ref"), archParam(r))
+	f, img, err := a.lib.OpenDownload(r.Context(), p, r.PathValue("ref"), archParam(r), startsDownload(r))
 	if err != nil {
 		return err
 	}
@@ -32,4 +33,13 @@ func (a *API) download(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Docker-Content-Digest", img.Digest)
 	http.ServeContent(w, r, "", img.UpdatedAt, f)
 	return nil
+}
+
+// startsDownload says a request starts a download, for the download
+// count: a GET of the whole file or of a range from its first byte
+// (scs-library-client's concurrent download asks for several ranges, one
+// of them from 0; a resumed download starts later). HEAD does not count.
+func startsDownload(r *http.Request) bool {
+	rg := r.Header.Get("Range")
+	return r.Method == http.MethodGet && (rg == "" || strings.HasPrefix(rg, "bytes=0-"))
 }

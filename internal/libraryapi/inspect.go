@@ -2,9 +2,7 @@ package libraryapi
 
 import (
 	"net/http"
-	"strconv"
 
-	"github.com/silo-hpc/silo/internal/apperr"
 	"github.com/silo-hpc/silo/internal/library"
 )
 
@@ -45,14 +43,14 @@ func (a *API) labels(w http.ResponseWriter, r *http.Request) error {
 	}
 	q := r.URL.Query()
 	lq := library.LabelQuery{Key: q.Get("key"), Value: q.Get("value")}
-	if lq.Limit, err = intParam(q.Get("limit"), library.SearchLimit); err != nil {
+	if lq.Limit, err = positiveParam(r, "limit"); err != nil {
 		return err
 	}
-	page, err := intParam(q.Get("page"), 1)
+	page, err := positiveParam(r, "page")
 	if err != nil {
 		return err
 	}
-	lq.Offset = (page - 1) * lq.Limit
+	lq.Page = page
 	rows, err := a.lib.ListLabels(r.Context(), p, lq)
 	if err != nil {
 		return err
@@ -65,16 +63,4 @@ func (a *API) labels(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeData(w, http.StatusOK, out)
 	return nil
-}
-
-// intParam parses a positive integer query parameter, def when absent.
-func intParam(v string, def int) (int, error) {
-	if v == "" {
-		return def, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 || n > 1_000_000 {
-		return 0, apperr.New(apperr.Invalid, "invalid number %q", v)
-	}
-	return n, nil
 }

@@ -2,6 +2,7 @@ package libraryapi_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -180,5 +181,47 @@ func TestBackfill(t *testing.T) {
 	checkInspection(t, got, false)
 	if n, err := e.srv.Library.Backfill(ctx); err != nil || n != 0 {
 		t.Fatalf("second backfill %d %v", n, err)
+	}
+}
+
+// GET /v1/search?label= finds images by the labels read from their SIFs,
+// alone or with a value, keeping privacy; bad label filters are 400.
+func TestSearchByLabel(t *testing.T) {
+	e := newEnv(t)
+	alice := e.client("alice")
+	path, _ := builtSIF(t, "gzip", false)
+	alice.mustPush(t, path, "alice/open/app", "amd64", "latest")
+	alice.mustPush(t, path, "alice/hidden/app", "amd64", "latest")
+	var col struct{ ID string }
+	e.doJSON("GET", "/v1/collections/alice/hidden", e.tokens["alice"], nil, &col)
+	e.doJSON("PUT", "/v1/collections/"+col.ID, e.tokens["alice"], `{"private":true}`, nil)
+	type result struct {
+		Entity, Collection, Container []json.RawMessage
+		Image                         []struct{ CollectionName, ContainerName string }
+	}
+	search := func(token, query string) result {
+		t.Helper()
+		var out result
+		if st, b := e.doJSON("GET", "/v1/search?"+query, token, nil, &out); st != http.StatusOK {
+			t.Fatalf("search %s: %d %s", query, st, b)
+		}
+		return out
+	}
+	if got := search("", "label=org.example.owner"); len(got.Image) != 1 || got.Image[0].CollectionName != "open" ||
+		len(got.Entity)+len(got.Collection)+len(got.Container) != 0 {
+		t.Fatalf("anonymous by key: %+v", got)
+	}
+	if got := search(e.tokens["alice"], "label=org.example.owner=alice"); len(got.Image) != 2 {
+		t.Fatalf("owner by key and value: %+v", got)
+	}
+	if got := search(e.tokens["alice"], "label=org.example.owner=bob"); len(got.Image) != 0 {
+		t.Fatalf("other value: %+v", got)
+	}
+	if got := search(e.tokens["alice"], "value=open&label=Version=1.2.4"); len(got.Image) != 1 || len(got.Collection) != 1 {
+		t.Fatalf("text and label: %+v", got)
+	}
+	for _, q := range []string{"label==x", "label=", "value=op&label=Version"} {
+		st, b := e.do("GET", "/v1/search?"+q, "", nil)
+		wantError(t, st, b, http.StatusBadRequest)
 	}
 }

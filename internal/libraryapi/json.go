@@ -121,6 +121,7 @@ func containerView(info library.ContainerInfo) containerJSON {
 	for _, img := range info.Images {
 		v.Images = append(v.Images, img.ID)
 		v.Size += img.Size
+		v.DownloadCount += img.Downloads
 	}
 	return v
 }
@@ -161,25 +162,30 @@ func v2TagMap(tags []meta.LibraryTag) map[string]map[string]string {
 
 type imageJSON struct {
 	baseModel
-	ID                 string   `json:"id"`
-	Hash               string   `json:"hash"`
-	Description        string   `json:"description"`
-	Container          string   `json:"container"`
-	Size               int64    `json:"size"`
-	Uploaded           bool     `json:"uploaded"`
-	Signed             *bool    `json:"signed,omitempty"`
-	Arch               *string  `json:"arch,omitempty"`
-	Fingerprints       []string `json:"fingerprints,omitempty"`
-	Encrypted          *bool    `json:"encrypted,omitempty"`
-	CustomData         string   `json:"customData"`
-	Entity             string   `json:"entity"`
-	EntityName         string   `json:"entityName"`
-	Collection         string   `json:"collection"`
-	CollectionName     string   `json:"collectionName"`
-	ContainerName      string   `json:"containerName"`
-	Tags               []string `json:"tags"`
-	ContainerStars     int      `json:"containerStars"`
-	ContainerDownloads int64    `json:"containerDownloads"`
+	ID           string   `json:"id"`
+	Hash         string   `json:"hash"`
+	Description  string   `json:"description"`
+	Container    string   `json:"container"`
+	Size         int64    `json:"size"`
+	Uploaded     bool     `json:"uploaded"`
+	Signed       *bool    `json:"signed,omitempty"`
+	Arch         *string  `json:"arch,omitempty"`
+	Fingerprints []string `json:"fingerprints,omitempty"`
+	Encrypted    *bool    `json:"encrypted,omitempty"`
+	// Silo additions: the check of the signatures against the keys Silo
+	// holds (docs/keyserver.md).
+	Verified           *bool                    `json:"verified,omitempty"`
+	Signatures         []library.SignatureCheck `json:"signatures,omitempty"`
+	SignaturesChecked  *time.Time               `json:"signaturesChecked,omitempty"`
+	CustomData         string                   `json:"customData"`
+	Entity             string                   `json:"entity"`
+	EntityName         string                   `json:"entityName"`
+	Collection         string                   `json:"collection"`
+	CollectionName     string                   `json:"collectionName"`
+	ContainerName      string                   `json:"containerName"`
+	Tags               []string                 `json:"tags"`
+	ContainerStars     int                      `json:"containerStars"`
+	ContainerDownloads int64                    `json:"containerDownloads"`
 }
 
 func imageView(info library.ImageInfo) imageJSON {
@@ -197,6 +203,11 @@ func imageView(info library.ImageInfo) imageJSON {
 	}
 	if img.Arch != "" {
 		v.Arch = &img.Arch
+	}
+	verified, sigs, checked := library.Verification(img)
+	v.Verified, v.Signatures = &verified, sigs
+	if !checked.IsZero() {
+		v.SignaturesChecked = &checked
 	}
 	return v
 }

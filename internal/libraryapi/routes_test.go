@@ -62,6 +62,9 @@ func libraryWrites(f privateFixture) map[string]libraryWrite {
 		"PUT /v1/containers/{id}":                    {private: f.container, missing: f.missing, body: `{"frozen":true}`},
 		"POST /v1/images":                            {private: f.container, missing: f.missing, body: `{"container":"ID","hash":"` + hashOf([]byte("x")) + `"}`},
 		"DELETE /v1/images/{ref...}":                 {private: "alice/priv/app:v1", missing: "alice/nope/app:v1"},
+		"DELETE /v1/containers/{id}":                 {private: f.container, missing: f.missing},
+		"DELETE /v1/collections/{id}":                {private: f.collection, missing: f.missing},
+		"DELETE /v1/tags/{id}":                       {private: f.container, missing: f.missing},
 		"POST /v1/tags/{id}":                         {private: f.container, missing: f.missing, body: `{"Tag":"x","ImageID":"` + f.image + `"}`},
 		"POST /v2/tags/{id}":                         {private: f.container, missing: f.missing, body: `{"Tag":"x","ImageID":"` + f.image + `","Arch":"amd64"}`},
 		"POST /v1/imagefile/{id}":                    {private: f.image, missing: f.missing, body: "data"},
@@ -71,6 +74,8 @@ func libraryWrites(f privateFixture) map[string]libraryWrite {
 		"PUT /v2/imagefile/{id}/_complete":           image,
 		"PUT /v2/imagefile/{id}/_multipart_complete": image,
 		"PUT /v2/imagefile/{id}/_multipart_abort":    image,
+		"PUT /v1/signature-policies/{id}":            {private: f.collection, missing: f.missing, body: `{"fingerprints":["` + strings.Repeat("AB", 20) + `"]}`},
+		"DELETE /v1/signature-policies/{id}":         {private: f.collection, missing: f.missing},
 		"PUT /v2/_upload/{id}":                       {skip: "a capability URL: its 256-bit id is the credential"},
 		"PUT /v2/_upload/{id}/{part}":                {skip: "a capability URL: its 256-bit id is the credential"},
 	}

@@ -11,14 +11,15 @@ import (
 
 // search implements L25, GET /v1/search?value=&arch=&signed= (LA §5.4,
 // §6.7): all four arrays, always present; arch may be comma-separated.
-// page and limit are Silo additions (docs/library-api.md); the client
-// sends neither and gets the first 200 of each kind.
+// page, limit and label are Silo additions (docs/library-api.md); the
+// client sends none and gets the first 200 of each kind.
 func (a *API) search(w http.ResponseWriter, r *http.Request) error {
 	p, err := a.principal(r)
 	if err != nil {
 		return err
 	}
-	q := library.SearchQuery{Value: r.URL.Query().Get("value"), Signed: r.URL.Query().Get("signed") == "true"}
+	q := library.SearchQuery{Value: r.URL.Query().Get("value"), Signed: r.URL.Query().Get("signed") == "true",
+		Label: r.URL.Query().Get("label")}
 	if q.Page, err = positiveParam(r, "page"); err != nil {
 		return err
 	}

@@ -9,8 +9,9 @@ import (
 	"github.com/silo-hpc/silo/internal/library"
 )
 
-// uploadPath is where capability upload URLs live; they need no token.
-const uploadPath = "/v2/_upload/"
+// UploadPath is where capability upload URLs live; they need no token,
+// and the server keeps their ids out of its logs.
+const UploadPath = "/v2/_upload/"
 
 // completionJSON is UploadImageComplete (LA §6.8): `singularity push`
 // prints the quota (0 total = unlimited) and the container's web URL.
@@ -54,7 +55,7 @@ func (a *API) startUpload(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeData(w, http.StatusOK, map[string]string{"uploadURL": a.baseURL(r) + uploadPath + id})
+	writeData(w, http.StatusOK, map[string]string{"uploadURL": a.baseURL(r) + UploadPath + id})
 	return nil
 }
 
@@ -128,7 +129,7 @@ func (a *API) preparePart(w http.ResponseWriter, r *http.Request) error {
 	if err := a.lib.PreparePart(r.Context(), p, r.PathValue("id"), req); err != nil {
 		return err
 	}
-	u := a.baseURL(r) + uploadPath + body.UploadID + "/" + strconv.Itoa(body.PartNumber)
+	u := a.baseURL(r) + UploadPath + body.UploadID + "/" + strconv.Itoa(body.PartNumber)
 	writeData(w, http.StatusOK, map[string]string{"presignedURL": u})
 	return nil
 }

@@ -138,9 +138,11 @@ func testSearchImages(t *testing.T, s meta.Store) {
 		must(t, s.CreateImage(ctx, &i))
 		return i
 	}
-	amd := img(blast, "blast amd64", "amd64", `{"sif":true,"signed":true,"fingerprints":["AB"]}`, true)
-	img(blast, "blast arm64", "arm64", `{"sif":true}`, true)
-	img(blast, "blast any", "", `{"sif":true,"signed":true}`, true)
+	// The signed filter keeps images whose signatures verify: "blast
+	// arm64" is signed by a key the server does not hold.
+	amd := img(blast, "blast amd64", "amd64", `{"sif":true,"signed":true,"verified":true,"fingerprints":["AB"]}`, true)
+	img(blast, "blast arm64", "arm64", `{"sif":true,"signed":true,"fingerprints":["CD"]}`, true)
+	img(blast, "blast any", "", `{"sif":true,"signed":true,"verified":true}`, true)
 	img(vim, "vim editor", "amd64", "", true)
 	img(vim, "vim pending", "arm64", "", false)
 	must(t, s.SetLibraryTag(ctx, &meta.LibraryTag{ContainerID: blast.ID, Arch: "amd64", Tag: "v1", ImageID: amd.ID}))

@@ -16,6 +16,7 @@ func testSIFMetadata(t *testing.T, newStore NewStore) {
 	t.Run("inspections", func(t *testing.T) { testInspections(t, newStore(t)) })
 	t.Run("label-listing", func(t *testing.T) { testLabelListing(t, newStore(t)) })
 	t.Run("label-privacy", func(t *testing.T) { testLabelPrivacy(t, newStore(t)) })
+	t.Run("search-by-label", func(t *testing.T) { testSearchByLabel(t, newStore(t)) })
 }
 
 const digestC = "sha256:cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
@@ -124,4 +125,51 @@ func testLabelPrivacy(t *testing.T, s meta.Store) {
 			wantNames(t, "labelled collections", got, want...)
 		})
 	}
+}
+
+// testSearchByLabel checks SearchImages's label filter, with and without
+// text, and its privacy.
+func testSearchByLabel(t *testing.T, s meta.Store) {
+	ctx := context.Background()
+	alice := MkUser(t, s, "alice")
+	_, _, blast := MkContainer(t, s, alice, "alice", "bio", "blast")
+	_, _, bwa := MkContainer(t, s, alice, "alice", "bio", "bwa")
+	_, hidden, secret := MkContainer(t, s, alice, "alice", "hidden", "blast-dev")
+	hidden.Private = true
+	must(t, s.UpdateCollection(ctx, &hidden))
+	for _, c := range []struct {
+		con    meta.Container
+		digest string
+		labels map[string]string
+	}{
+		{blast, digestA, map[string]string{"org.example.suite": "bio", "Version": "2.14"}},
+		{blast, digestB, map[string]string{"org.example.suite": "bio", "Version": "2.15"}},
+		{bwa, digestA, map[string]string{"org.example.suite": "bio", "Version": "0.7"}},
+		{secret, digestA, map[string]string{"org.example.suite": "bio"}},
+	} {
+		img := mkImage(t, s, c.con, c.digest, "amd64", 1)
+		must(t, s.SetLabels(ctx, img.ID, c.labels))
+	}
+	search := func(q meta.SearchQuery) []string {
+		t.Helper()
+		if q.Limit == 0 {
+			q.Limit = 100
+		}
+		hits, err := s.SearchImages(ctx, q)
+		must(t, err)
+		var out []string
+		for _, h := range hits {
+			out = append(out, h.Container.Name+"@"+h.Image.Digest[7:8])
+		}
+		return out
+	}
+	wantNames(t, "key alone", search(meta.SearchQuery{LabelKey: "org.example.suite"}), "blast@a", "blast@b", "bwa@a")
+	wantNames(t, "key alone, owner", search(meta.SearchQuery{LabelKey: "org.example.suite", Viewer: meta.Viewer{UserID: alice.ID}}),
+		"blast@a", "blast@b", "bwa@a", "blast-dev@a")
+	wantNames(t, "key and value", search(meta.SearchQuery{LabelKey: "Version", LabelValue: "2.15"}), "blast@b")
+	wantNames(t, "text and label", search(meta.SearchQuery{Text: "bla", LabelKey: "Version"}), "blast@a", "blast@b")
+	wantNames(t, "text and label value", search(meta.SearchQuery{Text: "bwa", LabelKey: "Version", LabelValue: "2.14"}))
+	wantNames(t, "no such label", search(meta.SearchQuery{LabelKey: "nope"}))
+	wantNames(t, "neither text nor label", search(meta.SearchQuery{}))
+	wantNames(t, "page", search(meta.SearchQuery{LabelKey: "org.example.suite", Limit: 1, Offset: 1}), "blast@b")
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/silo-hpc/silo/internal/httpx"
+	"github.com/silo-hpc/silo/internal/libraryapi"
 )
 
 // metrics are the per-route request counters and latencies.
@@ -139,12 +140,22 @@ func (s *Server) observe(next http.Handler) http.Handler {
 	})
 }
 
-// capabilityPrefix starts the Library API's single-part upload URLs: the
-// id after it is the only credential such a request carries.
-const capabilityPrefix = "/v2/imagefile/_upload/"
+// capabilityPrefix starts the Library API's upload URLs: the id after it
+// is the only credential such a request carries.
+const capabilityPrefix = libraryapi.UploadPath
 
-// logPath is the path as logged, with a capability upload id hidden.
+// downloadPrefix starts sregistry's image URLs (also under /<entity>):
+// /api/download/<collection>/<digest>/<mac>, the MAC their credential.
+const downloadPrefix = "/api/download/"
+
+// logPath is the path as logged, with a capability upload id or download
+// MAC hidden.
 func logPath(path string) string {
+	if i := strings.Index(path, downloadPrefix); i >= 0 {
+		if parts := strings.SplitN(path[i+len(downloadPrefix):], "/", 3); len(parts) == 3 {
+			return path[:i] + downloadPrefix + parts[0] + "/" + parts[1] + "/REDACTED"
+		}
+	}
 	rest, ok := strings.CutPrefix(path, capabilityPrefix)
 	if !ok {
 		return path

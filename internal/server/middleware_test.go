@@ -11,6 +11,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/silo-hpc/silo/internal/libraryapi"
 )
 
 func TestObserve(t *testing.T) {
@@ -64,11 +66,11 @@ func TestObserveRedactsCapabilityURL(t *testing.T) {
 	s := &Server{Services: &Services{Log: slog.New(slog.NewJSONHandler(&logs, nil))}, metrics: newMetrics(prometheus.NewRegistry())}
 	mux := http.NewServeMux()
 	mux.HandleFunc("PUT /v2/imagefile/{a}/{b}", func(w http.ResponseWriter, r *http.Request) {})
-	mux.HandleFunc("PUT /v2/imagefile/_upload/{id}/{part}", func(w http.ResponseWriter, r *http.Request) { panic("kaboom") })
+	mux.HandleFunc("PUT "+libraryapi.UploadPath+"{id}/{part}", func(w http.ResponseWriter, r *http.Request) { panic("kaboom") })
 	ts := httptest.NewServer(s.observe(mux))
 	defer ts.Close()
 	const capability = "c4p4b1l1tyc4p4b1l1tyc4p4b1l1ty"
-	for _, p := range []string{"/v2/imagefile/_upload/" + capability, "/v2/imagefile/_upload/" + capability + "/3"} {
+	for _, p := range []string{libraryapi.UploadPath + capability, libraryapi.UploadPath + capability + "/3"} {
 		req, _ := http.NewRequest("PUT", ts.URL+p, strings.NewReader("x"))
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -80,7 +82,7 @@ func TestObserveRedactsCapabilityURL(t *testing.T) {
 	if strings.Contains(out, capability) {
 		t.Fatalf("capability upload id reached the log:\n%s", out)
 	}
-	if !strings.Contains(out, `"path":"/v2/imagefile/_upload/`) {
+	if !strings.Contains(out, `"path":"`+libraryapi.UploadPath+`REDACTED`) {
 		t.Fatalf("log lacks the redacted path:\n%s", out)
 	}
 }
@@ -117,5 +119,18 @@ func TestObservePanicAfterWriteAborts(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(s.metrics.inFlight); got != 0 {
 		t.Errorf("in flight after abort: %v", got)
+	}
+}
+
+// sregistry's image URLs are logged without their MAC.
+func TestLogPath(t *testing.T) {
+	for in, want := range map[string]string{
+		"/api/download/c1/d2/mac3":            "/api/download/c1/d2/REDACTED",
+		"/alice/api/download/c1/d2/mac3/more": "/alice/api/download/c1/d2/REDACTED",
+		"/api/container/tools/app:latest":     "/api/container/tools/app:latest",
+	} {
+		if got := logPath(in); got != want {
+			t.Errorf("logPath(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

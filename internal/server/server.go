@@ -19,10 +19,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/silo-hpc/silo/internal/accountapi"
 	"github.com/silo-hpc/silo/internal/auth"
 	"github.com/silo-hpc/silo/internal/blob"
 	"github.com/silo-hpc/silo/internal/config"
 	"github.com/silo-hpc/silo/internal/fsblob"
+	"github.com/silo-hpc/silo/internal/keyserver"
 	"github.com/silo-hpc/silo/internal/libraryapi"
 	"github.com/silo-hpc/silo/internal/logctx"
 	"github.com/silo-hpc/silo/internal/meta"
@@ -30,6 +32,8 @@ import (
 	"github.com/silo-hpc/silo/internal/quotaapi"
 	"github.com/silo-hpc/silo/internal/s3blob"
 	"github.com/silo-hpc/silo/internal/sqlmeta"
+	"github.com/silo-hpc/silo/internal/sregistryapi"
+	"github.com/silo-hpc/silo/internal/webui"
 )
 
 // Server is Silo's HTTP server over its services.
@@ -119,7 +123,15 @@ func New(svc *Services) *Server {
 	libAPI.Register(mux)
 	quotaapi.New(svc.Auth, svc.Quota).Register(mux)
 	mux.Handle("/v2/", v2Split{lib: libAPI, oci: ociapi.New(svc.Registry, svc.Tokens, svc.Config.PublicURL)})
-	s.handler = s.observe(mux)
+	accountapi.New(svc.Auth, svc.Library, svc.Settings).Register(mux)
+	// sregistry's bare paths are mux patterns; its /<entity>/... forms
+	// are served around the mux, for paths no other route claims (the
+	// web UI's "/" included).
+	sreg := sregistryapi.New(svc.SRegistry, svc.Config.PublicURL)
+	sreg.Register(mux)
+	keyserver.New(svc.Auth, svc.Keys).Register(mux)
+	webui.New(svc.Auth, svc.Library, svc.Settings, svc.Config.PublicURL).WithSecrets(svc.SRegistry).Register(mux)
+	s.handler = s.observe(sreg.Around(mux))
 	return s
 }
 
@@ -190,6 +202,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration
 		go s.BlobGC.Schedule(ctx, every)
 	}
 	go s.backfill(ctx)
+	go s.reverifyLoop(ctx)
 	select {
 	case err := <-errc:
 		return err

@@ -79,8 +79,8 @@ func checkHeader(r io.ReaderAt, size int64) error {
 	if n, err := r.ReadAt(h, 0); n < headerSize {
 		return fmt.Errorf("reading SIF header: %w", err)
 	}
-	if !bytes.Equal(h[magicAt:magicAt+10], []byte("SIF_MAGIC\x00")) {
-		return ErrNotSIF
+	if err := CheckMagic(h); err != nil {
+		return err
 	}
 	le := binary.LittleEndian
 	total := int64(le.Uint64(h[descriptorsTotalAt:]))
@@ -91,6 +91,20 @@ func checkHeader(r io.ReaderAt, size int64) error {
 	}
 	if off < 0 || n < 0 || off > size || n > size-off {
 		return fmt.Errorf("%w: descriptor table of %d bytes at %d in %d", ErrMalformed, n, off, size)
+	}
+	return nil
+}
+
+// HeaderSize is how many leading bytes of a file CheckMagic reads.
+const HeaderSize = headerSize
+
+// CheckMagic sorts, from a file's first HeaderSize bytes, what cannot be
+// a SIF (ErrNotSIF) from what may be one, so an upload that streams can
+// refuse the former before a byte is stored. Inspect still
+// decides for the rest.
+func CheckMagic(head []byte) error {
+	if len(head) < headerSize || !bytes.Equal(head[magicAt:magicAt+10], []byte("SIF_MAGIC\x00")) {
+		return ErrNotSIF
 	}
 	return nil
 }

@@ -80,13 +80,14 @@ func (s *Store) matching(table, alias, text string, cols ...string) match {
 	return m
 }
 
-// signed is the condition "the image metadata JSON in col has "signed":
-// true".
+// signed is the condition of the signed filter: the image metadata JSON
+// in col has "verified": true (its signatures verify against keys Silo
+// holds, bridge.Verification), not merely "signed".
 func (s *Store) signed(col string) string {
 	if s.postgres {
-		return `(` + col + `::jsonb ->> 'signed') = 'true'`
+		return `(` + col + `::jsonb ->> 'verified') = 'true'`
 	}
-	return `json_extract(` + col + `, '$.signed') = 1`
+	return `json_extract(` + col + `, '$.verified') = 1`
 }
 
 // byName orders by name columns in byte order on both databases
@@ -326,7 +327,14 @@ func (s *Store) SearchContainers(ctx context.Context, q meta.SearchQuery) ([]met
 
 func (s *Store) SearchImages(ctx context.Context, q meta.SearchQuery) ([]meta.ImageHit, error) {
 	var b sqlText
-	s.imageHits(&b, q)
+	if q.Text == "" {
+		if q.LabelKey == "" {
+			return nil, nil
+		}
+		s.labelHits(&b, q)
+	} else {
+		s.imageHits(&b, q)
+	}
 	names, rest := []string{"c_name", "k_name"}, []string{"i_created_at", "i_id"}
 	s.top(&b, q, names, rest...)
 	b.add(`SELECT ` + containerHitCols + `, ` + qualify("i", imageCols) + containerHitRows + ` CROSS JOIN images i` +
@@ -393,7 +401,35 @@ func (s *Store) imageFilters(q meta.SearchQuery) where {
 	if q.Signed {
 		w.add(s.signed("i.metadata"))
 	}
+	if q.LabelKey != "" {
+		cond, args := `EXISTS (SELECT 1 FROM labels l WHERE l.image_id = i.id AND l.key = ?`, []any{q.LabelKey}
+		if q.LabelValue != "" {
+			cond, args = cond+` AND l.value = ?`, append(args, q.LabelValue)
+		}
+		w.add(cond+`)`, args...)
+	}
 	return w
+}
+
+// labelHits writes "WITH hit AS (…)" for a search by label alone: the
+// visible images carrying the label, driven from labels_key_value (one
+// row per image and key), so the cost follows the images that carry it.
+func (s *Store) labelHits(b *sqlText, q meta.SearchQuery) {
+	label := q
+	label.LabelKey = "" // the join below is the label condition
+	w := s.imageFilters(label)
+	w.conds = append([]string{`l.key = ?`}, w.conds...)
+	w.args = append([]any{q.LabelKey}, w.args...)
+	if q.LabelValue != "" {
+		w.add(`l.value = ?`, q.LabelValue)
+	}
+	w.add(`i.id = l.image_id AND k.id = i.container_id AND c.id = k.collection_id`)
+	vis, args := visible(q.Viewer)
+	w.add(vis, args...)
+	b.add(`WITH hit AS MATERIALIZED (SELECT ` + containerHit + `, i.id AS i_id, i.created_at AS i_created_at
+		FROM labels l CROSS JOIN images i CROSS JOIN containers k CROSS JOIN collections c`)
+	w.write(b)
+	b.add(`)`)
 }
 
 // addTags fills each hit's tags in one query.

@@ -1,0 +1,251 @@
+package pgpkeys
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
+
+	"github.com/silo-hpc/silo/internal/apperr"
+	"github.com/silo-hpc/silo/internal/meta"
+)
+
+// Limits bound what one key submission may hold. Keys are untrusted
+// input: each limit is checked on a cheap first pass over the packets,
+// before any signature is verified or key material kept.
+type Limits struct {
+	MaxText       int // armored text, bytes (default 256 KiB)
+	MaxKeys       int // keys in one submission (default 16)
+	MaxUserIDs    int // user IDs per key (default 64)
+	MaxUserIDLen  int // bytes per user ID (default 1,024)
+	MaxSubkeys    int // subkeys per key (default 32)
+	MaxSignatures int // signature packets per key (default 512)
+	MinRSABits    int // smallest RSA key accepted (default 2,048)
+}
+
+func (l Limits) withDefaults() Limits {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&l.MaxText, 256<<10)
+	def(&l.MaxKeys, 16)
+	def(&l.MaxUserIDs, 64)
+	def(&l.MaxUserIDLen, 1024)
+	def(&l.MaxSubkeys, 32)
+	def(&l.MaxSignatures, 512)
+	def(&l.MinRSABits, 2048)
+	return l
+}
+
+func invalid(format string, args ...any) error {
+	return apperr.New(apperr.Invalid, "invalid key text: "+format, args...)
+}
+
+// parse reads an armored public keyring into the rows the store keeps,
+// one per key, within l. now decides whether a key has expired or is
+// revoked.
+func parse(text string, l Limits, now time.Time) ([]meta.PGPKey, error) {
+	if len(text) > l.MaxText {
+		return nil, apperr.New(apperr.TooLarge, "key text of %d bytes, more than the %d accepted", len(text), l.MaxText)
+	}
+	block, err := armor.Decode(strings.NewReader(text))
+	if err != nil {
+		return nil, invalid("not an ASCII-armored OpenPGP key (%v)", err)
+	}
+	switch block.Type {
+	case openpgp.PublicKeyType:
+	case openpgp.PrivateKeyType:
+		return nil, invalid("this is a private key: push the public key only (`singularity key push` does)")
+	default:
+		return nil, invalid("an armored %q, not a public key block", block.Type)
+	}
+	body, err := io.ReadAll(io.LimitReader(block.Body, int64(l.MaxText)))
+	if err != nil {
+		return nil, invalid("%v", err)
+	}
+	if err := scan(body, l); err != nil {
+		return nil, err
+	}
+	el, err := openpgp.ReadKeyRing(bytes.NewReader(body))
+	if err != nil {
+		return nil, invalid("%v", err)
+	}
+	keys := make([]meta.PGPKey, 0, len(el))
+	for _, e := range el {
+		k, err := row(e, l, now)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
+}
+
+// scan counts the packets of each key, refusing what is over the limits
+// or private, before the keyring is read for real.
+func scan(body []byte, l Limits) error {
+	r := packet.NewReader(bytes.NewReader(body))
+	keys, uids, subkeys, sigs := 0, 0, 0, 0
+	for {
+		p, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return invalid("%v", err)
+		}
+		switch p := p.(type) {
+		case *packet.PrivateKey:
+			return invalid("it holds private key material: push the public key only")
+		case *packet.PublicKey:
+			if !p.IsSubkey {
+				keys, uids, subkeys, sigs = keys+1, 0, 0, 0
+				if keys > l.MaxKeys {
+					return invalid("more than %d keys in one submission", l.MaxKeys)
+				}
+				continue
+			}
+			subkeys++
+		case *packet.UserId:
+			uids++
+			if len(p.Id) > l.MaxUserIDLen {
+				return invalid("a user ID of %d bytes, more than %d", len(p.Id), l.MaxUserIDLen)
+			}
+		case *packet.Signature:
+			sigs++
+		}
+		switch {
+		case keys == 0:
+			return invalid("it does not start with a public key")
+		case uids > l.MaxUserIDs:
+			return invalid("a key with more than %d user IDs", l.MaxUserIDs)
+		case subkeys > l.MaxSubkeys:
+			return invalid("a key with more than %d subkeys", l.MaxSubkeys)
+		case sigs > l.MaxSignatures:
+			return invalid("a key with more than %d signatures", l.MaxSignatures)
+		}
+	}
+	if keys == 0 {
+		return invalid("no public key in it")
+	}
+	return nil
+}
+
+// row makes the stored form of one key.
+func row(e *openpgp.Entity, l Limits, now time.Time) (meta.PGPKey, error) {
+	pk := e.PrimaryKey
+	k := meta.PGPKey{Fingerprint: hexFP(pk.Fingerprint), Algorithm: int(pk.PubKeyAlgo), CreatedAt: pk.CreationTime.UTC()}
+	if e.PrivateKey != nil {
+		return k, invalid("it holds private key material: push the public key only")
+	}
+	bits, err := pk.BitLength()
+	if err != nil {
+		return k, invalid("key %s: %v", k.Fingerprint, err)
+	}
+	k.Bits = int(bits)
+	if isRSA(pk.PubKeyAlgo) && k.Bits < l.MinRSABits {
+		return k, invalid("key %s is RSA of %d bits, fewer than the %d accepted", k.Fingerprint, k.Bits, l.MinRSABits)
+	}
+	for name := range e.Identities {
+		if !printable(name) {
+			return k, invalid("key %s has a user ID with control characters or invalid UTF-8", k.Fingerprint)
+		}
+		k.UserIDs = append(k.UserIDs, name)
+	}
+	if len(k.UserIDs) == 0 {
+		return k, invalid("key %s has no user ID with a valid self-signature", k.Fingerprint)
+	}
+	sort.Strings(k.UserIDs)
+	if sig, _ := e.PrimarySelfSignature(); sig != nil && sig.KeyLifetimeSecs != nil && *sig.KeyLifetimeSecs != 0 {
+		k.ExpiresAt = k.CreatedAt.Add(time.Duration(*sig.KeyLifetimeSecs) * time.Second)
+	}
+	k.Revoked = e.Revoked(now)
+	k.IDs = append(k.IDs, idOf(pk))
+	for _, sk := range e.Subkeys {
+		k.IDs = append(k.IDs, idOf(sk.PublicKey))
+	}
+	k.Armored, err = armored(e)
+	return k, err
+}
+
+func isRSA(a packet.PublicKeyAlgorithm) bool {
+	return a == packet.PubKeyAlgoRSA || a == packet.PubKeyAlgoRSAEncryptOnly || a == packet.PubKeyAlgoRSASignOnly
+}
+
+// printable refuses user IDs that would break the stored list (one per
+// line) or a terminal: control characters and invalid UTF-8.
+func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	return strings.IndexFunc(s, unicode.IsControl) < 0
+}
+
+func idOf(pk *packet.PublicKey) meta.PGPKeyID {
+	return meta.PGPKeyID{Fingerprint: hexFP(pk.Fingerprint), KeyID: strings.ToUpper(pk.KeyIdString()),
+		ShortID: strings.ToUpper(pk.KeyIdShortString())}
+}
+
+func hexFP(fp []byte) string { return fmt.Sprintf("%X", fp) }
+
+// armored is the key as the keyserver hands it out: the packets
+// go-crypto kept (the public keys, user IDs, subkeys and their
+// signatures), re-armored; nothing else of the submission.
+func armored(e *openpgp.Entity) (string, error) {
+	var b bytes.Buffer
+	w, err := armor.Encode(&b, openpgp.PublicKeyType, nil)
+	if err != nil {
+		return "", apperr.Wrap(apperr.Internal, err, "armoring a key")
+	}
+	if err := e.Serialize(w); err != nil {
+		w.Close()
+		return "", invalid("key %s cannot be serialized: %v", hexFP(e.PrimaryKey.Fingerprint), err)
+	}
+	if err := w.Close(); err != nil {
+		return "", apperr.Wrap(apperr.Internal, err, "armoring a key")
+	}
+	return b.String(), nil
+}
+
+// readArmored reads a stored key back.
+func readArmored(text string) (openpgp.EntityList, error) {
+	return openpgp.ReadArmoredKeyRing(strings.NewReader(text))
+}
+
+// joinArmored makes one armored block of stored keys (a client reads one
+// block; concatenated blocks would lose all but the first key).
+func joinArmored(texts []string) (string, error) {
+	var body bytes.Buffer
+	for _, t := range texts {
+		block, err := armor.Decode(strings.NewReader(t))
+		if err == nil {
+			_, err = io.Copy(&body, block.Body)
+		}
+		if err != nil {
+			return "", apperr.Wrap(apperr.Internal, err, "reading a stored key")
+		}
+	}
+	var b bytes.Buffer
+	w, err := armor.Encode(&b, openpgp.PublicKeyType, nil)
+	if err == nil {
+		_, err = w.Write(body.Bytes())
+	}
+	if err == nil {
+		err = w.Close()
+	}
+	if err != nil {
+		return "", apperr.Wrap(apperr.Internal, err, "armoring keys")
+	}
+	return b.String(), nil
+}
