@@ -127,8 +127,14 @@ func New(cfg Config) (*Store, error) {
 	if cfg.PathStyle {
 		lookup = minio.BucketLookupPath
 	}
+	transport := cfg.Transport
+	if transport == nil {
+		if transport, err = minio.DefaultTransport(u.Scheme == "https"); err != nil {
+			return nil, apperr.Wrap(apperr.Internal, err, "s3 transport")
+		}
+	}
 	client, err := minio.New(u.Host, &minio.Options{Creds: creds, Secure: u.Scheme == "https",
-		Region: cfg.Region, BucketLookup: lookup, MaxRetries: cfg.MaxRetries, Transport: cfg.Transport})
+		Region: cfg.Region, BucketLookup: lookup, MaxRetries: cfg.MaxRetries, Transport: bodyWaiter{transport}})
 	if err != nil {
 		return nil, apperr.Wrap(apperr.Invalid, err, "s3 endpoint %q", cfg.Endpoint)
 	}

@@ -255,3 +255,48 @@ func TestPresignedLocation(t *testing.T) {
 		t.Fatal("a store without a public endpoint offers a location")
 	}
 }
+
+// refuseParts answers every part upload with an error S3 does not retry
+// (a fault injector in front of the real server: nothing here can make
+// versitygw refuse a part on demand).
+type refuseParts struct{ next http.Handler }
+
+func (f refuseParts) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPut && r.URL.Query().Has("partNumber") {
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(http.StatusForbidden)
+		fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`)
+		return
+	}
+	f.next.ServeHTTP(w, r)
+}
+
+// A session whose first Close fails after its multipart upload began
+// has no state to resume (State is nil), so nothing could name that
+// upload to AbortUpload: the Close removes it, and what the session's
+// owner then does (internal/upload aborts by id alone) leaves nothing.
+func TestFailedFirstCloseLeavesNothing(t *testing.T) {
+	srv := s3test.Shared(t)
+	target, _ := url.Parse(srv.Endpoint)
+	ts := httptest.NewServer(refuseParts{httputil.NewSingleHostReverseProxy(target)})
+	t.Cleanup(ts.Close)
+	s := newStore(t, srv, srv.Bucket(t), func(c *Config) { c.Endpoint = ts.URL })
+	ctx := t.Context()
+	w, err := s.NewUpload(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(make([]byte, MinPartSize+10)) // the first part goes out, and is refused
+	if err := w.Close(); err == nil {
+		t.Fatal("Close succeeded although S3 refused the part")
+	}
+	if w.State() != nil || w.Size() != 0 {
+		t.Fatalf("after a failed first Close: state %s, %d bytes; want none", w.State(), w.Size())
+	}
+	if err := s.AbortUpload(ctx, w.ID(), nil); err != nil && !apperr.Is(err, apperr.NotFound) {
+		t.Fatal(err)
+	}
+	if left := leftovers(t, s); len(left) > 0 {
+		t.Fatalf("left behind: %v", left)
+	}
+}

@@ -207,8 +207,22 @@ func (w *writer) Close() error {
 	w.n = w.saved.Offset
 	if w.saved.Tail != "" {
 		w.stateJSON, _ = json.Marshal(w.saved)
-	} // else nothing was ever saved: there is no session to resume
+	} else if w.saved.Upload != "" {
+		// Nothing was ever saved: there is no session to resume, and no
+		// state names the multipart upload this request began, so
+		// AbortUpload could not find it. It goes now (or, S3 being down,
+		// with PurgeUploads).
+		w.discard()
+	}
 	return err
+}
+
+// discard removes what a session that never saved a state began.
+func (w *writer) discard() {
+	ctx, cancel := context.WithTimeout(w.ctx, ioTimeout)
+	defer cancel()
+	_, _ = w.s.removeSession(ctx, w.id, &w.saved)
+	w.saved.Key, w.saved.Upload = "", ""
 }
 
 // saveTail writes the bytes after the parts to a new tail object, unless
