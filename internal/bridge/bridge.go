@@ -41,6 +41,7 @@ type Store interface {
 	meta.LibraryTags
 	meta.SIFMetadata
 	meta.OCI
+	meta.Quotas
 	IsCollectionReader(ctx context.Context, collectionID, userID string) (bool, error)
 	// Signatures (signatures.go).
 	GetSignaturePolicy(ctx context.Context, collectionID string) (meta.SignaturePolicy, error)

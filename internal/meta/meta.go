@@ -32,6 +32,9 @@ type Store interface {
 	Uploads
 	Library
 	OCI
+	BlobPins
+	BlobCollection
+	Quotas
 	SRegistry
 	Keyring
 	Transactor
