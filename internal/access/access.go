@@ -5,6 +5,7 @@ package access
 
 import (
 	"context"
+	"strconv"
 
 	"github.com/silo-hpc/silo/internal/auth"
 	"github.com/silo-hpc/silo/internal/meta"
@@ -16,6 +17,28 @@ type Policy struct {
 	UserCollections bool
 	// DefaultPrivate is the privacy of collections created implicitly.
 	DefaultPrivate bool
+}
+
+// The settings an administrator may change while the server runs
+// (meta.Settings keys); the configuration gives their defaults.
+const (
+	SettingUserCollections = "user_collections"
+	SettingDefaultPrivate  = "default_private"
+)
+
+// With returns p with the stored settings over it: a setting that is
+// stored (and reads as a boolean) wins over the configuration's value.
+// Every rule that reads the policy reads it through here, so a change
+// counts from the next request on every replica.
+func (p Policy) With(stored map[string]string) Policy {
+	set := func(key string, field *bool) {
+		if b, err := strconv.ParseBool(stored[key]); err == nil {
+			*field = b
+		}
+	}
+	set(SettingUserCollections, &p.UserCollections)
+	set(SettingDefaultPrivate, &p.DefaultPrivate)
+	return p
 }
 
 // Checker answers access questions against the metadata store.

@@ -52,6 +52,8 @@ const (
 	Scope Subject = "scope"
 	// Size: a declared size that is wrong.
 	Size Subject = "size"
+	// Quota: a storage quota (with Denied: a push over it).
+	Quota Subject = "quota"
 )
 
 // Error carries a class, a subject and a message that is safe to show to

@@ -103,11 +103,11 @@ func TestImportsMatchTheDocument(t *testing.T) {
 // protocol services talk only through the bridge.
 func TestServiceLayering(t *testing.T) {
 	got := imports(t)
-	services := []string{"access", "auth", "bearer", "bridge", "gc", "library", "pgpkeys", "registry", "sregistry", "upload"}
+	services := []string{"access", "auth", "bearer", "bridge", "gc", "library", "pgpkeys", "quota", "registry", "settings", "sregistry", "upload"}
 	for _, svc := range services {
 		for _, dep := range got[svc] {
 			switch dep {
-			case "httpx", "ociapi", "libraryapi", "sregistryapi", "keyserver", "server", "cli":
+			case "httpx", "ociapi", "libraryapi", "sregistryapi", "keyserver", "accountapi", "webui", "quotaapi", "server", "cli":
 				t.Errorf("service %s imports %s", svc, dep)
 			}
 		}
@@ -115,9 +115,9 @@ func TestServiceLayering(t *testing.T) {
 	if slices.Contains(got["registry"], "library") || slices.Contains(got["library"], "registry") {
 		t.Error("registry and library import each other; they share the bridge")
 	}
-	for _, transport := range []string{"ociapi", "libraryapi", "sregistryapi", "keyserver"} {
+	for _, transport := range []string{"ociapi", "libraryapi", "sregistryapi", "keyserver", "accountapi", "webui", "quotaapi"} {
 		for _, dep := range got[transport] {
-			if dep == "sqlmeta" || dep == "fsblob" || dep == "bridge" || dep == "upload" {
+			if dep == "sqlmeta" || dep == "fsblob" || dep == "s3blob" || dep == "bridge" || dep == "upload" {
 				t.Errorf("transport %s imports %s", transport, dep)
 			}
 		}

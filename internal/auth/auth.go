@@ -38,6 +38,9 @@ func principalOf(u meta.User) Principal {
 type Store interface {
 	meta.Users
 	meta.Tokens
+	meta.Sessions
+	meta.LoginThrottle
+	meta.Teams
 	meta.Transactor
 }
 
@@ -111,6 +114,11 @@ func (s *Service) CheckPassword(ctx context.Context, name, password string) (Pri
 		}
 		return p, nil
 	}
+	return s.checkPasswordOnly(ctx, name, password)
+}
+
+// checkPasswordOnly checks a user's password (never a token).
+func (s *Service) checkPasswordOnly(ctx context.Context, name, password string) (Principal, error) {
 	u, err := s.store.GetUserByName(ctx, name)
 	if apperr.Is(err, apperr.NotFound) {
 		// Spend the same time as a real check so user names cannot be probed.

@@ -38,10 +38,16 @@ type Store interface {
 	// empty).
 	NewUpload(ctx context.Context, alg digest.Algorithm) (Writer, error)
 	// ResumeUpload reopens a session written earlier, possibly by another
-	// process, positioned at its end.
-	ResumeUpload(ctx context.Context, id string) (Writer, error)
-	// AbortUpload discards a session and everything it wrote.
-	AbortUpload(ctx context.Context, id string) error
+	// process or replica, positioned at the end of state: what the
+	// session's Writer.State returned after its last Close. The caller
+	// keeps that state (internal/upload keeps it in the metadata database,
+	// in the write that also records the session's offset), so the state
+	// and the offset a client is told always agree. A backend that keeps
+	// state of its own may accept a nil state.
+	ResumeUpload(ctx context.Context, id string, state []byte) (Writer, error)
+	// AbortUpload discards a session and everything it wrote; state is
+	// its last saved state (nil when it was never closed).
+	AbortUpload(ctx context.Context, id string, state []byte) error
 	// Ping checks the backend is reachable and writable.
 	Ping(ctx context.Context) error
 }
@@ -57,7 +63,12 @@ type Writer interface {
 	// Size is the number of bytes written so far, across all requests.
 	Size() int64
 	// Close flushes data and hash state, keeping the session for later.
+	// After a failed write or Close, Size and State describe what the
+	// session durably holds (possibly less than was written).
 	Close() error
+	// State is the session's state after Close (JSON): what ResumeUpload
+	// and AbortUpload take.
+	State() []byte
 	// Commit verifies the content against expected (digest; any supported
 	// algorithm) and, when size >= 0, its size; then stores it under its
 	// digest and removes the session. A mismatch returns apperr.Invalid and
@@ -66,4 +77,22 @@ type Writer interface {
 	Commit(ctx context.Context, expected digest.Digest, size int64) (Info, error)
 	// Cancel discards the session.
 	Cancel(ctx context.Context) error
+}
+
+// Expecter is an optional Writer capability: Expect, called before the
+// first Write, announces the digest the content will be committed under
+// (when the client names it up front: a monolithic push, a Library
+// upload). A backend may then write straight to where that blob lives
+// (S3: no copy at commit). Committing such a session under another digest
+// is apperr.Invalid.
+type Expecter interface {
+	Expect(d digest.Digest)
+}
+
+// Located is an optional capability of a reader Store.Open returns: the
+// blob may be fetched straight from Location (an S3 URL presigned for a
+// public endpoint). Transports then redirect the client there instead of
+// streaming the bytes through the server.
+type Located interface {
+	Location() string
 }

@@ -18,9 +18,36 @@ import (
 	"github.com/silo-hpc/silo/internal/blob"
 )
 
-// Run runs the contract suite. newStore returns an empty store for one
-// subtest; subtests run in parallel, each with its own store.
+// Harness describes a backend to the suite.
+type Harness struct {
+	// New returns an empty store for one subtest; subtests run in
+	// parallel, each with its own store.
+	New func(t *testing.T) blob.Store
+	// Leftovers lists what the store holds besides committed blobs
+	// (session files, temporary objects, unfinished multipart uploads),
+	// in the backend's own terms. Finished sessions must leave none.
+	Leftovers func(t *testing.T, s blob.Store) []string
+	// Large is a content size that takes the backend's path for large
+	// blobs (S3: several multipart parts); 0 means 3 MiB.
+	Large int
+}
+
+// Run runs the contract suite on stores newStore makes.
 func Run(t *testing.T, newStore func(t *testing.T) blob.Store) {
+	RunHarness(t, Harness{New: newStore})
+}
+
+// RunHarness runs the contract suite, with the checks the harness allows.
+func RunHarness(t *testing.T, h Harness) {
+	if h.Large <= 0 {
+		h.Large = 3 << 20
+	}
+	for _, tc := range edgeTests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.fn(t, h.New(t), h)
+		})
+	}
 	tests := []struct {
 		name string
 		fn   func(t *testing.T, s blob.Store)
@@ -50,7 +77,7 @@ func Run(t *testing.T, newStore func(t *testing.T) blob.Store) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			tc.fn(t, newStore(t))
+			tc.fn(t, h.New(t))
 		})
 	}
 }

@@ -26,14 +26,17 @@ func started(t *testing.T, s blob.Store, alg digest.Algorithm, data []byte) blob
 	return w
 }
 
-// sessionGone checks a session can no longer be resumed.
-func sessionGone(t *testing.T, s blob.Store, id string) {
+// sessionGone checks a session can no longer be resumed, with the last
+// state it saved (nil if it never closed) or without one.
+func sessionGone(t *testing.T, s blob.Store, id string, state []byte) {
 	t.Helper()
-	w, err := s.ResumeUpload(t.Context(), id)
-	if err == nil {
-		w.Cancel(t.Context())
+	for _, st := range [][]byte{state, nil} {
+		w, err := s.ResumeUpload(t.Context(), id, st)
+		if err == nil {
+			w.Cancel(t.Context())
+		}
+		wantCode(t, err, apperr.NotFound, "ResumeUpload of a finished session")
 	}
-	wantCode(t, err, apperr.NotFound, "ResumeUpload of a finished session")
 }
 
 // failedCommit checks that a commit rejected as Invalid leaves nothing.
@@ -42,7 +45,7 @@ func failedCommit(t *testing.T, s blob.Store, data []byte, expected digest.Diges
 	w := started(t, s, "", data)
 	_, err := w.Commit(t.Context(), expected, size)
 	wantCode(t, err, apperr.Invalid, fmt.Sprintf("Commit(%.20s…, %d) of %d bytes", expected, size, len(data)))
-	sessionGone(t, s, w.ID())
+	sessionGone(t, s, w.ID(), w.State())
 	notVisible(t, s, digest.FromBytes(data))
 	notVisible(t, s, expected)
 	noBlobs(t, s)
@@ -87,7 +90,7 @@ func testCommitExisting(t *testing.T, s blob.Store) {
 	if second.Digest != first.Digest || second.Size != first.Size {
 		t.Fatalf("second Commit = %+v, want %+v", second, first)
 	}
-	sessionGone(t, s, w.ID())
+	sessionGone(t, s, w.ID(), w.State())
 	if all := walk(t, s); len(all) != 1 {
 		t.Fatalf("Walk lists %d blobs after a duplicate commit, want 1", len(all))
 	}
@@ -128,7 +131,7 @@ func testCrossAlgorithm(t *testing.T, s blob.Store) {
 		w = started(t, s, c.session, data)
 		_, err := w.Commit(t.Context(), c.expected.FromString("other"), int64(len(data)))
 		wantCode(t, err, apperr.Invalid, fmt.Sprintf("%s session, wrong %s digest", c.session, c.expected))
-		sessionGone(t, s, w.ID())
+		sessionGone(t, s, w.ID(), w.State())
 	}
 	if all := walk(t, s); len(all) != 2 {
 		t.Fatalf("Walk lists %d blobs, want 2: %v", len(all), all)
@@ -166,9 +169,10 @@ func testResumeManyTimes(t *testing.T, s blob.Store) {
 		t.Fatalf("NewUpload: %v", err)
 	}
 	id, written := w.ID(), int64(0)
+	var state []byte
 	for i, c := range chunks {
 		if i > 0 {
-			if w, err = s.ResumeUpload(ctx, id); err != nil {
+			if w, err = s.ResumeUpload(ctx, id, state); err != nil {
 				t.Fatalf("request %d: ResumeUpload: %v", i, err)
 			}
 		}
@@ -182,9 +186,10 @@ func testResumeManyTimes(t *testing.T, s blob.Store) {
 		if err := w.Close(); err != nil {
 			t.Fatalf("request %d: Close: %v", i, err)
 		}
+		state = w.State()
 		notVisible(t, s, digest.FromBytes(data[:written]))
 	}
-	if w, err = s.ResumeUpload(ctx, id); err != nil {
+	if w, err = s.ResumeUpload(ctx, id, state); err != nil {
 		t.Fatalf("final ResumeUpload: %v", err)
 	}
 	d := digest.FromBytes(data)
@@ -192,18 +197,18 @@ func testResumeManyTimes(t *testing.T, s blob.Store) {
 		t.Fatalf("Commit after %d requests: %v", requests, err)
 	}
 	readAll(t, s, d, data)
-	sessionGone(t, s, id)
+	sessionGone(t, s, id, state)
 }
 
 func testResumeUnknown(t *testing.T, s blob.Store) {
 	ids := []string{"", "unknown", "../../etc/passwd", "/", strings.Repeat("0", 32), strings.Repeat("f", 64)}
 	for _, id := range ids {
-		w, err := s.ResumeUpload(t.Context(), id)
+		w, err := s.ResumeUpload(t.Context(), id, nil)
 		if err == nil {
 			w.Cancel(t.Context())
 		}
 		wantCode(t, err, apperr.NotFound, fmt.Sprintf("ResumeUpload(%q)", id))
-		wantCode(t, s.AbortUpload(t.Context(), id), apperr.NotFound, fmt.Sprintf("AbortUpload(%q)", id))
+		wantCode(t, s.AbortUpload(t.Context(), id, nil), apperr.NotFound, fmt.Sprintf("AbortUpload(%q)", id))
 	}
 }
 
@@ -216,11 +221,11 @@ func testAbortUpload(t *testing.T, s blob.Store) {
 	other := started(t, s, "", content(18, 10))
 	defer other.Cancel(context.WithoutCancel(t.Context()))
 
-	if err := s.AbortUpload(t.Context(), w.ID()); err != nil {
+	if err := s.AbortUpload(t.Context(), w.ID(), w.State()); err != nil {
 		t.Fatalf("AbortUpload: %v", err)
 	}
-	sessionGone(t, s, w.ID())
-	wantCode(t, s.AbortUpload(t.Context(), w.ID()), apperr.NotFound, "second AbortUpload")
+	sessionGone(t, s, w.ID(), w.State())
+	wantCode(t, s.AbortUpload(t.Context(), w.ID(), w.State()), apperr.NotFound, "second AbortUpload")
 	notVisible(t, s, digest.FromBytes(data))
 	noBlobs(t, s)
 	if other.Size() != 10 {
@@ -234,7 +239,7 @@ func testCancel(t *testing.T, s blob.Store) {
 	if err := w.Cancel(t.Context()); err != nil {
 		t.Fatalf("Cancel: %v", err)
 	}
-	sessionGone(t, s, w.ID())
+	sessionGone(t, s, w.ID(), w.State())
 	notVisible(t, s, digest.FromBytes(data))
 	noBlobs(t, s)
 }
@@ -244,7 +249,7 @@ func testCancel(t *testing.T, s blob.Store) {
 func testAbandonedWriter(t *testing.T, s blob.Store) {
 	data := content(20, 5<<20+1)
 	w := started(t, s, "", data[:3<<20])
-	t.Cleanup(func() { s.AbortUpload(context.Background(), w.ID()) })
+	t.Cleanup(func() { w.Cancel(context.Background()) })
 	if _, err := w.Write(data[3<<20:]); err != nil {
 		t.Fatalf("Write: %v", err)
 	}
@@ -332,7 +337,9 @@ func testMalformedDigests(t *testing.T, s blob.Store) {
 		wantCode(t, err, apperr.Invalid, fmt.Sprintf("Commit(%q)", d))
 		// Whether a rejected digest keeps the session is the backend's
 		// choice; clean it up either way.
-		s.AbortUpload(ctx, w.ID())
+		if w.Cancel(ctx) != nil {
+			s.AbortUpload(ctx, w.ID(), w.State())
+		}
 	}
 	noBlobs(t, s)
 }

@@ -41,10 +41,12 @@ type Store interface {
 	meta.LibraryTags
 	meta.SIFMetadata
 	meta.OCI
+	meta.Quotas
 	IsCollectionReader(ctx context.Context, collectionID, userID string) (bool, error)
 	// Signatures (signatures.go).
 	GetSignaturePolicy(ctx context.Context, collectionID string) (meta.SignaturePolicy, error)
 	RecordSIFSigners(ctx context.Context, digest string, fingerprints []string, generation int64, at time.Time) error
+	GetSettings(ctx context.Context) (map[string]string, error)
 }
 
 // Bridge holds the rules and the OCI mirror of library containers.
@@ -63,8 +65,21 @@ func New(bs blob.Store, ac access.Checker) *Bridge {
 }
 
 // Access returns the rules the bridge applies (for services that ask the
-// same questions about other things).
+// same questions about other things), with the configuration's policy.
 func (b *Bridge) Access() access.Checker { return b.access }
+
+// Rules returns the rules with the policy as it is now: the
+// configuration's, under the settings an administrator stored (read in
+// the caller's transaction, so every replica agrees at once). The policy
+// is read only where it decides (creating entities, collections and
+// repositories).
+func (b *Bridge) Rules(ctx context.Context, st Store) (access.Checker, error) {
+	stored, err := st.GetSettings(ctx)
+	if err != nil {
+		return b.access, err
+	}
+	return access.Checker{Policy: b.access.Policy.With(stored)}, nil
+}
 
 // Ref is a resolved library container path.
 type Ref struct {

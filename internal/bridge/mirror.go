@@ -12,6 +12,7 @@ import (
 	"github.com/silo-hpc/silo/internal/apperr"
 	"github.com/silo-hpc/silo/internal/meta"
 	"github.com/silo-hpc/silo/internal/oci"
+	"github.com/silo-hpc/silo/internal/quota"
 )
 
 // The OCI view of library containers: every library image is also an OCI
@@ -174,6 +175,9 @@ func (b *Bridge) imageManifest(ctx context.Context, tx Store, ref Ref, repo meta
 	if err := tx.PutBlob(ctx, img.Digest, img.Size); err != nil {
 		return oci.Descriptor{}, err
 	}
+	if err := quota.Charge(ctx, tx, Owners(ref), img.Digest, img.Size); err != nil {
+		return oci.Descriptor{}, err
+	}
 	if err := tx.LinkBlob(ctx, repo.ID, img.Digest); err != nil {
 		return oci.Descriptor{}, err
 	}
@@ -186,7 +190,7 @@ func (b *Bridge) imageManifest(ctx context.Context, tx Store, ref Ref, repo meta
 			return oci.Descriptor{}, err
 		}
 	}
-	if err := b.linkEmptyJSON(ctx, tx, repo); err != nil {
+	if err := b.linkEmptyJSON(ctx, tx, ref, repo); err != nil {
 		return oci.Descriptor{}, err
 	}
 	body, err := sifManifest(ref, img)
@@ -235,12 +239,21 @@ func sifManifest(ref Ref, img meta.Image) ([]byte, error) {
 
 // linkEmptyJSON records the {} config blob (stored by Prepare) and links
 // it to repo.
-func (b *Bridge) linkEmptyJSON(ctx context.Context, tx Store, repo meta.Repository) error {
+func (b *Bridge) linkEmptyJSON(ctx context.Context, tx Store, ref Ref, repo meta.Repository) error {
 	if !b.emptyJSON.Load() {
 		return apperr.New(apperr.Internal, "the SIF config blob is not prepared")
 	}
 	if err := tx.PutBlob(ctx, oci.EmptyJSONDigest.String(), int64(len(oci.EmptyJSON))); err != nil {
 		return err
 	}
+	if err := quota.Charge(ctx, tx, Owners(ref), oci.EmptyJSONDigest.String(), int64(len(oci.EmptyJSON))); err != nil {
+		return err
+	}
 	return tx.LinkBlob(ctx, repo.ID, oci.EmptyJSONDigest.String())
+}
+
+// Owners are whose quotas a library container's bytes count against: its
+// collection and the collection's owner (internal/quota holds the rule).
+func Owners(ref Ref) quota.Owners {
+	return quota.ForCollection(ref.Collection, ref.Entity.Name+"/"+ref.Collection.Name+"/"+ref.Container.Name)
 }

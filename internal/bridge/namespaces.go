@@ -87,7 +87,11 @@ func (b *Bridge) newEntity(ctx context.Context, st Store, p auth.Principal, name
 	if !b.access.CanCreateEntity(p, name) {
 		return meta.Entity{}, Denied("you may only create the entity %q named after you", p.Name)
 	}
-	e := meta.Entity{Name: name, Description: description, DefaultPrivate: b.access.Policy.DefaultPrivate}
+	rules, err := b.Rules(ctx, st)
+	if err != nil {
+		return meta.Entity{}, err
+	}
+	e := meta.Entity{Name: name, Description: description, DefaultPrivate: rules.Policy.DefaultPrivate}
 	if u, err := st.GetUserByName(ctx, name); err == nil {
 		e.OwnerID = u.ID
 	} else if !apperr.Is(err, apperr.NotFound) {
@@ -112,7 +116,11 @@ func (b *Bridge) newCollection(ctx context.Context, st Store, p auth.Principal, 
 	if err := CheckName("collection", name); err != nil {
 		return meta.Collection{}, err
 	}
-	mayCreate := b.access.CanCreateCollection(p, e)
+	rules, err := b.Rules(ctx, st)
+	if err != nil {
+		return meta.Collection{}, err
+	}
+	mayCreate := rules.CanCreateCollection(p, e)
 	cannotCreate := Denied("you may not create collections in entity %s", e.Name)
 	if existing, err := st.GetCollectionByName(ctx, e.ID, name); err == nil {
 		if ok, err := b.access.CanReadCollection(ctx, st, p, existing); err != nil || !ok {
@@ -131,7 +139,7 @@ func (b *Bridge) newCollection(ctx context.Context, st Store, p auth.Principal, 
 	if !mayCreate {
 		return meta.Collection{}, cannotCreate
 	}
-	c := meta.Collection{EntityID: e.ID, Name: name, Description: description, OwnerID: p.UserID, Private: b.access.Policy.DefaultPrivate}
+	c := meta.Collection{EntityID: e.ID, Name: name, Description: description, OwnerID: p.UserID, Private: rules.Policy.DefaultPrivate}
 	if private != nil {
 		c.Private = *private
 	}

@@ -20,13 +20,14 @@ func init() {
 
 type listOptions struct {
 	env, runscript, test, deffile bool
+	signatures                    bool
 	json                          bool
 }
 
 func newListCmd(out *Out) *cobra.Command {
 	var o listOptions
 	cmd := &cobra.Command{
-		Use:   "list [-e] [-r] [-t] [-d] [--json] [COLLECTION | COLLECTION/CONTAINER[:TAG] | /CONTAINER]",
+		Use:   "list [-e] [-r] [-t] [-d] [-s] [--json] [COLLECTION | COLLECTION/CONTAINER[:TAG] | /CONTAINER]",
 		Short: "List the remote's containers: all, a collection's, one container's, or a name across collections",
 		Args:  cobra.MaximumNArgs(1),
 
@@ -40,11 +41,17 @@ func newListCmd(out *Out) *cobra.Command {
 	f.BoolVarP(&o.runscript, "runscript", "r", false, "show each image's runscript")
 	f.BoolVarP(&o.test, "test", "t", false, "show each image's test script")
 	f.BoolVarP(&o.deffile, "deffile", "d", false, "show each image's definition file")
+	f.BoolVarP(&o.signatures, "signatures", "s", false, "show each image's signatures as the server checked them")
 	f.BoolVar(&o.json, "json", false, "print JSON")
 	return cmd
 }
 
+// metadata says whether the rows need what GET /v1/inspect read from
+// each SIF; details, whether they are shown one by one (signatures need
+// no more than the listing).
 func (o *listOptions) metadata() bool { return o.env || o.runscript || o.test || o.deffile }
+
+func (o *listOptions) details() bool { return o.metadata() || o.signatures }
 
 // listQuery reads the argument: "" all; "c" a collection of the default
 // entity; "/n" a container name in any collection; "c/n" or "e/c/n",
@@ -72,14 +79,20 @@ func listQuery(t *libraryTarget, arg string) (client.ListQuery, string, error) {
 }
 
 // listedImage is one row of `silo list`, with its metadata when asked.
+// Signatures are the server's check of the image's signatures
+// (docs/keyserver.md); signed is the SIGNED column.
 type listedImage struct {
 	searchRow
-	Frozen      bool    `json:"frozen"`
-	Private     bool    `json:"private"`
-	Environment *string `json:"environment,omitempty"`
-	Runscript   *string `json:"runscript,omitempty"`
-	Test        *string `json:"test,omitempty"`
-	Deffile     *string `json:"deffile,omitempty"`
+	Signatures  []client.SignatureCheck `json:"signatures,omitempty"`
+	Frozen      bool                    `json:"frozen"`
+	Private     bool                    `json:"private"`
+	Environment *string                 `json:"environment,omitempty"`
+	Runscript   *string                 `json:"runscript,omitempty"`
+	Test        *string                 `json:"test,omitempty"`
+	Deffile     *string                 `json:"deffile,omitempty"`
+
+	signed         string
+	signatureLines []string
 }
 
 func runList(ctx context.Context, out *Out, o *listOptions, arg string) error {
@@ -106,7 +119,8 @@ func runList(ctx context.Context, out *Out, o *listOptions, arg string) error {
 				continue
 			}
 			rows = append(rows, listedImage{searchRow: t.row(img, k.Entity, k.Collection, k.Container, kt.Tag),
-				Frozen: k.Frozen, Private: k.Private})
+				Signatures: img.Signatures, Frozen: k.Frozen, Private: k.Private,
+				signed: signatureState(img), signatureLines: signatureLines(img)})
 		}
 	}
 	if o.metadata() {
@@ -121,7 +135,7 @@ func runList(ctx context.Context, out *Out, o *listOptions, arg string) error {
 		out.Infof("No containers found.")
 		return nil
 	}
-	if o.metadata() {
+	if o.details() {
 		printMetadata(out, o, rows)
 		return nil
 	}
@@ -134,7 +148,7 @@ func printList(out *Out, rows []listedImage) {
 	fmt.Fprintln(tw, "NAME\tTAG\tARCH\tSIZE\tCREATED\tSIGNED\tFROZEN\tPRIVATE")
 	for _, r := range rows {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.name, r.Tag, dash(r.Arch), humanSize(r.Size),
-			r.Created.Local().Format("2006-01-02 15:04:05"), yesNo(r.Signed), yesNo(r.Frozen), yesNo(r.Private))
+			r.Created.Local().Format("2006-01-02 15:04:05"), r.signed, yesNo(r.Frozen), yesNo(r.Private))
 	}
 	tw.Flush()
 }
@@ -176,6 +190,9 @@ func printMetadata(out *Out, o *listOptions, rows []listedImage) {
 		}
 		if r.Deffile != nil {
 			section(out, "Singularity (definition file)", *r.Deffile)
+		}
+		if o.signatures {
+			section(out, "signatures", strings.Join(r.signatureLines, "\n"))
 		}
 	}
 }

@@ -45,7 +45,7 @@ func newSearchCmd(out *Out) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.arch, "arch", "", "only images of these architectures (comma-separated)")
-	f.BoolVar(&o.signed, "signed", false, "only signed images")
+	f.BoolVar(&o.signed, "signed", false, "only images whose signatures the server verified")
 	f.StringVar(&o.label, "label", "", "only images with label `KEY[=VALUE]`")
 	f.BoolVar(&o.json, "json", false, "print JSON")
 	f.BoolVar(&o.noHTTPS, "no-https", false, "use plain http for a host named in the query")
@@ -62,6 +62,7 @@ type searchRow struct {
 	Hash       string    `json:"hash"`
 	Size       int64     `json:"size"`
 	Signed     bool      `json:"signed"`
+	Verified   bool      `json:"verified"`
 	Created    time.Time `json:"created"`
 	URI        string    `json:"uri"`
 	URL        string    `json:"url"`
@@ -168,10 +169,11 @@ func listRows(ctx context.Context, t *libraryTarget, o *searchOptions, q client.
 	return rows, nil
 }
 
-// keeps applies --arch and --signed to an image (images of unknown
-// architecture pass an arch filter, as the server's search does).
+// keeps applies --arch and --signed to an image as the server's search
+// does: images of unknown architecture pass an arch filter; --signed
+// keeps images whose signatures the server verified (docs/keyserver.md).
 func (o *searchOptions) keeps(img client.Image) bool {
-	if o.signed && !img.Signed {
+	if o.signed && !img.Verified {
 		return false
 	}
 	if o.arch == "" || img.Arch == "" {
@@ -206,5 +208,5 @@ func searchRows(ctx context.Context, t *libraryTarget, o *searchOptions, value s
 func (t *libraryTarget) row(img client.Image, e, c, n, tag string) searchRow {
 	path := e + "/" + c + "/" + n
 	return searchRow{Entity: e, Collection: c, Container: n, Tag: tag, Arch: img.Arch, Hash: img.Hash, Size: img.Size,
-		Signed: img.Signed, Created: img.CreatedAt, URI: t.uri(path, tag), URL: t.pageURL(path), name: t.short(e, c, n)}
+		Signed: img.Signed, Verified: img.Verified, Created: img.CreatedAt, URI: t.uri(path, tag), URL: t.pageURL(path), name: t.short(e, c, n)}
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/silo-hpc/silo/internal/keyserver/keyservertest"
 	"github.com/silo-hpc/silo/internal/sifinspect/sifinspecttest"
 	"github.com/silo-hpc/silo/internal/sifinspect/signedtest"
 )
@@ -35,7 +36,8 @@ func metaSIF(t *testing.T, labels map[string]string, runscript string) string {
 
 // seedRegistry pushes seed 003's example images: alice's dinosaur/tacos
 // and dinosaur/avocado (two tags, one of them arm64), meowmeow/avocado,
-// and bob's meowmeow/avocado; one image is signed.
+// and bob's meowmeow/avocado; one image is signed, by a key the server
+// holds.
 func seedRegistry(t *testing.T, e *libEnv) map[string]string {
 	tacos := metaSIF(t, map[string]string{"MAINTAINER": "vanessasaur", "WHATAMI": "dinosaur"}, "#!/bin/sh\n\nexec /bin/bash /rawr.sh\n")
 	avocado := metaSIF(t, map[string]string{"MAINTAINER": "vanessasaur", "WHATAMI": "avocado"}, "#!/bin/sh\necho avocado\n")
@@ -44,8 +46,11 @@ func seedRegistry(t *testing.T, e *libEnv) map[string]string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Signed by a key the server's keyserver holds: verified.
+	key := signedtest.NewEntity(t)
+	keyservertest.Push(t, e.srv.URL, e.tokens["alice"], key)
 	signed := filepath.Join(t.TempDir(), "signed.sif")
-	if err := os.WriteFile(signed, signedtest.Sign(t, b, signedtest.NewEntity(t)), 0o644); err != nil {
+	if err := os.WriteFile(signed, signedtest.Sign(t, b, key), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	e.push(tacos, "dinosaur/tacos:delicious")

@@ -132,22 +132,27 @@ func redactedURL(u *url.URL) string {
 
 // Image is the Library API's image object (docs/protocols/library-api.md §6.5).
 type Image struct {
-	ID             string    `json:"id"`
-	Hash           string    `json:"hash"` // "sha256.<hex>"
-	Description    string    `json:"description"`
-	Container      string    `json:"container"`
-	Size           int64     `json:"size"`
-	Uploaded       bool      `json:"uploaded"`
-	Arch           string    `json:"arch"`
-	Signed         bool      `json:"signed"`
-	Encrypted      bool      `json:"encrypted"`
-	Fingerprints   []string  `json:"fingerprints"`
-	EntityName     string    `json:"entityName"`
-	CollectionName string    `json:"collectionName"`
-	ContainerName  string    `json:"containerName"`
-	Tags           []string  `json:"tags"`
-	CreatedAt      time.Time `json:"createdAt"`
-	UpdatedAt      time.Time `json:"updatedAt"`
+	ID           string   `json:"id"`
+	Hash         string   `json:"hash"` // "sha256.<hex>"
+	Description  string   `json:"description"`
+	Container    string   `json:"container"`
+	Size         int64    `json:"size"`
+	Uploaded     bool     `json:"uploaded"`
+	Arch         string   `json:"arch"`
+	Signed       bool     `json:"signed"`
+	Encrypted    bool     `json:"encrypted"`
+	Fingerprints []string `json:"fingerprints"`
+	// Verified and Signatures are Silo's check of the signatures against
+	// the keys its keyserver holds (docs/keyserver.md); other servers
+	// leave them out.
+	Verified       bool             `json:"verified"`
+	Signatures     []SignatureCheck `json:"signatures"`
+	EntityName     string           `json:"entityName"`
+	CollectionName string           `json:"collectionName"`
+	ContainerName  string           `json:"containerName"`
+	Tags           []string         `json:"tags"`
+	CreatedAt      time.Time        `json:"createdAt"`
+	UpdatedAt      time.Time        `json:"updatedAt"`
 }
 
 // SHA256 is the image's hash without its "sha256." prefix.

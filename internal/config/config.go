@@ -35,6 +35,12 @@ type Config struct {
 	Log      Log     `yaml:"log"`
 	Library  Library `yaml:"library"`
 	Auth     Auth    `yaml:"auth"`
+	// Storage selects the blob store: "fs" (files under DataDir) or "s3"
+	// (S3, for several replicas).
+	Storage string  `yaml:"storage"`
+	S3      S3      `yaml:"s3"`
+	GC      GC      `yaml:"gc"`
+	Uploads Uploads `yaml:"uploads"`
 	// SRegistry configures Singularity Registry Server's API.
 	SRegistry SRegistry `yaml:"sregistry"`
 	// PprofAddr, when set, serves Go's profiling handlers (/debug/pprof/)
@@ -99,6 +105,10 @@ func Default() Config {
 		Log:     Log{Level: "info", Format: "text"},
 		Library: Library{DefaultPrivate: false, UserCollections: true},
 		Auth:    Auth{TokenTTL: Duration(15 * time.Minute)},
+		Storage: StorageFS,
+		S3:      S3{PartSize: 16 << 20},
+		GC:      GC{Interval: Duration(time.Hour), Grace: Duration(time.Hour)},
+		Uploads: Uploads{IdleTimeout: Duration(24 * time.Hour), Lease: Duration(2 * time.Minute)},
 	}
 }
 
@@ -162,6 +172,8 @@ var envVars = []envVar{
 		return nil
 	}},
 }
+
+func init() { envVars = append(envVars, storageEnv...) }
 
 // EnvNames returns the names of all SILO_* settings variables.
 func EnvNames() []string {
@@ -250,6 +262,7 @@ func (c *Config) Validate() error {
 	if time.Duration(c.Auth.TokenTTL) < time.Minute {
 		bad("auth.token_ttl %s: must be at least 1m (clients clamp shorter tokens)", time.Duration(c.Auth.TokenTTL))
 	}
+	c.validateStorage(bad)
 	return errors.Join(errs...)
 }
 

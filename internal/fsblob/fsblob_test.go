@@ -19,7 +19,12 @@ import (
 )
 
 func TestContract(t *testing.T) {
-	blobtest.Run(t, func(t *testing.T) blob.Store { return newStore(t, t.TempDir()) })
+	blobtest.RunHarness(t, blobtest.Harness{
+		New: func(t *testing.T) blob.Store { return newStore(t, t.TempDir()) },
+		Leftovers: func(t *testing.T, s blob.Store) []string {
+			return files(t, s.(*Store).uploads)
+		},
+	})
 }
 
 func newStore(t *testing.T, root string) *Store {
@@ -98,7 +103,7 @@ func TestResumeAfterCrashMidWrite(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	w, err = first.ResumeUpload(ctx, w.ID())
+	w, err = first.ResumeUpload(ctx, w.ID(), nil)
 	if err != nil {
 		t.Fatalf("ResumeUpload: %v", err)
 	}
@@ -113,7 +118,7 @@ func TestResumeAfterCrashMidWrite(t *testing.T) {
 	}
 
 	second := newStore(t, root)
-	r, err := second.ResumeUpload(ctx, w.ID())
+	r, err := second.ResumeUpload(ctx, w.ID(), nil)
 	if err != nil {
 		t.Fatalf("ResumeUpload after crash: %v", err)
 	}
@@ -143,7 +148,7 @@ func TestResumeDataShorterThanState(t *testing.T) {
 	if err := os.Truncate(dataPath(t, s, w.ID()), kept); err != nil {
 		t.Fatal(err)
 	}
-	r, err := s.ResumeUpload(ctx, w.ID())
+	r, err := s.ResumeUpload(ctx, w.ID(), nil)
 	if err != nil {
 		t.Fatalf("ResumeUpload: %v", err)
 	}
@@ -187,7 +192,7 @@ func TestMalformedDigestKeepsSession(t *testing.T) {
 	if !apperr.Is(err, apperr.Invalid) {
 		t.Fatalf("Commit(malformed) = %v, want Invalid", err)
 	}
-	r, err := s.ResumeUpload(ctx, w.ID())
+	r, err := s.ResumeUpload(ctx, w.ID(), nil)
 	if err != nil {
 		t.Fatalf("ResumeUpload: %v", err)
 	}
@@ -267,10 +272,10 @@ func TestPurgeUploads(t *testing.T) {
 	if _, err := os.Stat(legacy); !os.IsNotExist(err) {
 		t.Fatalf("legacy session: %v", err)
 	}
-	if _, err := s.ResumeUpload(ctx, stale.ID()); !apperr.Is(err, apperr.NotFound) {
+	if _, err := s.ResumeUpload(ctx, stale.ID(), nil); !apperr.Is(err, apperr.NotFound) {
 		t.Fatalf("stale session: ResumeUpload = %v, want NotFound", err)
 	}
-	r, err := s.ResumeUpload(ctx, fresh.ID())
+	r, err := s.ResumeUpload(ctx, fresh.ID(), nil)
 	if err != nil || r.Size() != 5 {
 		t.Fatalf("fresh session: ResumeUpload = %v; want it kept", err)
 	}
@@ -332,7 +337,7 @@ func TestSizeAfterFailedFlush(t *testing.T) {
 	if err := w.Close(); err == nil {
 		t.Fatal("Close after a failed write succeeded")
 	}
-	r, err := s.ResumeUpload(t.Context(), w.ID())
+	r, err := s.ResumeUpload(t.Context(), w.ID(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

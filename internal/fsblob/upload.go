@@ -81,19 +81,30 @@ func (s *Store) NewUpload(ctx context.Context, alg digest.Algorithm) (blob.Write
 	return newWriter(s, id, base, alg, f, alg.Hash(), 0, false), nil
 }
 
-// ResumeUpload reopens a session at the end of what its hash state covers.
+// ResumeUpload reopens a session at the end of what its hash state covers:
+// the state given (what the caller recorded with the session's offset), or
+// the session's own state file when none is given.
 // A process killed mid-write leaves the data file longer than the saved
 // state (bytes the client was never told were stored): they are cut off.
 // A data file shorter than the state (a crash lost unsynced data) is
 // rehashed, since the saved hash covers bytes that no longer exist.
-func (s *Store) ResumeUpload(ctx context.Context, id string) (blob.Writer, error) {
+func (s *Store) ResumeUpload(ctx context.Context, id string, saved []byte) (blob.Writer, error) {
 	base, err := s.uploadPath(id)
 	if err != nil {
 		return nil, err
 	}
 	// A session never closed has no state: it did not outlive its request
 	// and cannot be resumed.
-	st, h, err := loadState(base)
+	var st state
+	var h hash.Hash
+	if len(saved) > 0 {
+		if _, err := os.Stat(base + stateSuffix); err != nil {
+			return nil, sessionErr(err, id, "resume")
+		}
+		st, h, err = decodeState(saved)
+	} else {
+		st, h, err = loadState(base)
+	}
 	if err != nil {
 		return nil, sessionErr(err, id, "resume")
 	}
@@ -156,11 +167,15 @@ func hashFile(ctx context.Context, path string, h hash.Hash) (int64, error) {
 }
 
 func loadState(base string) (state, hash.Hash, error) {
-	var st state
 	b, err := os.ReadFile(base + stateSuffix)
 	if err != nil {
-		return st, nil, err
+		return state{}, nil, err
 	}
+	return decodeState(b)
+}
+
+func decodeState(b []byte) (state, hash.Hash, error) {
+	var st state
 	if err := json.Unmarshal(b, &st); err != nil {
 		return st, nil, fmt.Errorf("decode upload state: %w", err)
 	}
@@ -185,25 +200,26 @@ func loadState(base string) (state, hash.Hash, error) {
 // restarts it; resuming reconciles data and state), and an fsync per
 // request cost a chunked upload (scs-library-client sends 5 MiB chunks)
 // about a third of its speed, since on ext4 it also flushes the data.
-func writeState(base string, st state) error {
+func writeState(base string, st state) ([]byte, error) {
 	b, err := json.Marshal(st)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	tmp := base + stateSuffix + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, filePerm)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	_, err = f.Write(b)
 	if err = errors.Join(err, f.Close()); err != nil {
-		return err
+		return nil, err
 	}
-	return os.Rename(tmp, base+stateSuffix)
+	return b, os.Rename(tmp, base+stateSuffix)
 }
 
-// AbortUpload discards a session and everything it wrote.
-func (s *Store) AbortUpload(ctx context.Context, id string) error {
+// AbortUpload discards a session and everything it wrote; the session's
+// files are all there is to it, so the state is not needed.
+func (s *Store) AbortUpload(ctx context.Context, id string, _ []byte) error {
 	base, err := s.uploadPath(id)
 	if err != nil {
 		return err

@@ -31,6 +31,7 @@ type writer struct {
 	// accepted counts bytes taken by Write; sink.n lags behind it while
 	// chunks are in flight.
 	accepted int64
+	saved    []byte // the state written by Close
 }
 
 var _ blob.Writer = (*writer)(nil)
@@ -72,8 +73,12 @@ func (w *writer) saveState() error {
 	if err != nil {
 		return err
 	}
-	return writeState(w.base, state{Algorithm: w.alg, Offset: w.sink.n, Hash: b})
+	w.saved, err = writeState(w.base, state{Algorithm: w.alg, Offset: w.sink.n, Hash: b})
+	return err
 }
+
+// State is the state Close saved (also in the session's state file).
+func (w *writer) State() []byte { return w.saved }
 
 // Close flushes and saves the state. If the flush fails the state still
 // covers what reached the file, so the session stays consistent.

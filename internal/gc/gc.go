@@ -1,6 +1,6 @@
 // Package gc is the housekeeping service: it runs the server's periodic
-// jobs (today: ending abandoned upload sessions, internal/upload's
-// Sweep; removing blobs nothing references comes later).
+// jobs (ending abandoned upload sessions, internal/upload's Sweep) and
+// holds the online garbage collector of blobs (Collector, docs/gc.md).
 package gc
 
 import (
@@ -49,12 +49,26 @@ func (s *Service) RunOnce(ctx context.Context) error {
 // Run runs the jobs now and then every interval until ctx ends (a failed
 // run is retried at the next tick).
 func (s *Service) Run(ctx context.Context, interval time.Duration) {
+	s.run(ctx, interval, true)
+}
+
+// Schedule runs the jobs every interval, the first time one interval
+// from now (replicas restarting together do not all start with a
+// collection).
+func (s *Service) Schedule(ctx context.Context, interval time.Duration) {
+	s.run(ctx, interval, false)
+}
+
+func (s *Service) run(ctx context.Context, interval time.Duration, now bool) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		if err := s.RunOnce(ctx); errors.Is(err, context.Canceled) {
-			return
+		if now {
+			if err := s.RunOnce(ctx); errors.Is(err, context.Canceled) {
+				return
+			}
 		}
+		now = true
 		select {
 		case <-ctx.Done():
 			return

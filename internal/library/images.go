@@ -10,6 +10,7 @@ import (
 	"github.com/silo-hpc/silo/internal/apperr"
 	"github.com/silo-hpc/silo/internal/auth"
 	"github.com/silo-hpc/silo/internal/bridge"
+	"github.com/silo-hpc/silo/internal/logctx"
 	"github.com/silo-hpc/silo/internal/meta"
 )
 
@@ -169,6 +170,21 @@ func (s *Service) GetImage(ctx context.Context, p auth.Principal, ref, arch stri
 		return err
 	})
 	return info, err
+}
+
+// OpenDownload is OpenImageFile for a download that counts: count says
+// the request starts a download (the client's first request for the
+// image's bytes, not a resumed or parallel range of one), which adds one
+// to the image's download count. Counting is best effort: a pull never
+// fails because its count could not be written.
+func (s *Service) OpenDownload(ctx context.Context, p auth.Principal, ref, arch string, count bool) (io.ReadSeekCloser, meta.Image, error) {
+	f, img, err := s.OpenImageFile(ctx, p, ref, arch)
+	if err == nil && count {
+		if cerr := s.meta.CountDownload(ctx, img.ID); cerr != nil {
+			logctx.From(ctx).Warn("counting a download", "image", img.ID, "err", cerr)
+		}
+	}
+	return f, img, err
 }
 
 // OpenImageFile answers GET /v1/imagefile/{ref}: an uploaded image's bytes.

@@ -23,6 +23,8 @@ import (
 type Store interface {
 	bridge.Store
 	meta.LibrarySearch
+	meta.LibraryRecent
+	grantStore
 	GetUser(ctx context.Context, id string) (meta.User, error)
 	// Signature policies and re-verification (signatures.go, verify.go).
 	meta.SignaturePolicies

@@ -47,18 +47,22 @@ var hexDigestRe = regexp.MustCompile(`^[0-9a-f]{64}$`)
 // are appended in order to one session, so there is no total size limit
 // and no part is ever buffered.
 func (s *Service) StartMultipart(ctx context.Context, p auth.Principal, imageID string, filesize int64) (Multipart, error) {
-	_, img, err := s.imageForUpload(ctx, p, imageID)
+	ref, img, err := s.imageForUpload(ctx, p, imageID)
 	if err != nil {
 		return Multipart{}, err
 	}
 	if filesize <= 0 {
 		return Multipart{}, apperr.New(apperr.Invalid, "invalid filesize %d", filesize)
 	}
+	if err := s.precheck(ctx, ref, img, filesize); err != nil {
+		return Multipart{}, err
+	}
 	// totalParts must be ceil(filesize/partSize): the client sends exactly
 	// that many parts and would silently drop a tail (LA §11.3).
 	total := int((filesize + s.partSize - 1) / s.partSize)
 	st := uploadState{Filesize: filesize, PartSize: s.partSize, TotalParts: total}
-	sess, err := s.uploads.Start(ctx, kindMultipart, img.ID, p.UserID, digest.SHA256, st)
+	sess, err := s.uploads.Start(ctx, kindMultipart, img.ID, p.UserID, digest.SHA256, st,
+		upload.Expect(digest.Digest(img.Digest)))
 	return Multipart{UploadID: sess.ID, TotalParts: total, PartSize: s.partSize}, err
 }
 

@@ -13,6 +13,9 @@ import (
 type EntityInfo struct {
 	Entity      meta.Entity
 	Collections []meta.Collection
+	// MayCreate says the caller may create collections in it (the rule
+	// and the live policy, for showing the form; creating checks again).
+	MayCreate bool
 }
 
 // CollectionInfo is a collection with its entity and containers.
@@ -45,7 +48,11 @@ func (s *Service) GetEntity(ctx context.Context, p auth.Principal, name string) 
 			return err
 		}
 		info.Entity = e
-		info.Collections, err = s.visibleCollections(ctx, st, p, e.ID)
+		if info.Collections, err = s.visibleCollections(ctx, st, p, e.ID); err != nil {
+			return err
+		}
+		rules, err := s.bridge.Rules(ctx, st)
+		info.MayCreate = rules.CanCreateCollection(p, e)
 		return err
 	}
 	err := s.view(ctx, func(st Store) error { return get(st, false) })

@@ -17,7 +17,7 @@ import (
 // single-part session and returns its id, the capability the upload URL
 // carries. A sha256sum the client announces must be the image's hash.
 func (s *Service) StartUpload(ctx context.Context, p auth.Principal, imageID string, filesize int64, sha256sum string) (string, error) {
-	_, img, err := s.imageForUpload(ctx, p, imageID)
+	ref, img, err := s.imageForUpload(ctx, p, imageID)
 	if err != nil {
 		return "", err
 	}
@@ -27,7 +27,11 @@ func (s *Service) StartUpload(ctx context.Context, p auth.Principal, imageID str
 	if sha256sum != "" && hashPrefix+strings.ToLower(sha256sum) != HashOf(img.Digest) {
 		return "", apperr.New(apperr.Invalid, "sha256sum %s does not match image hash %s", sha256sum, HashOf(img.Digest))
 	}
-	sess, err := s.uploads.Start(ctx, kindSingle, img.ID, p.UserID, digest.SHA256, uploadState{Filesize: filesize})
+	if err := s.precheck(ctx, ref, img, filesize); err != nil {
+		return "", err
+	}
+	sess, err := s.uploads.Start(ctx, kindSingle, img.ID, p.UserID, digest.SHA256, uploadState{Filesize: filesize},
+		upload.Expect(digest.Digest(img.Digest)))
 	return sess.ID, err
 }
 

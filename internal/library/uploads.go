@@ -13,6 +13,7 @@ import (
 	"github.com/silo-hpc/silo/internal/bridge"
 	"github.com/silo-hpc/silo/internal/logctx"
 	"github.com/silo-hpc/silo/internal/meta"
+	"github.com/silo-hpc/silo/internal/quota"
 	"github.com/silo-hpc/silo/internal/upload"
 )
 
@@ -116,10 +117,19 @@ func (s *Service) finish(ctx context.Context, ref Ref, img meta.Image, info blob
 		if _, err := s.bridge.MarkUploaded(ctx, tx, ref, cur, info.Size, sif); err != nil {
 			return err
 		}
-		c.QuotaUsage, err = tx.EntityUsage(ctx, ref.Entity.ID)
+		u, err := quota.Reported(ctx, tx, bridge.Owners(ref))
+		c.QuotaTotal, c.QuotaUsage = u.Limit, u.Used
 		return err
 	})
 	return c, err
+}
+
+// precheck refuses, before any byte is sent, an upload that cannot fit
+// the quotas of the image's container (internal/quota).
+func (s *Service) precheck(ctx context.Context, ref Ref, img meta.Image, size int64) error {
+	return s.view(ctx, func(st Store) error {
+		return quota.Precheck(ctx, st, bridge.Owners(ref), img.Digest, size)
+	})
 }
 
 // UploadImageFile answers the v1 raw upload, POST /v1/imagefile/{id}: the
@@ -129,6 +139,11 @@ func (s *Service) UploadImageFile(ctx context.Context, p auth.Principal, imageID
 	ref, img, err := s.imageForUpload(ctx, p, imageID)
 	if err != nil {
 		return Completion{}, err
+	}
+	if length >= 0 {
+		if err := s.precheck(ctx, ref, img, length); err != nil {
+			return Completion{}, err
+		}
 	}
 	info, err := s.uploads.Put(ctx, body, length, digest.Digest(img.Digest), length)
 	if err != nil {

@@ -39,6 +39,10 @@ func statusOf(code apperr.Code) int {
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code := apperr.CodeOf(err)
 	status := statusOf(code)
+	if code == apperr.Denied && apperr.SubjectOf(err) == apperr.Quota {
+		// Sylabs' API answers a push over quota with 507 "Over quota".
+		status = http.StatusInsufficientStorage
+	}
 	if status >= 500 {
 		httpx.Logger(r.Context()).Error("library api error", "err", err, "path", r.URL.Path)
 	}

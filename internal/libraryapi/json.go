@@ -121,6 +121,7 @@ func containerView(info library.ContainerInfo) containerJSON {
 	for _, img := range info.Images {
 		v.Images = append(v.Images, img.ID)
 		v.Size += img.Size
+		v.DownloadCount += img.Downloads
 	}
 	return v
 }

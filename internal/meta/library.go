@@ -27,6 +27,9 @@ type Image struct {
 	CreatedBy      string // user id
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
+	// Downloads counts the image's downloads (CountDownload); searches
+	// leave it 0.
+	Downloads int64
 }
 
 // LibraryTag names an image of a container for one architecture. Arch ""
@@ -80,6 +83,8 @@ type LibraryImages interface {
 	UpdateImage(ctx context.Context, img *Image) error
 	// DeleteImage removes an image with its tags and labels.
 	DeleteImage(ctx context.Context, id string) error
+	// CountDownload adds one to an image's download count.
+	CountDownload(ctx context.Context, id string) error
 	// EntityUsage is the total size of the uploaded images under an entity.
 	EntityUsage(ctx context.Context, entityID string) (int64, error)
 }
@@ -91,6 +96,8 @@ type LibraryTags interface {
 	GetLibraryTag(ctx context.Context, containerID, arch, tag string) (LibraryTag, error)
 	// ListLibraryTags lists a container's tags ordered by tag, then arch.
 	ListLibraryTags(ctx context.Context, containerID string) ([]LibraryTag, error)
+	// DeleteLibraryTag removes one tag of one architecture.
+	DeleteLibraryTag(ctx context.Context, containerID, arch, tag string) error
 	// SetLabels replaces an image's labels.
 	SetLabels(ctx context.Context, imageID string, labels map[string]string) error
 	GetLabels(ctx context.Context, imageID string) (map[string]string, error)
@@ -163,12 +170,21 @@ type ContainerQuery struct {
 }
 
 // Library stores library images, per-architecture tags and labels. It is
-// split in three small interfaces by concern; sqlmeta implements all.
+// split in small interfaces by concern; sqlmeta implements all.
 type Library interface {
 	LibraryImages
 	LibraryTags
 	LibrarySearch
+	LibraryRecent
 	SIFMetadata
+}
+
+// LibraryRecent lists what was pushed last.
+type LibraryRecent interface {
+	// RecentImages lists up to limit uploaded images the viewer may
+	// read (the rule of LibrarySearch), most recently updated first,
+	// with their parents and tags.
+	RecentImages(ctx context.Context, v Viewer, limit int) ([]ImageHit, error)
 }
 
 // Inspection is what was read from a SIF blob (internal/sifinspect's JSON),

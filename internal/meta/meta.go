@@ -24,11 +24,17 @@ var ErrLostRace = errors.New("lost a race with a concurrent transaction")
 type Store interface {
 	Users
 	Tokens
+	Sessions
+	LoginThrottle
+	Settings
 	Teams
 	Namespaces
 	Uploads
 	Library
 	OCI
+	BlobPins
+	BlobCollection
+	Quotas
 	SRegistry
 	Keyring
 	Transactor
@@ -130,11 +136,18 @@ type Teams interface {
 	CreateTeam(ctx context.Context, t *Team) error
 	GetTeamByName(ctx context.Context, name string) (Team, error)
 	ListTeams(ctx context.Context) ([]Team, error)
+	// DeleteTeam removes a team with its memberships and grants.
+	DeleteTeam(ctx context.Context, id string) error
+	// ListUserTeams lists the teams a user is a member of, by name.
+	ListUserTeams(ctx context.Context, userID string) ([]Team, error)
 	AddTeamMember(ctx context.Context, teamID, userID string) error
 	RemoveTeamMember(ctx context.Context, teamID, userID string) error
 	ListTeamMembers(ctx context.Context, teamID string) ([]User, error)
 	GrantCollection(ctx context.Context, collectionID, teamID string) error
 	RevokeCollection(ctx context.Context, collectionID, teamID string) error
+	// ListCollectionTeams lists the teams granted pull on a collection,
+	// by name.
+	ListCollectionTeams(ctx context.Context, collectionID string) ([]Team, error)
 	// IsCollectionReader reports whether userID is in a team granted pull
 	// on collectionID.
 	IsCollectionReader(ctx context.Context, collectionID, userID string) (bool, error)

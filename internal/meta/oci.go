@@ -71,12 +71,19 @@ type OCI interface {
 	ListRepositories(ctx context.Context, last string, n int) ([]Repository, error)
 	UpdateRepository(ctx context.Context, r *Repository) error
 
-	// PutBlob records a committed blob (idempotent).
+	// PutBlob records a committed blob, or touches its row (idempotent).
+	// A blob the garbage collector removed is NotFound (its row is a
+	// tombstone only a new upload revives, BlobPins); one it is removing
+	// is Unavailable.
 	PutBlob(ctx context.Context, digest string, size int64) error
 	// LinkBlob lets repository repoID serve a recorded blob (idempotent).
 	LinkBlob(ctx context.Context, repoID, digest string) error
-	// GetRepositoryBlob returns a blob linked to repoID.
+	// GetRepositoryBlob returns a live blob linked to repoID.
 	GetRepositoryBlob(ctx context.Context, repoID, digest string) (BlobRecord, error)
+	// TouchRepositoryBlob is GetRepositoryBlob for a request that is about
+	// to reference the blob: it touches the blob's row and the link, so
+	// the garbage collector leaves both alone (docs/gc.md).
+	TouchRepositoryBlob(ctx context.Context, repoID, digest string) (BlobRecord, error)
 	UnlinkBlob(ctx context.Context, repoID, digest string) error
 
 	// PutManifest stores m and the digests it references; storing the same

@@ -29,8 +29,11 @@ func Run(t *testing.T, newStore NewStore) {
 	t.Run("concurrent-get-or-create", func(t *testing.T) { testGetOrCreate(t, newStore(t)) })
 	t.Run("library", func(t *testing.T) { testLibrary(t, newStore) })
 	t.Run("oci", func(t *testing.T) { testOCI(t, newStore) })
+	t.Run("blob-life", func(t *testing.T) { testBlobLife(t, newStore) })
+	t.Run("quotas", func(t *testing.T) { testQuotas(t, newStore(t)) })
 	t.Run("sregistry", func(t *testing.T) { testSRegistry(t, newStore) })
 	t.Run("keyring", func(t *testing.T) { testKeyring(t, newStore) })
+	t.Run("web", func(t *testing.T) { testWeb(t, newStore) })
 }
 
 func must(t *testing.T, err error) {

@@ -31,6 +31,12 @@ func (a *API) getBlob(w http.ResponseWriter, r *http.Request, name, d string) er
 		return err
 	}
 	defer rc.Close()
+	if l, ok := rc.(blob.Located); ok {
+		// The blob store serves it to clients itself (S3 with a public
+		// endpoint): the spec lets a registry redirect a blob GET.
+		http.Redirect(w, r, l.Location(), http.StatusTemporaryRedirect)
+		return nil
+	}
 	blobHeaders(w, info)
 	if zeroSuffix(r.Header.Get("Range")) {
 		// "bytes=-0" asks for the last zero bytes: unsatisfiable (RFC 9110

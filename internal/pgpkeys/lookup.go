@@ -80,12 +80,17 @@ func (s *Service) Index(ctx context.Context, q Query) ([]Key, bool, error) {
 	if more {
 		keys = keys[:limit]
 	}
+	return s.withExpiry(keys), more, nil
+}
+
+// withExpiry tells, for each key, whether it has expired.
+func (s *Service) withExpiry(keys []meta.PGPKey) []Key {
 	now := s.cfg.Now()
 	out := make([]Key, len(keys))
 	for i, k := range keys {
 		out[i] = Key{PGPKey: k, Expired: !k.ExpiresAt.IsZero() && !k.ExpiresAt.After(now)}
 	}
-	return out, more, nil
+	return out
 }
 
 // SigningKeys returns the held keys whose primary fingerprints are among

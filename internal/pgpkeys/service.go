@@ -172,6 +172,19 @@ func (s *Service) List(ctx context.Context, owner string) ([]meta.PGPKey, error)
 	return s.meta.ListPGPKeys(ctx, u.ID)
 }
 
+// Mine lists p's own keys, each with whether it has expired (the web
+// interface's account page).
+func (s *Service) Mine(ctx context.Context, p auth.Principal) ([]Key, error) {
+	if p.Anonymous() {
+		return nil, apperr.New(apperr.Unauthenticated, "authentication required: log in to see your keys")
+	}
+	keys, err := s.meta.ListPGPKeys(ctx, p.UserID)
+	if err != nil {
+		return nil, err
+	}
+	return s.withExpiry(keys), nil
+}
+
 func (s *Service) changed() {
 	if s.cfg.Changed != nil {
 		s.cfg.Changed()

@@ -146,3 +146,74 @@ func freePort() int {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
 }
+
+// Cluster is a PostgreSQL cluster of a test's own, which the test may stop
+// and start again (fault tests); the shared one serves everything else.
+type Cluster struct {
+	dir, bin string
+	port     int
+}
+
+// Own starts a cluster for the calling test, stopped when it ends. It
+// skips (or, with SILO_REQUIRE_TOOLS=1, fails) like DSN.
+func Own(t testing.TB) *Cluster {
+	t.Helper()
+	fail := func(err error) {
+		if os.Getenv("SILO_REQUIRE_TOOLS") == "1" {
+			t.Fatalf("PostgreSQL is required (SILO_REQUIRE_TOOLS=1): %v", err)
+		}
+		t.Skipf("PostgreSQL not available: %v", err)
+	}
+	bin, err := findBin()
+	if err != nil {
+		fail(err)
+	}
+	dir, err := os.MkdirTemp("", "silo-pgtest-own-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Cluster{dir: dir, bin: bin, port: freePort()}
+	t.Cleanup(func() { c.Stop(); os.RemoveAll(dir) })
+	if err := chownToPostgres(dir); err != nil {
+		fail(err)
+	}
+	if err := run(filepath.Join(bin, "initdb"), "-D", dir, "-U", "postgres", "--auth=trust", "-E", "UTF8"); err != nil {
+		t.Fatalf("initdb: %v", err)
+	}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// Start starts the cluster (again), on the same port and data.
+func (c *Cluster) Start() error {
+	opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -c port=%d -c unix_socket_directories=%s -c fsync=off", c.port, c.dir)
+	if err := run(filepath.Join(c.bin, "pg_ctl"), "-D", c.dir, "-o", opts, "-l", filepath.Join(c.dir, "log"), "-w", "start"); err != nil {
+		return fmt.Errorf("pg_ctl start: %w", err)
+	}
+	return nil
+}
+
+// Stop stops the cluster at once, as a crash would ("immediate" mode).
+func (c *Cluster) Stop() {
+	_ = run(filepath.Join(c.bin, "pg_ctl"), "-D", c.dir, "-m", "immediate", "-w", "stop")
+}
+
+// DSN returns the URL of a new, empty database of the cluster.
+func (c *Cluster) DSN(t testing.TB) string {
+	t.Helper()
+	name := fmt.Sprintf("t%d_%d", os.Getpid(), dbSeq.Add(1))
+	url := func(db string) string {
+		return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", c.port, db)
+	}
+	admin, err := sql.Open("pgx", url("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	if _, err := admin.ExecContext(context.Background(), "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("create database: %v", err)
+	}
+	return url(name)
+}

@@ -176,7 +176,11 @@ func (s *Service) pushPlain(ctx context.Context, st Store, p auth.Principal, nam
 		if !ok {
 			return meta.Repository{}, pushDenied(name)
 		}
-		repo = meta.Repository{Name: name, OwnerID: p.UserID, Private: s.cfg.DefaultPrivate}
+		rules, err := s.bridge.Rules(ctx, st)
+		if err != nil {
+			return meta.Repository{}, err
+		}
+		repo = meta.Repository{Name: name, OwnerID: p.UserID, Private: rules.Policy.DefaultPrivate}
 		if create {
 			err = st.CreateRepository(ctx, &repo)
 			if apperr.Is(err, apperr.Conflict) {

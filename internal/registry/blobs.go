@@ -8,8 +8,10 @@ import (
 
 	"github.com/silo-hpc/silo/internal/apperr"
 	"github.com/silo-hpc/silo/internal/blob"
+	"github.com/silo-hpc/silo/internal/bridge"
 	"github.com/silo-hpc/silo/internal/meta"
 	"github.com/silo-hpc/silo/internal/oci"
+	"github.com/silo-hpc/silo/internal/quota"
 )
 
 func unknownBlob() error {
@@ -115,7 +117,23 @@ func (s *Service) linkBlob(ctx context.Context, tx Store, c Caller, name string,
 	if err := tx.PutBlob(ctx, info.Digest.String(), info.Size); err != nil {
 		return err
 	}
+	if err := quota.Charge(ctx, tx, owners(t, c), info.Digest.String(), info.Size); err != nil {
+		return err
+	}
 	return tx.LinkBlob(ctx, t.repo.ID, info.Digest.String())
+}
+
+// owners are whose quotas a push to t counts against (internal/quota):
+// the library collection and its owner, or the plain repository's owner;
+// for a repository the push would create, the caller.
+func owners(t target, c Caller) quota.Owners {
+	switch {
+	case t.library() && t.ref.Collection.ID != "":
+		return bridge.Owners(t.ref)
+	case !t.library() && t.repo.ID != "":
+		return quota.ForRepository(t.repo)
+	}
+	return quota.Owners{UserID: c.UserID, Path: t.repo.Name}
 }
 
 func blobInfo(d digest.Digest, size int64) blob.Info { return blob.Info{Digest: d, Size: size} }

@@ -223,8 +223,10 @@ func (s *Service) checkReferences(ctx context.Context, tx Store, repo meta.Repos
 			row, err = tx.GetManifest(ctx, repo.ID, d.Digest.String())
 			size = row.Size
 		} else {
+			// Touched, not only read: the garbage collector then leaves
+			// the blob and its link alone (docs/gc.md).
 			var rec meta.BlobRecord
-			rec, err = tx.GetRepositoryBlob(ctx, repo.ID, d.Digest.String())
+			rec, err = tx.TouchRepositoryBlob(ctx, repo.ID, d.Digest.String())
 			size = rec.Size
 		}
 		if apperr.Is(err, apperr.NotFound) {

@@ -29,11 +29,10 @@ type Store interface {
 	meta.Transactor
 }
 
-// Config is the registry's part of the server configuration.
-type Config struct {
-	// DefaultPrivate is the privacy of plain repositories created by a push.
-	DefaultPrivate bool
-}
+// Config is the registry's part of the server configuration. (The
+// privacy of plain repositories created by a push is the live policy's
+// default_private: bridge.Rules.)
+type Config struct{}
 
 // Service is the OCI registry service.
 type Service struct {

@@ -10,6 +10,7 @@ import (
 	"github.com/silo-hpc/silo/internal/blob"
 	"github.com/silo-hpc/silo/internal/meta"
 	"github.com/silo-hpc/silo/internal/oci"
+	"github.com/silo-hpc/silo/internal/quota"
 	"github.com/silo-hpc/silo/internal/upload"
 )
 
@@ -76,6 +77,9 @@ func (s *Service) StartUpload(ctx context.Context, c Caller, name string, req St
 		if err != nil {
 			return Started{}, err
 		}
+		if err := s.precheck(ctx, c, name, d, req.Body.Length); err != nil {
+			return Started{}, err
+		}
 		info, err := s.uploads.Put(ctx, req.Body.Body, req.Body.Length, d, -1)
 		if err != nil {
 			return Started{}, err
@@ -88,6 +92,24 @@ func (s *Service) StartUpload(ctx context.Context, c Caller, name string, req St
 	}
 	sess, err := s.uploads.Start(ctx, uploadKind, name, c.UserID, alg, nil)
 	return Started{Upload: Upload{ID: sess.ID}}, err
+}
+
+// precheck refuses a blob of a known size that cannot fit the quotas of
+// the repository it is pushed to, before a byte of it is read.
+func (s *Service) precheck(ctx context.Context, c Caller, name string, d digest.Digest, size int64) error {
+	if size < 0 {
+		return nil
+	}
+	return s.view(ctx, func(st Store) error {
+		t, err := s.push(ctx, st, c, name, oci.ActionPush, false)
+		if err != nil {
+			return err
+		}
+		if t.repo.Name == "" {
+			t.repo.Name = name
+		}
+		return quota.Precheck(ctx, st, owners(t, c), d.String(), size)
+	})
 }
 
 // mount links d from repository from into name when the caller may read

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/silo-hpc/silo/internal/accountapi"
 	"github.com/silo-hpc/silo/internal/auth"
 	"github.com/silo-hpc/silo/internal/blob"
 	"github.com/silo-hpc/silo/internal/config"
@@ -28,8 +29,11 @@ import (
 	"github.com/silo-hpc/silo/internal/logctx"
 	"github.com/silo-hpc/silo/internal/meta"
 	"github.com/silo-hpc/silo/internal/ociapi"
+	"github.com/silo-hpc/silo/internal/quotaapi"
+	"github.com/silo-hpc/silo/internal/s3blob"
 	"github.com/silo-hpc/silo/internal/sqlmeta"
 	"github.com/silo-hpc/silo/internal/sregistryapi"
+	"github.com/silo-hpc/silo/internal/webui"
 )
 
 // Server is Silo's HTTP server over its services.
@@ -61,12 +65,26 @@ func OpenStores(ctx context.Context, cfg config.Config) (meta.Store, blob.Store,
 			return nil, nil, fmt.Errorf("metadata database: %w", err)
 		}
 	}
-	bs, err := fsblob.New(cfg.BlobDir())
+	bs, err := openBlobs(cfg)
 	if err != nil {
 		ms.Close()
 		return nil, nil, fmt.Errorf("blob store: %w", err)
 	}
 	return ms, bs, nil
+}
+
+// openBlobs opens the blob store cfg.Storage selects.
+func openBlobs(cfg config.Config) (blob.Store, error) {
+	if cfg.Storage != config.StorageS3 {
+		return fsblob.New(cfg.BlobDir())
+	}
+	secret, err := cfg.S3.S3Secret()
+	if err != nil {
+		return nil, err
+	}
+	return s3blob.New(s3blob.Config{Endpoint: cfg.S3.Endpoint, Bucket: cfg.S3.Bucket, Region: cfg.S3.Region,
+		AccessKey: cfg.S3.AccessKey, SecretKey: secret, Prefix: cfg.S3.Prefix, PathStyle: cfg.S3.PathStyle,
+		PartSize: int64(cfg.S3.PartSize), PublicEndpoint: cfg.S3.PublicEndpoint})
 }
 
 func prepareDataDir(dir string) error {
@@ -96,18 +114,23 @@ func New(svc *Services) *Server {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s := &Server{Services: svc, metrics: newMetrics(reg)}
+	registerGCMetrics(reg, svc.Collector.Stats())
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", s.ready)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	libAPI := libraryapi.New(svc.Auth, svc.Library, svc.Tokens, svc.Config.PublicURL)
 	libAPI.Register(mux)
+	quotaapi.New(svc.Auth, svc.Quota).Register(mux)
 	mux.Handle("/v2/", v2Split{lib: libAPI, oci: ociapi.New(svc.Registry, svc.Tokens, svc.Config.PublicURL)})
+	accountapi.New(svc.Auth, svc.Library, svc.Settings).Register(mux)
 	// sregistry's bare paths are mux patterns; its /<entity>/... forms
-	// are served around the mux, for paths no other route claims.
+	// are served around the mux, for paths no other route claims (the
+	// web UI's "/" included).
 	sreg := sregistryapi.New(svc.SRegistry, svc.Config.PublicURL)
 	sreg.Register(mux)
 	keyserver.New(svc.Auth, svc.Keys).Register(mux)
+	webui.New(svc.Auth, svc.Library, svc.Settings, svc.Keys, svc.Config.PublicURL).WithSecrets(svc.SRegistry).Register(mux)
 	s.handler = s.observe(sreg.Around(mux))
 	return s
 }
@@ -175,6 +198,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration
 		go s.servePprof(ctx)
 	}
 	go s.GC.Run(ctx, sweepEvery)
+	if every := time.Duration(s.Config.GC.Interval); every > 0 {
+		go s.BlobGC.Schedule(ctx, every)
+	}
 	go s.backfill(ctx)
 	go s.reverifyLoop(ctx)
 	select {

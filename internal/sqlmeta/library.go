@@ -8,11 +8,15 @@ import (
 
 const imageCols = `id, container_id, digest, size, arch, description, uploaded, metadata, manifest_digest, created_by, created_at, updated_at`
 
+// imageReadCols are imageCols and the download count, which only
+// CountDownload writes.
+const imageReadCols = imageCols + `, downloads`
+
 func scanImage(r scanner) (meta.Image, error) {
 	var i meta.Image
 	var created, updated int64
 	err := r.Scan(&i.ID, &i.ContainerID, &i.Digest, &i.Size, &i.Arch, &i.Description, &i.Uploaded,
-		&i.Metadata, &i.ManifestDigest, &i.CreatedBy, &created, &updated)
+		&i.Metadata, &i.ManifestDigest, &i.CreatedBy, &created, &updated, &i.Downloads)
 	i.CreatedAt, i.UpdatedAt = fromDB(created), fromDB(updated)
 	return i, err
 }
@@ -35,21 +39,21 @@ func (s *Store) CreateImage(ctx context.Context, i *meta.Image) error {
 }
 
 func (s *Store) GetImage(ctx context.Context, id string) (meta.Image, error) {
-	i, err := scanImage(s.queryRow(ctx, `SELECT `+imageCols+` FROM images WHERE id = ?`, id))
+	i, err := scanImage(s.queryRow(ctx, `SELECT `+imageReadCols+` FROM images WHERE id = ?`, id))
 	return i, mapErr(err, "image")
 }
 
 func (s *Store) GetImageByDigest(ctx context.Context, containerID, digest string) (meta.Image, error) {
-	i, err := scanImage(s.queryRow(ctx, `SELECT `+imageCols+` FROM images WHERE container_id = ? AND digest = ?`, containerID, digest))
+	i, err := scanImage(s.queryRow(ctx, `SELECT `+imageReadCols+` FROM images WHERE container_id = ? AND digest = ?`, containerID, digest))
 	return i, mapErr(err, "image")
 }
 
 func (s *Store) ListImages(ctx context.Context, containerID string) ([]meta.Image, error) {
-	return queryAll(ctx, s, "images", scanImage, `SELECT `+imageCols+` FROM images WHERE container_id = ? ORDER BY created_at, id`, containerID)
+	return queryAll(ctx, s, "images", scanImage, `SELECT `+imageReadCols+` FROM images WHERE container_id = ? ORDER BY created_at, id`, containerID)
 }
 
 func (s *Store) ListImagesByDigest(ctx context.Context, digest string) ([]meta.Image, error) {
-	return queryAll(ctx, s, "images", scanImage, `SELECT `+imageCols+` FROM images WHERE digest = ? ORDER BY created_at, id`, digest)
+	return queryAll(ctx, s, "images", scanImage, `SELECT `+imageReadCols+` FROM images WHERE digest = ? ORDER BY created_at, id`, digest)
 }
 
 func (s *Store) UpdateImage(ctx context.Context, i *meta.Image) error {

@@ -84,37 +84,27 @@ func scanBlob(r scanner) (meta.BlobRecord, error) {
 	return b, err
 }
 
-func (s *Store) PutBlob(ctx context.Context, digest string, size int64) error {
-	_, err := s.exec(ctx, "blob", `INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?) ON CONFLICT (digest) DO NOTHING`,
-		digest, size, toDB(now()))
-	return err
-}
-
-func (s *Store) getBlob(ctx context.Context, digest string) (meta.BlobRecord, error) {
-	b, err := scanBlob(s.queryRow(ctx, `SELECT digest, size, created_at FROM blobs WHERE digest = ?`, digest))
-	return b, mapErr(err, "blob")
-}
-
 func (s *Store) LinkBlob(ctx context.Context, repoID, digest string) error {
 	// INSERT ... SELECT so a blob never recorded is NotFound rather than a
 	// foreign-key failure each database words differently.
+	// A link made again is touched (the collector keeps links touched
+	// within its grace period).
 	res, err := s.exec(ctx, "blob", `INSERT INTO repository_blobs (repository_id, digest, created_at)
-		SELECT CAST(? AS TEXT), digest, CAST(? AS BIGINT) FROM blobs WHERE digest = ? ON CONFLICT (repository_id, digest) DO NOTHING`,
+		SELECT CAST(? AS TEXT), digest, CAST(? AS BIGINT) FROM blobs WHERE digest = ? AND state = 'live'
+		ON CONFLICT (repository_id, digest) DO UPDATE SET created_at = excluded.created_at`,
 		repoID, toDB(now()), digest)
 	if err != nil {
 		return err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		if _, err := s.getBlob(ctx, digest); err != nil {
-			return err
-		}
+		return s.notLive(ctx, digest)
 	}
 	return nil
 }
 
 func (s *Store) GetRepositoryBlob(ctx context.Context, repoID, digest string) (meta.BlobRecord, error) {
 	b, err := scanBlob(s.queryRow(ctx, `SELECT b.digest, b.size, b.created_at FROM repository_blobs rb
-		JOIN blobs b ON b.digest = rb.digest WHERE rb.repository_id = ? AND rb.digest = ?`, repoID, digest))
+		JOIN blobs b ON b.digest = rb.digest WHERE rb.repository_id = ? AND rb.digest = ? AND b.state = 'live'`, repoID, digest))
 	return b, mapErr(err, "blob")
 }
 

@@ -8,11 +8,14 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"net"
 	"sort"
 	"strconv"
 	"strings"
@@ -61,6 +64,9 @@ type Store struct {
 	srch        *sql.DB
 	sstmts      *stmtCache
 	checkpoints *checkpointer // SQLite only
+	// collectorLock is the file whose lock lets one garbage collector run
+	// at a time (SQLite only; PostgreSQL has an advisory lock).
+	collectorLock string
 }
 
 var _ meta.Store = (*Store)(nil)
@@ -84,7 +90,7 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 		poolSpec{base + "&_pragma=query_only(1)", readConns},
 		// Searches read many index pages: through a memory map (up to
 		// SQLite's own 2 GiB cap) rather than a read call per page not
-		// in the small page cache, the heavier ones took 20-45% less time
+		// in the small page cache, most took 20-46% less time
 		// (docs/library-api.md, Performance). Only their own pool maps
 		// the file: a connection with a map remaps it in every read
 		// transaction after a write, which cost concurrent pushes 16% of
@@ -103,6 +109,7 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 		return nil, err
 	}
 	s.srch, s.sstmts = pools[2], &stmtCache{}
+	s.collectorLock = path + "-gc.lock"
 	s.checkpoints = newCheckpointer(pools[3])
 	return s, nil
 }
@@ -337,7 +344,7 @@ func (s *Store) inTxOnce(ctx context.Context, db *sql.DB, opts *sql.TxOptions, f
 		err = mapErr(tx.Commit(), "committing transaction")
 	}()
 	return fn(&Store{db: s.db, rd: s.rd, q: tx, tx: tx, postgres: s.postgres, inTx: opts == nil, readOnly: opts != nil,
-		wstmts: s.wstmts, rstmts: s.rstmts})
+		wstmts: s.wstmts, rstmts: s.rstmts, collectorLock: s.collectorLock})
 }
 
 // Ping implements meta.Store.
@@ -542,12 +549,31 @@ func mapErr(err error, what string) error {
 		return apperr.Wrap(apperr.Conflict, err, "%s: already exists", what)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return apperr.Wrap(apperr.Unavailable, err, "%s: interrupted", what)
+	case unreachable(err):
+		return apperr.Wrap(apperr.Unavailable, err, "database unavailable, retry later")
 	}
 	var ae *apperr.Error
 	if errors.As(err, &ae) {
 		return err
 	}
 	return apperr.Wrap(apperr.Internal, err, "%s", what)
+}
+
+// unreachable reports errors that mean the database cannot be reached
+// right now (down, restarting, the connection cut): a client gets a 503
+// and retries, and the pool reconnects once it is back.
+func unreachable(err error) bool {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		// Class 08: connection exceptions; 57P0x: shutting down,
+		// crashed, cannot connect now.
+		return strings.HasPrefix(pg.Code, "08") || strings.HasPrefix(pg.Code, "57P0")
+	}
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	return errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, driver.ErrBadConn) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, sql.ErrConnDone) ||
+		pgconn.SafeToRetry(err) || strings.Contains(err.Error(), "conn closed")
 }
 
 func isUniqueViolation(err error) bool {

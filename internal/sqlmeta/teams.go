@@ -63,3 +63,17 @@ func (s *Store) IsCollectionReader(ctx context.Context, collectionID, userID str
 		WHERE ct.collection_id = ? AND m.user_id = ?`, collectionID, userID).Scan(&n)
 	return n > 0, mapErr(err, "collection grant")
 }
+
+func (s *Store) DeleteTeam(ctx context.Context, id string) error {
+	return s.execOne(ctx, "team", `DELETE FROM teams WHERE id = ?`, id)
+}
+
+func (s *Store) ListUserTeams(ctx context.Context, userID string) ([]meta.Team, error) {
+	return queryAll(ctx, s, "teams", scanTeam, `SELECT t.id, t.name, t.created_at FROM teams t
+		JOIN team_members m ON m.team_id = t.id WHERE m.user_id = ? ORDER BY t.name`, userID)
+}
+
+func (s *Store) ListCollectionTeams(ctx context.Context, collectionID string) ([]meta.Team, error) {
+	return queryAll(ctx, s, "collection grants", scanTeam, `SELECT t.id, t.name, t.created_at FROM teams t
+		JOIN collection_teams ct ON ct.team_id = t.id WHERE ct.collection_id = ? ORDER BY t.name`, collectionID)
+}

@@ -116,8 +116,14 @@ func TestRouting(t *testing.T) {
 			t.Errorf("%s %s: no Allow", tc.method, tc.path)
 		}
 	}
-	// Not ours: the web UI's exact /api pages, and other top-level paths.
-	for _, p := range []string{"/api", "/api/openapi.json", "/alice/nothing", "/v1/api/collections"} {
+	// Not ours: the web UI's exact /api pages (its HTML page and the
+	// OpenAPI document), and other top-level paths.
+	for p, want := range map[string]string{"/api": "<!doctype html>", "/api/openapi.json": `"openapi"`} {
+		if st, _, b := e.do("GET", p, "", nil); st != 200 || !strings.Contains(string(b), want) {
+			t.Errorf("GET %s: %d %.200s, want the web UI's", p, st, b)
+		}
+	}
+	for _, p := range []string{"/alice/nothing", "/v1/api/collections"} {
 		if st, _, b := e.do("GET", p, "", nil); st == 200 || strings.Contains(string(b), `"count"`) {
 			t.Errorf("GET %s answered by sregistry: %d %s", p, st, b)
 		}

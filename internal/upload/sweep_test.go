@@ -71,14 +71,14 @@ func TestSweepUploads(t *testing.T) {
 		t.Fatalf("expired row kept: %v", err)
 	}
 	for id, want := range map[string]apperr.Code{oldBlob: apperr.NotFound, orphan.ID(): apperr.NotFound} {
-		if _, err := bs.ResumeUpload(ctx, id); !apperr.Is(err, want) {
+		if _, err := bs.ResumeUpload(ctx, id, nil); !apperr.Is(err, want) {
 			t.Fatalf("session %s: %v", id, err)
 		}
 	}
 	if _, err := ms.GetUpload(ctx, live.ID); err != nil {
 		t.Fatalf("live row removed: %v", err)
 	}
-	w, err := bs.ResumeUpload(ctx, liveBlob)
+	w, err := bs.ResumeUpload(ctx, liveBlob, nil)
 	if err != nil || w.Size() != int64(len("partial upload")) {
 		t.Fatalf("live session damaged: %v", err)
 	}

@@ -34,6 +34,7 @@ import (
 // Store is what sessions need of the metadata store.
 type Store interface {
 	meta.Uploads
+	meta.BlobPins
 	meta.Transactor
 }
 
@@ -93,6 +94,12 @@ type Session struct {
 	Data      json.RawMessage
 	ExpiresAt time.Time
 	blobID    string
+	// blobState is the blob-store session's own state (Writer.State),
+	// saved in the same write as Offset so the two always agree, on
+	// every replica.
+	blobState json.RawMessage
+	// expect is the digest the content is announced to have (Expect).
+	expect digest.Digest
 }
 
 // state is the JSON of a session row.
@@ -100,6 +107,18 @@ type state struct {
 	Offset    int64            `json:"offset"`
 	Algorithm digest.Algorithm `json:"algorithm,omitempty"`
 	Data      json.RawMessage  `json:"data,omitempty"`
+	Blob      json.RawMessage  `json:"blob,omitempty"`
+	Expect    digest.Digest    `json:"expect,omitempty"`
+}
+
+// Option adjusts a session at Start.
+type Option func(*Session)
+
+// Expect announces the digest the session's content will be committed
+// under, when the client names it up front (a Library upload): the blob
+// store may then write straight to where that blob lives.
+func Expect(d digest.Digest) Option {
+	return func(s *Session) { s.expect = d }
 }
 
 // Unknown is the one answer for a session that does not exist, expired,
@@ -111,12 +130,15 @@ func Unknown() error {
 // Start records a new session; no bytes, and no blob-store session, exist
 // until the first request that brings some. data is the owner's initial
 // state (nil for none).
-func (s *Service) Start(ctx context.Context, kind, target, userID string, alg digest.Algorithm, data any) (Session, error) {
+func (s *Service) Start(ctx context.Context, kind, target, userID string, alg digest.Algorithm, data any, opts ...Option) (Session, error) {
 	if alg == "" {
 		alg = digest.SHA256
 	}
 	sess := Session{ID: newID(), Kind: kind, Target: target, UserID: userID, Algorithm: alg,
 		ExpiresAt: s.cfg.Now().Add(s.cfg.IdleTimeout)}
+	for _, o := range opts {
+		o(&sess)
+	}
 	if data != nil {
 		b, err := json.Marshal(data)
 		if err != nil {
@@ -166,12 +188,24 @@ func (s *Service) live(row meta.Upload, kind string) (Session, error) {
 		return Session{}, apperr.Wrap(apperr.Internal, err, "corrupt upload state")
 	}
 	return Session{ID: row.ID, Kind: row.Kind, Target: row.Target, UserID: row.UserID, Offset: st.Offset,
-		Algorithm: st.Algorithm, Data: st.Data, ExpiresAt: row.ExpiresAt, blobID: row.BlobUploadID}, nil
+		Algorithm: st.Algorithm, Data: st.Data, ExpiresAt: row.ExpiresAt, blobID: row.BlobUploadID,
+		blobState: st.Blob, expect: st.Expect}, nil
 }
 
 func encode(sess Session) string {
-	b, _ := json.Marshal(state{Offset: sess.Offset, Algorithm: sess.Algorithm, Data: sess.Data})
+	b, _ := json.Marshal(state{Offset: sess.Offset, Algorithm: sess.Algorithm, Data: sess.Data,
+		Blob: sess.blobState, Expect: sess.expect})
 	return string(b)
+}
+
+// blobStateOf reads the blob-store state from a row (nil when the row
+// cannot be read: the blob store then cleans up what it can by id).
+func blobStateOf(row meta.Upload) []byte {
+	var st state
+	if json.Unmarshal([]byte(row.State), &st) != nil {
+		return nil
+	}
+	return st.Blob
 }
 
 // newID returns a 256-bit random session id: Library upload URLs carry it

@@ -116,13 +116,13 @@ func (s *Service) open(ctx context.Context, id, kind string) (*lease, meta.Uploa
 // crash between the two writes) cannot be trusted: the session ends.
 func (s *Service) writer(ctx context.Context, sess *Session) (blob.Writer, error) {
 	if sess.blobID == "" {
-		w, err := s.blobs.NewUpload(ctx, sess.Algorithm)
+		w, err := s.newBlobUpload(ctx, sess.Algorithm, sess.expect)
 		if err == nil {
 			sess.blobID = w.ID()
 		}
 		return w, err
 	}
-	w, err := s.blobs.ResumeUpload(ctx, sess.blobID)
+	w, err := s.blobs.ResumeUpload(ctx, sess.blobID, sess.blobState)
 	if apperr.Is(err, apperr.NotFound) {
 		return nil, Unknown()
 	}
@@ -132,6 +132,19 @@ func (s *Service) writer(ctx context.Context, sess *Session) (blob.Writer, error
 	if w.Size() != sess.Offset {
 		_ = w.Cancel(context.WithoutCancel(ctx))
 		return nil, apperr.New(apperr.Internal, "upload session out of step: %d bytes stored, %d recorded", w.Size(), sess.Offset)
+	}
+	return w, nil
+}
+
+// newBlobUpload starts a blob-store session, telling it the digest its
+// content is announced to have when one is known.
+func (s *Service) newBlobUpload(ctx context.Context, alg digest.Algorithm, expect digest.Digest) (blob.Writer, error) {
+	w, err := s.blobs.NewUpload(ctx, alg)
+	if err != nil {
+		return nil, err
+	}
+	if e, ok := w.(blob.Expecter); ok && expect != "" && expect.Algorithm() == alg && expect.Validate() == nil {
+		e.Expect(expect)
 	}
 	return w, nil
 }
@@ -184,11 +197,15 @@ func (s *Service) write(ctx context.Context, sess *Session, body io.Reader, leng
 	}
 	n, cerr := copyLimited(w, body, length, max)
 	// Close even after a failed copy: what reached the session stays.
-	if err := w.Close(); err != nil {
-		return n, errors.Join(cerr, err)
+	err = w.Close()
+	sess.Offset, sess.blobState = w.Size(), w.State()
+	if err != nil && sess.Offset == 0 && sess.blobState == nil {
+		// Nothing was stored (the blob store is down): the next request
+		// starts the blob-store session afresh.
+		_ = s.blobs.AbortUpload(context.WithoutCancel(ctx), sess.blobID, nil)
+		sess.blobID = ""
 	}
-	sess.Offset = w.Size()
-	return n, cerr
+	return n, errors.Join(cerr, err)
 }
 
 // copyLimited copies body, which must bring exactly length bytes when
@@ -289,7 +306,13 @@ func (s *Service) Commit(ctx context.Context, c Commit) (blob.Info, Session, err
 	}
 	if _, err := copyLimited(w, c.Body, c.Length, -1); err != nil {
 		err = errors.Join(err, w.Close())
-		sess.Offset = w.Size()
+		sess.Offset, sess.blobState = w.Size(), w.State()
+		return blob.Info{}, sess, errors.Join(err, l.release(ctx, row, &sess))
+	}
+	gen, err := s.pin(ctx, c.Digest)
+	if err != nil {
+		err = errors.Join(err, w.Close())
+		sess.Offset, sess.blobState = w.Size(), w.State()
 		return blob.Info{}, sess, errors.Join(err, l.release(ctx, row, &sess))
 	}
 	info, err := w.Commit(ctx, c.Digest, c.Size)
@@ -297,7 +320,7 @@ func (s *Service) Commit(ctx context.Context, c Commit) (blob.Info, Session, err
 		return blob.Info{}, sess, errors.Join(err, l.release(ctx, row, nil))
 	}
 	l.halt()
-	return info, sess, s.finish(ctx, c, info, err)
+	return info, sess, s.finish(ctx, c, info, gen, err)
 }
 
 // commitFresh commits a session that holds no bytes yet (a monolithic
@@ -318,18 +341,22 @@ func (s *Service) commitFresh(ctx context.Context, c Commit, row meta.Upload) (b
 	if err != nil {
 		return blob.Info{}, sess, err
 	}
-	w, err := s.blobs.NewUpload(ctx, sess.Algorithm)
+	w, err := s.newBlobUpload(ctx, sess.Algorithm, c.Digest)
 	if err != nil {
 		return blob.Info{}, sess, err
 	}
 	if _, err := copyLimited(w, c.Body, c.Length, -1); err != nil {
 		return blob.Info{}, sess, errors.Join(err, w.Cancel(context.WithoutCancel(ctx)))
 	}
+	gen, err := s.pin(ctx, c.Digest)
+	if err != nil {
+		return blob.Info{}, sess, errors.Join(err, w.Cancel(context.WithoutCancel(ctx)))
+	}
 	info, err := w.Commit(ctx, c.Digest, c.Size)
 	if err != nil && !apperr.Is(err, apperr.Invalid) {
 		return blob.Info{}, sess, err
 	}
-	return info, sess, s.finish(ctx, c, info, err)
+	return info, sess, s.finish(ctx, c, info, gen, err)
 }
 
 // finish ends a committed session: a mismatch (verr) ends it with
@@ -337,7 +364,7 @@ func (s *Service) commitFresh(ctx context.Context, c Commit, row meta.Upload) (b
 // transaction that deletes the session's row. A session that ended
 // meanwhile (another request completed it) is unknown, and its blob
 // stays for the garbage collector.
-func (s *Service) finish(ctx context.Context, c Commit, info blob.Info, verr error) error {
+func (s *Service) finish(ctx context.Context, c Commit, info blob.Info, gen int64, verr error) error {
 	if verr != nil {
 		s.end(ctx, c.ID)
 		return mismatch(verr)
@@ -346,6 +373,9 @@ func (s *Service) finish(ctx context.Context, c Commit, info blob.Info, verr err
 		if err := tx.DeleteUpload(ctx, c.ID); apperr.Is(err, apperr.NotFound) {
 			return errEnded
 		} else if err != nil {
+			return err
+		}
+		if err := tx.ConfirmBlob(ctx, info.Digest.String(), info.Size, gen); err != nil {
 			return err
 		}
 		if c.Record == nil {
@@ -396,7 +426,7 @@ func (s *Service) Abort(ctx context.Context, id, kind string) error {
 func (s *Service) drop(ctx context.Context, row meta.Upload) error {
 	ctx = context.WithoutCancel(ctx)
 	if row.BlobUploadID != "" {
-		if err := s.blobs.AbortUpload(ctx, row.BlobUploadID); err != nil && !apperr.Is(err, apperr.NotFound) {
+		if err := s.blobs.AbortUpload(ctx, row.BlobUploadID, blobStateOf(row)); err != nil && !apperr.Is(err, apperr.NotFound) {
 			return err
 		}
 	}
@@ -409,13 +439,43 @@ func (s *Service) drop(ctx context.Context, row meta.Upload) error {
 // Put stores a whole blob sent in one request, with no session: what a
 // monolithic OCI POST and the Library v1 upload send.
 func (s *Service) Put(ctx context.Context, body io.Reader, length int64, d digest.Digest, size int64) (blob.Info, error) {
-	w, err := s.blobs.NewUpload(ctx, d.Algorithm())
+	if err := d.Validate(); err != nil {
+		return blob.Info{}, apperr.Wrap(apperr.Invalid, err, "invalid digest")
+	}
+	w, err := s.newBlobUpload(ctx, d.Algorithm(), d)
 	if err != nil {
 		return blob.Info{}, err
 	}
 	if _, err := copyLimited(w, body, length, -1); err != nil {
 		return blob.Info{}, errors.Join(err, w.Cancel(context.WithoutCancel(ctx)))
 	}
+	gen, err := s.pin(ctx, d)
+	if err != nil {
+		return blob.Info{}, errors.Join(err, w.Cancel(context.WithoutCancel(ctx)))
+	}
 	info, err := w.Commit(ctx, d, size)
-	return info, mismatch(err)
+	if err != nil {
+		return blob.Info{}, mismatch(err)
+	}
+	return info, s.meta.ConfirmBlob(ctx, info.Digest.String(), info.Size, gen)
+}
+
+// pin marks d's row as about to be stored, before the bytes reach their
+// place, so the garbage collector leaves it alone (docs/gc.md). While the
+// collector is removing that very blob, it waits a little for it to
+// finish; the client gets a 503 if that takes too long.
+func (s *Service) pin(ctx context.Context, d digest.Digest) (int64, error) {
+	wait := 20 * time.Millisecond
+	for {
+		gen, err := s.meta.PinBlob(ctx, d.String())
+		if !apperr.Is(err, apperr.Unavailable) || wait > 2*time.Second {
+			return gen, err
+		}
+		select {
+		case <-ctx.Done():
+			return 0, err
+		case <-time.After(wait):
+		}
+		wait *= 2
+	}
 }
