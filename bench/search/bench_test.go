@@ -132,20 +132,22 @@ func measure(b *testing.B, bin, dir string, env []string, toks tokens) {
 
 	fmt.Printf("\n%s: start to ready p50 %.0f ms, max %.0f ms (%d starts)\n", b.Name(), ms(ready[len(ready)/2]), ms(ready[len(ready)-1]), len(ready))
 	fmt.Printf("%-22s %5s %8s %8s %8s  %s\n", "query", "runs", "p50 ms", "p99 ms", "max ms", "hits (entity/collection/container/image)")
-	for _, q := range []struct{ name, value, token string }{
-		{"narrow", narrowQuery, ""},
-		{"hit", hitQuery, ""},
-		{"miss", missQuery, ""},
-		{"private/anonymous", hushQuery, ""},
-		{"private/team-member", hushQuery, toks.insider},
-		{"private/admin", hushQuery, toks.admin},
-		{"broad", broadQuery, ""},
+	for _, q := range []struct{ name, query, token string }{
+		{"narrow", "value=" + narrowQuery, ""},
+		{"hit", "value=" + hitQuery, ""},
+		{"miss", "value=" + missQuery, ""},
+		{"private/anonymous", "value=" + hushQuery, ""},
+		{"private/team-member", "value=" + hushQuery, toks.insider},
+		{"private/admin", "value=" + hushQuery, toks.admin},
+		{"label/sparse", labelSparse, ""},
+		{"label/dense+text", labelDense, ""},
+		{"broad", "value=" + broadQuery, ""},
 	} {
 		n := *runs
 		if q.name == "broad" {
 			n = min(n, 5)
 		}
-		lat, hits := timeQuery(b, url+"/v1/search?arch=amd64&value="+q.value, q.token, n)
+		lat, hits := timeQuery(b, url+"/v1/search?arch=amd64&"+q.query, q.token, n)
 		p50, p99 := lat[len(lat)/2], lat[(len(lat)*99+99)/100-1]
 		fmt.Printf("%-22s %5d %8.2f %8.2f %8.2f  %s\n", q.name, n, ms(p50), ms(p99), ms(lat[len(lat)-1]), hits)
 		name := strings.ReplaceAll(q.name, "/", "-")

@@ -3,10 +3,12 @@ package search
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/silo-hpc/silo/internal/auth"
+	"github.com/silo-hpc/silo/internal/bridge"
 	"github.com/silo-hpc/silo/internal/meta"
 )
 
@@ -15,7 +17,10 @@ import (
 //   - n/50 users, each with an entity of its name (user00000, …) holding
 //     five collections of ten containers; the fifth collection is
 //     private. Every container has one uploaded image (amd64, every
-//     fourth arm64, every tenth signed) tagged latest.
+//     fourth arm64, every tenth signed and verified) tagged latest,
+//     already inspected (so the server's backfill has nothing to do),
+//     with the labels org.example.tool (its tool: about 1% of the images
+//     each) and org.example.field (its field: an eighth each).
 //   - Container names are <tool>-<number>, so each of the 100 tools hits
 //     about 1% of the containers (the "hit" query); descriptions name a
 //     field ("pipeline for genomics").
@@ -44,13 +49,17 @@ var fields = []string{"genomics", "proteomics", "imaging", "climate", "chemistry
 // hitQuery 1% of the containers and their images; missQuery nothing;
 // hushQuery mostly secretive's private containers; broadQuery the
 // entities user00000…user09999 and their images: all of the library at
-// 100k containers, half at 1M.
+// 100k containers, half at 1M. The label queries: labelSparse the images
+// of one tool (1%, by label alone), labelDense one field's images (an
+// eighth) among the 5,000 of user00100…user00199.
 const (
 	narrowQuery = "user01234"
 	hitQuery    = "samtools"
 	missQuery   = "zzqxjw"
 	hushQuery   = "hush"
 	broadQuery  = "user0"
+	labelSparse = "label=org.example.tool=samtools"
+	labelDense  = "value=user001&label=org.example.field=genomics"
 	perEntity   = 50 // containers per user entity
 )
 
@@ -120,11 +129,19 @@ func genContainer(ctx context.Context, tx meta.Store, colID, name, desc string, 
 		arch = "arm64"
 	}
 	if i%10 == 0 {
-		metadata = `{"sif":true,"signed":true,"fingerprints":["0123456789ABCDEF0123456789ABCDEF01234567"]}`
+		metadata = `{"sif":true,"signed":true,"verified":true,"fingerprints":["0123456789ABCDEF0123456789ABCDEF01234567"]}`
 	}
 	img := meta.Image{ContainerID: con.ID, Digest: fmt.Sprintf("sha256:%064x", i), Size: 1 << 20, Arch: arch,
 		Uploaded: true, Metadata: metadata}
 	if err := tx.CreateImage(ctx, &img); err != nil {
+		return err
+	}
+	if err := tx.PutInspection(ctx, &meta.Inspection{Digest: img.Digest, Version: bridge.InspectorVersion, JSON: "{}"}); err != nil {
+		return err
+	}
+	tool, _, _ := strings.Cut(name, "-")
+	labels := map[string]string{"org.example.tool": tool, "org.example.field": strings.TrimPrefix(desc, "pipeline for ")}
+	if err := tx.SetLabels(ctx, img.ID, labels); err != nil {
 		return err
 	}
 	return tx.SetLibraryTag(ctx, &meta.LibraryTag{ContainerID: con.ID, Arch: arch, Tag: "latest", ImageID: img.ID})

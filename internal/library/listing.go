@@ -55,10 +55,8 @@ func (s *Service) ListContainers(ctx context.Context, p auth.Principal, q ListQu
 
 // listRefs finds the page of containers q names. With an entity and a
 // collection the collection is resolved like GET /v1/collections (404
-// when invisible); otherwise the store's search, whose privacy
-// condition is inside the query, walks every visible container whose
-// name contains q.Container (all of them when it is empty), and exact
-// names are kept.
+// when invisible); otherwise the store lists the visible containers with
+// those names, its privacy condition inside the query.
 func (s *Service) listRefs(ctx context.Context, st Store, p auth.Principal, q ListQuery, limit, offset int) ([]Ref, error) {
 	if q.Entity != "" && q.Collection != "" {
 		e, c, err := s.bridge.CollectionByName(ctx, st, p, q.Entity, q.Collection, false)
@@ -77,45 +75,13 @@ func (s *Service) listRefs(ctx context.Context, st Store, p auth.Principal, q Li
 		}
 		return pageRefs(refs, offset, limit), nil
 	}
-	return s.searchRefs(ctx, st, p, q, limit, offset)
-}
-
-// searchRefs pages through the store's container search, keeping exact
-// matches, until the page is full or MaxSearchPage pages were read.
-func (s *Service) searchRefs(ctx context.Context, st Store, p auth.Principal, q ListQuery, limit, offset int) ([]Ref, error) {
-	mq := meta.SearchQuery{Text: q.Container, Viewer: viewerOf(p), Limit: SearchLimit}
-	var refs []Ref
-	skip := offset
-	for page := 0; page < MaxSearchPage; page++ {
-		mq.Offset = page * SearchLimit
-		hits, err := st.SearchContainers(ctx, mq)
-		if err != nil {
-			return nil, err
-		}
-		for _, h := range hits {
-			if !listMatch(q, h) {
-				continue
-			}
-			if skip > 0 {
-				skip--
-				continue
-			}
-			refs = append(refs, Ref{Entity: h.Entity, Collection: h.Collection, Container: h.Container})
-			if len(refs) == limit {
-				return refs, nil
-			}
-		}
-		if len(hits) < SearchLimit {
-			break
-		}
+	hits, err := st.FindContainers(ctx, meta.ContainerQuery{Entity: q.Entity, Collection: q.Collection, Container: q.Container,
+		Viewer: viewerOf(p), Limit: limit, Offset: offset})
+	refs := make([]Ref, len(hits))
+	for i, h := range hits {
+		refs[i] = Ref{Entity: h.Entity, Collection: h.Collection, Container: h.Container}
 	}
-	return refs, nil
-}
-
-func listMatch(q ListQuery, h meta.ContainerHit) bool {
-	return (q.Entity == "" || h.Entity.Name == q.Entity) &&
-		(q.Collection == "" || h.Collection.Name == q.Collection) &&
-		(q.Container == "" || h.Container.Name == q.Container)
+	return refs, err
 }
 
 func pageRefs(refs []Ref, offset, limit int) []Ref {

@@ -55,14 +55,14 @@ func (e *env) mkContainers(owner, entity, collection, prefix string, n int, priv
 }
 
 // TestSearchHiddenHits: a caller who may see a few private hits gets all
-// of them, however many hits it may not see sort before them.
+// of them, however many hits it may not see come before them (newer).
 func TestSearchHiddenHits(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	e.user("carol", meta.RoleUser)
 	e.user("mallory", meta.RoleUser)
-	e.mkContainers("mallory", "aaron", "vault", "needle", 1500, true)
 	col := e.mkContainers("alice", "zed", "shared", "needle", 5, true)
+	e.mkContainers("mallory", "aaron", "vault", "needle", 1500, true)
 	team := meta.Team{Name: "lab"}
 	must(t, e.srv.Meta.CreateTeam(ctx, &team))
 	carol, err := e.srv.Meta.GetUserByName(ctx, "carol")
@@ -72,7 +72,7 @@ func TestSearchHiddenHits(t *testing.T) {
 
 	res, err := e.client("carol").Search(ctx, map[string]string{"value": "needle", "arch": "amd64"})
 	must(t, err)
-	if len(res.Containers) != 5 || res.Containers[0].Name != "needle-0000" || res.Containers[4].Name != "needle-0004" {
+	if len(res.Containers) != 5 || res.Containers[0].Name != "needle-0004" || res.Containers[4].Name != "needle-0000" {
 		t.Fatalf("carol's hits: %+v", res.Containers)
 	}
 	if n := len(e.searchNames("value=needle", "")); n != 0 {
@@ -97,13 +97,13 @@ func TestSearchParameters(t *testing.T) {
 		}
 	}
 	for _, tc := range []struct{ query, want string }{
-		{"value=page", "page-0000 page-0001 page-0002 page-0003 page-0004"},
-		{"value=PAG", "page-0000 page-0001 page-0002 page-0003 page-0004"},
-		{"value=page&limit=2", "page-0000 page-0001"},
-		{"value=page&limit=2&page=2", "page-0002 page-0003"},
-		{"value=page&limit=2&page=3", "page-0004"},
+		{"value=page", "page-0004 page-0003 page-0002 page-0001 page-0000"},
+		{"value=PAG", "page-0004 page-0003 page-0002 page-0001 page-0000"},
+		{"value=page&limit=2", "page-0004 page-0003"},
+		{"value=page&limit=2&page=2", "page-0002 page-0001"},
+		{"value=page&limit=2&page=3", "page-0000"},
 		{"value=page&limit=2&page=4", ""},
-		{"value=page&page=1", "page-0000 page-0001 page-0002 page-0003 page-0004"},
+		{"value=page&page=1", "page-0004 page-0003 page-0002 page-0001 page-0000"},
 		{"value=e-0003", "page-0003"},
 	} {
 		if got := strings.Join(e.searchNames(tc.query, ""), " "); got != tc.want {

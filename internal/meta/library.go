@@ -106,7 +106,8 @@ type LibraryTags interface {
 // SearchQuery is one library search.
 type SearchQuery struct {
 	// Text is found as a substring of names and descriptions,
-	// case-insensitively; LIKE wildcards in it are literal.
+	// case-insensitively; LIKE wildcards in it are literal. A text
+	// holding U+0001 matches nothing.
 	Text string
 	// Viewer is who searches: collections it may not read, and what is
 	// in them, are left out.
@@ -122,7 +123,8 @@ type SearchQuery struct {
 	// a label, Text may be empty: every image carrying it is a hit.
 	LabelKey, LabelValue string
 	// Limit (0: no limit) and Offset page each kind's results, which
-	// come in a fixed order: names compare byte by byte.
+	// come newest first: in the reverse of the order the store created
+	// them (renames keep their place), a total order.
 	Limit, Offset int
 }
 
@@ -139,20 +141,32 @@ type Viewer struct {
 // admins and members of teams granted the collection (the rule of
 // access.Checker.CanReadCollection). Entities are visible to everyone.
 type LibrarySearch interface {
-	// SearchEntities finds entities by name or description, ordered by
-	// name.
+	// SearchEntities finds entities by name or description, newest
+	// first.
 	SearchEntities(ctx context.Context, q SearchQuery) ([]Entity, error)
 	// SearchCollections finds collections by name or description,
-	// ordered by entity name, then name.
+	// newest first.
 	SearchCollections(ctx context.Context, q SearchQuery) ([]CollectionHit, error)
-	// SearchContainers finds containers by name or description, ordered
-	// by entity, collection and container name.
+	// SearchContainers finds containers by name or description, newest
+	// first.
 	SearchContainers(ctx context.Context, q SearchQuery) ([]ContainerHit, error)
-	// SearchImages finds uploaded images whose container name or
-	// description, collection name, entity name or own description
-	// contains the text, ordered by entity, collection and container
-	// name, then age.
+	// SearchImages finds uploaded images whose path
+	// (entity/collection/container), container description or own
+	// description contains the text, newest first.
 	SearchImages(ctx context.Context, q SearchQuery) ([]ImageHit, error)
+	// FindContainers lists the containers q names, ordered by entity,
+	// collection and container name.
+	FindContainers(ctx context.Context, q ContainerQuery) ([]ContainerHit, error)
+}
+
+// ContainerQuery finds containers by the exact names of their entity,
+// collection and container; "" matches any. Containers in collections the
+// viewer may not read are left out. Limit (0: no limit) and Offset page
+// the result.
+type ContainerQuery struct {
+	Entity, Collection, Container string
+	Viewer                        Viewer
+	Limit, Offset                 int
 }
 
 // Library stores library images, per-architecture tags and labels. It is

@@ -163,13 +163,16 @@ func testSearchByLabel(t *testing.T, s meta.Store) {
 		}
 		return out
 	}
-	wantNames(t, "key alone", search(meta.SearchQuery{LabelKey: "org.example.suite"}), "blast@a", "blast@b", "bwa@a")
+	// Newest first, as every search.
+	wantNames(t, "key alone", search(meta.SearchQuery{LabelKey: "org.example.suite"}), "bwa@a", "blast@b", "blast@a")
 	wantNames(t, "key alone, owner", search(meta.SearchQuery{LabelKey: "org.example.suite", Viewer: meta.Viewer{UserID: alice.ID}}),
-		"blast@a", "blast@b", "bwa@a", "blast-dev@a")
+		"blast-dev@a", "bwa@a", "blast@b", "blast@a")
 	wantNames(t, "key and value", search(meta.SearchQuery{LabelKey: "Version", LabelValue: "2.15"}), "blast@b")
-	wantNames(t, "text and label", search(meta.SearchQuery{Text: "bla", LabelKey: "Version"}), "blast@a", "blast@b")
+	wantNames(t, "text and label", search(meta.SearchQuery{Text: "bla", LabelKey: "Version"}), "blast@b", "blast@a")
 	wantNames(t, "text and label value", search(meta.SearchQuery{Text: "bwa", LabelKey: "Version", LabelValue: "2.14"}))
 	wantNames(t, "no such label", search(meta.SearchQuery{LabelKey: "nope"}))
 	wantNames(t, "neither text nor label", search(meta.SearchQuery{}))
 	wantNames(t, "page", search(meta.SearchQuery{LabelKey: "org.example.suite", Limit: 1, Offset: 1}), "blast@b")
+	wantNames(t, "page, owner", search(meta.SearchQuery{LabelKey: "org.example.suite", Viewer: meta.Viewer{UserID: alice.ID},
+		Limit: 2, Offset: 2}), "blast@b", "blast@a")
 }

@@ -59,7 +59,11 @@ type Store struct {
 	// cost modernc's SQLite more than running it (a fifth of a manifest
 	// GET), so each is parsed once per connection.
 	wstmts, rstmts *stmtCache
-	checkpoints    *checkpointer // SQLite only
+	// SQLite's searches read through their own pool (OpenSQLite), nil
+	// on PostgreSQL.
+	srch        *sql.DB
+	sstmts      *stmtCache
+	checkpoints *checkpointer // SQLite only
 	// collectorLock is the file whose lock lets one garbage collector run
 	// at a time (SQLite only; PostgreSQL has an advisory lock).
 	collectorLock string
@@ -73,49 +77,75 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 	// connection: SQLite runs one write transaction at a time anyway, and
 	// queueing for the connection in Go is fair and immediate where
 	// SQLite's busy handler sleeps and retries. Immediate transactions
-	// take the write lock up front (no failing lock upgrade). Reading
-	// through a memory map (up to SQLite's own 2 GiB cap) instead of a read
-	// call per page not in the small page cache halves the time of
-	// index-heavy queries such as searches.
+	// take the write lock up front (no failing lock upgrade).
 	base := "file:" + uriPath.Replace(path) + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
-		"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=mmap_size(2147418112)"
-	// The writer never checkpoints: a checkpoint run inside a commit
-	// (SQLite's default, every 1000 pages) copies the WAL into the
-	// database and syncs it while every other writer waits. A background
-	// goroutine checkpoints instead (checkpointer).
-	db, err := sql.Open("sqlite", base+"&_txlock=immediate&_pragma=wal_autocheckpoint(0)")
+		"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
+	pools, err := openPools(
+		// The writer never checkpoints: a checkpoint run inside a commit
+		// (SQLite's default, every 1000 pages) copies the WAL into the
+		// database and syncs it while every other writer waits. A
+		// background goroutine checkpoints instead (checkpointer), on
+		// its own connection.
+		poolSpec{base + "&_txlock=immediate&_pragma=wal_autocheckpoint(0)", 1},
+		poolSpec{base + "&_pragma=query_only(1)", readConns},
+		// Searches read many index pages: through a memory map (up to
+		// SQLite's own 2 GiB cap) rather than a read call per page not
+		// in the small page cache, most took 20-46% less time
+		// (docs/library-api.md, Performance). Only their own pool maps
+		// the file: a connection with a map remaps it in every read
+		// transaction after a write, which cost concurrent pushes 16% of
+		// their CPU while every read connection did it.
+		poolSpec{base + "&_pragma=query_only(1)&_pragma=mmap_size(2147418112)", searchConns},
+		poolSpec{base, 1},
+	)
 	if err != nil {
 		return nil, err
 	}
-	db.SetMaxOpenConns(1)
-	db.SetMaxIdleConns(1)
-	db.SetConnMaxIdleTime(0)
-	rd, err := sql.Open("sqlite", base+"&_pragma=query_only(1)")
+	s, err := open(ctx, pools[0], pools[1], false)
 	if err != nil {
-		db.Close()
+		pools[1].Close()
+		pools[2].Close()
+		pools[3].Close()
 		return nil, err
 	}
-	rd.SetMaxOpenConns(readConns)
-	rd.SetMaxIdleConns(readConns)
-	s, err := open(ctx, db, rd, false)
-	if err != nil {
-		rd.Close()
-		return nil, err
-	}
+	s.srch, s.sstmts = pools[2], &stmtCache{}
 	s.collectorLock = path + "-gc.lock"
-	cp, err := sql.Open("sqlite", base)
-	if err != nil {
-		s.Close()
-		return nil, err
-	}
-	cp.SetMaxOpenConns(1)
-	s.checkpoints = newCheckpointer(cp)
+	s.checkpoints = newCheckpointer(pools[3])
 	return s, nil
 }
 
+// poolSpec is a pool of SQLite connections: its DSN and size.
+type poolSpec struct {
+	dsn   string
+	conns int
+}
+
+// openPools opens the pools, or none.
+func openPools(specs ...poolSpec) ([]*sql.DB, error) {
+	var pools []*sql.DB
+	for _, p := range specs {
+		db, err := sql.Open("sqlite", p.dsn)
+		if err != nil {
+			for _, o := range pools {
+				o.Close()
+			}
+			return nil, err
+		}
+		db.SetMaxOpenConns(p.conns)
+		db.SetMaxIdleConns(p.conns)
+		pools = append(pools, db)
+	}
+	return pools, nil
+}
+
 // readConns bounds SQLite's read pool: reads are CPU-bound in the driver,
-// so more connections than a few per core only add memory.
-const readConns = 16
+// so more connections than a few per core only add memory. searchConns
+// bounds its search pool: a search may read for up to searchTimeout, so
+// a few run beside each other rather than queue.
+const (
+	readConns   = 16
+	searchConns = 8
+)
 
 // uriPath escapes what SQLite's URI filenames give a meaning to: without
 // it a data directory named "a?b" silently opened the database "a".
@@ -219,14 +249,16 @@ func (s *Store) applyMigration(ctx context.Context, name string) error {
 }
 
 // splitStatements splits a migration at semicolons, except inside a
-// CREATE TRIGGER ... BEGIN ... END, whose body holds statements of its own.
+// CREATE TRIGGER ... BEGIN ... END (SQLite) or a $$-quoted function body
+// (PostgreSQL), which hold statements of their own.
 func splitStatements(text string) []string {
 	var out []string
 	cur := ""
 	for _, part := range strings.Split(text, ";") {
 		cur += part
 		head := strings.ToUpper(strings.TrimSpace(cur))
-		if strings.HasPrefix(head, "CREATE TRIGGER") && !strings.HasSuffix(head, "END") {
+		sqliteTrigger := strings.HasPrefix(head, "CREATE TRIGGER") && strings.Contains(head, "BEGIN")
+		if sqliteTrigger && !strings.HasSuffix(head, "END") || strings.Count(cur, "$$")%2 == 1 {
 			cur += ";"
 			continue
 		}
@@ -330,7 +362,22 @@ func (s *Store) Close() error {
 	if s.rd != s.db {
 		err = errors.Join(err, s.rd.Close())
 	}
+	if s.srch != nil {
+		s.sstmts.warmers.Wait()
+		err = errors.Join(err, s.srch.Close())
+	}
 	return err
+}
+
+// searcher is the Store a search reads through: outside a transaction,
+// on SQLite, one whose reads go to the search pool.
+func (s *Store) searcher() *Store {
+	if s.srch == nil || s.tx != nil {
+		return s
+	}
+	t := *s
+	t.rd, t.rstmts = s.srch, s.sstmts
+	return &t
 }
 
 // rebind turns "?" placeholders into PostgreSQL's "$n". A "?" inside a
