@@ -32,6 +32,7 @@ import (
 	"github.com/silo-hpc/silo/internal/meta"
 	"github.com/silo-hpc/silo/internal/oci"
 	"github.com/silo-hpc/silo/internal/servertest"
+	"github.com/silo-hpc/silo/internal/upload"
 )
 
 type env struct {
@@ -255,7 +256,12 @@ func (e *env) stored() (blobs []string, sessions, rows int) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return blobs, len(entries), len(ups)
+	for _, u := range ups {
+		if u.Kind != upload.EndedKind { // a tombstone holds nothing (internal/upload)
+			rows++
+		}
+	}
+	return blobs, len(entries), rows
 }
 
 // wantNoBytes checks no blob, blob session or upload row is left.
