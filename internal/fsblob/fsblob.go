@@ -48,9 +48,6 @@ type Store struct {
 	blobs   string
 	uploads string
 	root    string
-	// anon: new sessions start as unnamed files (anon_linux.go), named
-	// only if they outlive their request; New checks the filesystem can.
-	anon bool
 }
 
 var _ blob.Store = (*Store)(nil)
@@ -71,27 +68,7 @@ func New(root string) (*Store, error) {
 			return nil, apperr.Wrap(apperr.Internal, err, "blob store: create %s", dir)
 		}
 	}
-	s.anon = s.canAnon()
 	return s, nil
-}
-
-// canAnon tries an unnamed file and naming it, which some filesystems
-// (and systems without /proc) cannot do.
-func (s *Store) canAnon() bool {
-	f, err := openAnon(s.uploads)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	id, err := newID()
-	if err != nil {
-		return false
-	}
-	probe := filepath.Join(s.uploads, id+".probe")
-	if err := linkAnon(f, probe); err != nil {
-		return false
-	}
-	return os.Remove(probe) == nil
 }
 
 func supported(alg digest.Algorithm) bool {

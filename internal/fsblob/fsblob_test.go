@@ -163,7 +163,7 @@ func TestResumeDataShorterThanState(t *testing.T) {
 	assertContent(t, s, d, data)
 }
 
-// TestAbandonedWriterOnDisk: a writer killed mid-stream leaves at most its
+// TestAbandonedWriterOnDisk: a writer killed mid-stream leaves only its
 // session under uploads/, and nothing anywhere under blobs/.
 func TestAbandonedWriterOnDisk(t *testing.T) {
 	root := t.TempDir()
@@ -173,15 +173,10 @@ func TestAbandonedWriterOnDisk(t *testing.T) {
 	if got := files(t, filepath.Join(root, "blobs")); len(got) != 0 {
 		t.Fatalf("blobs/ holds %v", got)
 	}
-	// Never closed, the session has no state yet: only its data, and not
-	// even that while it is an unnamed file (the kernel frees it).
-	want := 1
-	if s.anon {
-		want = 0
-	}
+	// Never closed, the session has no state yet: only its data.
 	got := files(t, filepath.Join(root, "uploads"))
-	if len(got) != want {
-		t.Fatalf("uploads/ holds %v, want %d files", got, want)
+	if len(got) != 1 {
+		t.Fatalf("uploads/ holds %v, want one session's data", got)
 	}
 }
 
@@ -325,7 +320,6 @@ func assertContent(t *testing.T, s *Store, d digest.Digest, want []byte) {
 // it as the offset the client resumes at.
 func TestSizeAfterFailedFlush(t *testing.T) {
 	s := newStore(t, t.TempDir())
-	s.anon = false // /dev/full stands in for the data file, which must have a name
 	bw, err := s.NewUpload(t.Context(), "")
 	if err != nil {
 		t.Fatal(err)
@@ -350,57 +344,5 @@ func TestSizeAfterFailedFlush(t *testing.T) {
 	defer r.Cancel(t.Context())
 	if w.Size() != r.Size() {
 		t.Fatalf("Size after failed Close is %d, the session resumes at %d", w.Size(), r.Size())
-	}
-}
-
-// A session committed by the request that opened it never names a file in
-// uploads/ (it is unnamed until linked as the blob); one that outlives its
-// request is named there on Close and resumes, on either kind of store.
-func TestUnnamedSessions(t *testing.T) {
-	for _, anon := range []bool{true, false} {
-		s := newStore(t, t.TempDir())
-		if anon && !s.anon {
-			t.Log("this filesystem cannot link unnamed files; testing named sessions only")
-			continue
-		}
-		s.anon = anon
-		ctx := t.Context()
-		w, err := s.NewUpload(ctx, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.Write([]byte("one request"))
-		if entries, _ := os.ReadDir(s.uploads); anon && len(entries) != 0 {
-			t.Fatalf("anon: uploads/ holds %d entries", len(entries))
-		}
-		info, err := w.Commit(ctx, digest.FromString("one request"), -1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		assertContent(t, s, info.Digest, []byte("one request"))
-		// The same content again: the blob exists, the session leaves nothing.
-		w, _ = s.NewUpload(ctx, digest.SHA512)
-		w.Write([]byte("one request"))
-		if _, err := w.Commit(ctx, digest.FromString("one request"), -1); err != nil {
-			t.Fatal(err)
-		}
-		w, _ = s.NewUpload(ctx, "")
-		w.Write([]byte("two "))
-		if err := w.Close(); err != nil {
-			t.Fatal(err)
-		}
-		r, err := s.ResumeUpload(ctx, w.ID(), w.State())
-		if err != nil {
-			t.Fatalf("anon %v: %v", anon, err)
-		}
-		r.Write([]byte("requests"))
-		info, err = r.Commit(ctx, digest.FromString("two requests"), 12)
-		if err != nil {
-			t.Fatal(err)
-		}
-		assertContent(t, s, info.Digest, []byte("two requests"))
-		if entries, _ := os.ReadDir(s.uploads); len(entries) != 0 {
-			t.Fatalf("anon %v: uploads/ keeps %d entries", anon, len(entries))
-		}
 	}
 }

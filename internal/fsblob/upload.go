@@ -74,15 +74,6 @@ func (s *Store) NewUpload(ctx context.Context, alg digest.Algorithm) (blob.Write
 		return nil, apperr.Wrap(apperr.Internal, err, "blob store: new upload id")
 	}
 	base := filepath.Join(s.uploads, id)
-	if s.anon {
-		f, err := openAnon(s.uploads)
-		if err != nil {
-			return nil, sessionErr(err, id, "create")
-		}
-		w := newWriter(s, id, base, alg, f, alg.Hash(), 0, false)
-		w.anon = true
-		return w, nil
-	}
 	f, err := os.OpenFile(base+dataSuffix, os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
 	if err != nil {
 		return nil, sessionErr(err, id, "create")

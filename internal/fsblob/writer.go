@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"hash"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -26,9 +25,6 @@ type writer struct {
 	base string // path prefix of the session's files
 	// hasState: a state file exists (the session was closed before).
 	hasState bool
-	// anon: the data file has no name yet (openAnon); Close names it
-	// uploads/<id>.data, a commit names it the blob.
-	anon bool
 	alg      digest.Algorithm
 	sink     *sink
 	done     bool
@@ -96,15 +92,6 @@ func (w *writer) Close() error {
 	// After a failed flush some accepted bytes never reached the file:
 	// from now on Size is what the session holds, where it resumes.
 	w.accepted = w.sink.n
-	if w.anon {
-		if lerr := linkAnon(w.sink.f, w.base+dataSuffix); lerr != nil {
-			// Nothing of the session survives its request.
-			w.accepted = 0
-			w.sink.f.Close()
-			return apperr.Wrap(apperr.Internal, errors.Join(err, lerr), "blob store: close upload %s", w.id)
-		}
-		w.anon = false
-	}
 	err = errors.Join(err, w.saveState(), w.sink.f.Close())
 	if err != nil {
 		return apperr.Wrap(apperr.Internal, err, "blob store: close upload %s", w.id)
@@ -172,10 +159,6 @@ func (w *writer) commit(ctx context.Context, expected digest.Digest, size int64)
 	if err := w.sink.f.Sync(); err != nil {
 		return blob.Info{}, apperr.Wrap(apperr.Internal, err, "blob store: sync upload %s", w.id)
 	}
-	if w.anon {
-		// publish names the open file, then closes it.
-		return w.publish(expected)
-	}
 	if err := w.sink.f.Close(); err != nil {
 		return blob.Info{}, apperr.Wrap(apperr.Internal, err, "blob store: close upload %s", w.id)
 	}
@@ -189,11 +172,7 @@ func (w *writer) digest(ctx context.Context, alg digest.Algorithm) (digest.Diges
 		return digest.NewDigest(alg, w.sink.h), nil
 	}
 	h := alg.Hash()
-	path := w.base + dataSuffix
-	if w.anon {
-		path = anonPath(w.sink.f)
-	}
-	if _, err := hashFile(ctx, path, h); err != nil {
+	if _, err := hashFile(ctx, w.base+dataSuffix, h); err != nil {
 		return "", err
 	}
 	return digest.NewDigest(alg, h), nil
@@ -210,28 +189,22 @@ func (w *writer) publish(d digest.Digest) (blob.Info, error) {
 	if err := w.s.mkShard(shard); err != nil {
 		return blob.Info{}, apperr.Wrap(apperr.Internal, err, "blob store: create %s", shard)
 	}
-	exists := false
 	if _, err := os.Lstat(target); err == nil {
-		exists = true
-	} else if err := w.place(target); errors.Is(err, fs.ErrExist) {
-		exists = true // linked meanwhile by another commit of the same blob
-	} else if err != nil {
-		return blob.Info{}, apperr.Wrap(apperr.Internal, err, "blob store: publish %s", d)
-	} else if err := syncDir(shard); err != nil {
-		return blob.Info{}, apperr.Wrap(apperr.Internal, err, "blob store: sync %s", shard)
-	}
-	if exists {
 		// Refresh the mtime so a GC grace period counts from this upload,
 		// not from the first one.
 		now := time.Now()
 		os.Chtimes(target, now, now)
+	} else {
+		if err := os.Rename(w.base+dataSuffix, target); err != nil {
+			return blob.Info{}, apperr.Wrap(apperr.Internal, err, "blob store: publish %s", d)
+		}
+		if err := syncDir(shard); err != nil {
+			return blob.Info{}, apperr.Wrap(apperr.Internal, err, "blob store: sync %s", shard)
+		}
 	}
-	switch {
-	case w.anon:
-		w.sink.f.Close()
-	case w.hasState:
+	if w.hasState {
 		removeSession(w.base)
-	default:
+	} else {
 		os.Remove(w.base + dataSuffix) // left when the blob already existed
 	}
 	fi, err := os.Stat(target)
@@ -239,15 +212,6 @@ func (w *writer) publish(d digest.Digest) (blob.Info, error) {
 		return blob.Info{}, notFoundOr(err, d, "stat")
 	}
 	return blob.Info{Digest: d, Size: fi.Size(), ModTime: fi.ModTime()}, nil
-}
-
-// place gives the verified data the name target: a link of the unnamed
-// file, or a rename of the session's data file.
-func (w *writer) place(target string) error {
-	if w.anon {
-		return linkAnon(w.sink.f, target)
-	}
-	return os.Rename(w.base+dataSuffix, target)
 }
 
 // mkShard creates blobs/<alg>/<xx> and makes new directory entries durable.
