@@ -90,7 +90,7 @@ func (s *Service) StartUpload(ctx context.Context, c Caller, name string, req St
 	if alg != "" && !oci.SupportedAlgorithm(alg) {
 		return Started{}, apperr.E(apperr.Invalid, apperr.Digest, "unsupported digest algorithm %q", alg)
 	}
-	sess, err := s.uploads.Start(ctx, uploadKind, name, c.UserID, alg, nil, upload.Signed())
+	sess, err := s.uploads.Start(ctx, uploadKind, name, c.UserID, alg, nil)
 	return Started{Upload: Upload{ID: sess.ID}}, err
 }
 

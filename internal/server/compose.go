@@ -87,7 +87,7 @@ func Compose(cfg config.Config, log *slog.Logger, ms meta.Store, bs blob.Store, 
 		UserCollections: cfg.Library.UserCollections, DefaultPrivate: cfg.Library.DefaultPrivate}}
 	s := &Services{Config: cfg, Log: log, Meta: ms, Blobs: bs, Auth: auth.New(ms)}
 	s.Uploads = upload.New(ms, bs, log, upload.Config{IdleTimeout: time.Duration(cfg.Uploads.IdleTimeout),
-		Lease: time.Duration(cfg.Uploads.Lease), Key: signingKey})
+		Lease: time.Duration(cfg.Uploads.Lease)})
 	s.Bridge = bridge.New(bs, rules)
 	s.keysChanged = make(chan struct{}, 1)
 	s.Keys = pgpkeys.New(ms, pgpkeys.Config{Changed: s.wakeReverify})

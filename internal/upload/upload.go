@@ -51,10 +51,6 @@ type Config struct {
 	// (default 48 h): only a crash between creating one and recording it
 	// leaves such a session.
 	OrphanAge time.Duration
-	// Key signs the ids of sessions started with Signed; every replica
-	// must be given the same one (the server's signing key). Without one
-	// a random key is made, good for this process only.
-	Key []byte
 	// Now is the clock (tests).
 	Now func() time.Time
 }
@@ -65,7 +61,6 @@ type Service struct {
 	blobs blob.Store
 	cfg   Config
 	log   *slog.Logger
-	key   []byte // signs Signed session ids (signed.go)
 }
 
 // New returns the upload service.
@@ -82,7 +77,7 @@ func New(ms Store, bs blob.Store, log *slog.Logger, cfg Config) *Service {
 	if cfg.Now == nil {
 		cfg.Now = func() time.Time { return time.Now().UTC() }
 	}
-	return &Service{meta: ms, blobs: bs, cfg: cfg, log: log, key: deriveKey(cfg.Key)}
+	return &Service{meta: ms, blobs: bs, cfg: cfg, log: log}
 }
 
 // Session is an upload session as its owner sees it.
@@ -105,8 +100,6 @@ type Session struct {
 	blobState json.RawMessage
 	// expect is the digest the content is announced to have (Expect).
 	expect digest.Digest
-	// signed: the id carries the session's state (Signed, signed.go).
-	signed bool
 }
 
 // state is the JSON of a session row.
@@ -136,8 +129,7 @@ func Unknown() error {
 
 // Start records a new session; no bytes, and no blob-store session, exist
 // until the first request that brings some. data is the owner's initial
-// state (nil for none). With Signed and no data, nothing is recorded yet:
-// the id carries the session (signed.go).
+// state (nil for none).
 func (s *Service) Start(ctx context.Context, kind, target, userID string, alg digest.Algorithm, data any, opts ...Option) (Session, error) {
 	if alg == "" {
 		alg = digest.SHA256
@@ -154,11 +146,6 @@ func (s *Service) Start(ctx context.Context, kind, target, userID string, alg di
 		}
 		sess.Data = b
 	}
-	if sess.signed && sess.Data == nil && sess.expect == "" {
-		sess.ID = s.signID(sess)
-		return sess, nil
-	}
-	sess.signed = false
 	row := meta.Upload{ID: sess.ID, Kind: kind, Target: target, UserID: userID, ExpiresAt: sess.ExpiresAt,
 		State: encode(sess)}
 	return sess, s.meta.CreateUpload(ctx, &row)
@@ -168,9 +155,6 @@ func (s *Service) Start(ctx context.Context, kind, target, userID string, alg di
 func (s *Service) Get(ctx context.Context, id, kind string) (Session, error) {
 	row, err := s.meta.GetUpload(ctx, id)
 	if apperr.Is(err, apperr.NotFound) {
-		if sess, ok := s.unrecorded(id, kind); ok {
-			return sess, nil
-		}
 		return Session{}, Unknown()
 	}
 	if err != nil {

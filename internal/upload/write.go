@@ -46,7 +46,7 @@ type lease struct {
 // and keeps renewing the lease until release: a stream may take longer
 // than one lease.
 func (s *Service) claim(ctx context.Context, id string) (*lease, meta.Upload, error) {
-	l := s.newLease(id)
+	l := &lease{s: s, id: id, holder: newID()[:32], stop: make(chan struct{}), done: make(chan struct{})}
 	now := s.cfg.Now()
 	row, err := s.meta.ClaimUpload(ctx, id, l.holder, now.Add(s.cfg.Lease), now)
 	if apperr.Is(err, apperr.NotFound) {
@@ -57,10 +57,6 @@ func (s *Service) claim(ctx context.Context, id string) (*lease, meta.Upload, er
 	}
 	go l.renew(context.WithoutCancel(ctx))
 	return l, row, nil
-}
-
-func (s *Service) newLease(id string) *lease {
-	return &lease{s: s, id: id, holder: newID()[:32], stop: make(chan struct{}), done: make(chan struct{})}
 }
 
 func (l *lease) renew(ctx context.Context) {
@@ -100,13 +96,9 @@ func (l *lease) release(ctx context.Context, row meta.Upload, sess *Session) err
 	return l.s.meta.ReleaseUpload(context.WithoutCancel(ctx), &row, l.holder)
 }
 
-// open claims a live session of kind and loads it, recording a signed
-// session on its first use.
+// open claims a live session of kind and loads it.
 func (s *Service) open(ctx context.Context, id, kind string) (*lease, meta.Upload, Session, error) {
 	l, row, err := s.claim(ctx, id)
-	if apperr.Is(err, apperr.NotFound) {
-		l, row, err = s.record(ctx, id, kind)
-	}
 	if err != nil {
 		return nil, meta.Upload{}, Session{}, err
 	}
@@ -291,16 +283,9 @@ func (s *Service) Commit(ctx context.Context, c Commit) (blob.Info, Session, err
 	if err := c.Digest.Validate(); err != nil {
 		return blob.Info{}, Session{}, apperr.Wrap(apperr.Invalid, err, "invalid digest")
 	}
-	row, err := s.meta.GetUpload(ctx, c.ID)
-	if err == nil && row.BlobUploadID == "" && (row.LeaseHolder == "" || row.LeaseUntil.Before(s.cfg.Now())) {
-		sess, err := s.live(row, c.Kind)
-		if err != nil {
-			return blob.Info{}, sess, err
-		}
-		return s.commitFresh(ctx, c, sess)
-	}
-	if sess, ok := s.unrecorded(c.ID, c.Kind); ok && apperr.Is(err, apperr.NotFound) {
-		return s.commitFresh(ctx, c, sess)
+	if row, err := s.meta.GetUpload(ctx, c.ID); err == nil && row.BlobUploadID == "" &&
+		(row.LeaseHolder == "" || row.LeaseUntil.Before(s.cfg.Now())) {
+		return s.commitFresh(ctx, c, row)
 	}
 	l, row, sess, err := s.open(ctx, c.ID, c.Kind)
 	if err != nil {
@@ -345,9 +330,9 @@ func (s *Service) Commit(ctx context.Context, c Commit) (blob.Info, Session, err
 // the session's row, which only one request can do. That spares the
 // commonest push a database write. A body cut short is dropped: the
 // session still holds nothing.
-func (s *Service) commitFresh(ctx context.Context, c Commit, sess Session) (blob.Info, Session, error) {
-	var err error
-	if c.Check != nil {
+func (s *Service) commitFresh(ctx context.Context, c Commit, row meta.Upload) (blob.Info, Session, error) {
+	sess, err := s.live(row, c.Kind)
+	if err == nil && c.Check != nil {
 		err = c.Check(&sess)
 	}
 	if err == nil && c.Body != nil && c.At > 0 {
@@ -385,7 +370,9 @@ func (s *Service) finish(ctx context.Context, c Commit, info blob.Info, gen int6
 		return mismatch(verr)
 	}
 	err := s.meta.InTx(ctx, func(tx meta.Store) error {
-		if err := s.bury(ctx, tx, c.ID); err != nil {
+		if err := tx.DeleteUpload(ctx, c.ID); apperr.Is(err, apperr.NotFound) {
+			return errEnded
+		} else if err != nil {
 			return err
 		}
 		if err := tx.ConfirmBlob(ctx, info.Digest.String(), info.Size, gen); err != nil {
@@ -406,10 +393,9 @@ func (s *Service) finish(ctx context.Context, c Commit, info blob.Info, gen int6
 	return err
 }
 
-// end deletes a session's row (a signed one's becomes a tombstone), even
-// for a cancelled request.
+// end deletes a session's row, even for a cancelled request.
 func (s *Service) end(ctx context.Context, id string) {
-	if err := s.buryNow(ctx, id); err != nil && !apperr.Is(err, apperr.NotFound) {
+	if err := s.meta.DeleteUpload(context.WithoutCancel(ctx), id); err != nil && !apperr.Is(err, apperr.NotFound) {
 		s.log.Warn("deleting a finished upload session", "err", err)
 	}
 }
@@ -436,8 +422,7 @@ func (s *Service) Abort(ctx context.Context, id, kind string) error {
 }
 
 // drop discards a session's blob-store bytes, then its row (in that
-// order: a crash in between leaves a row the sweep finds again); a live
-// signed id's row becomes a tombstone.
+// order: a crash in between leaves a row the sweep finds again).
 func (s *Service) drop(ctx context.Context, row meta.Upload) error {
 	ctx = context.WithoutCancel(ctx)
 	if row.BlobUploadID != "" {
@@ -445,7 +430,7 @@ func (s *Service) drop(ctx context.Context, row meta.Upload) error {
 			return err
 		}
 	}
-	if err := s.buryNow(ctx, row.ID); err != nil && !apperr.Is(err, apperr.NotFound) {
+	if err := s.meta.DeleteUpload(ctx, row.ID); err != nil && !apperr.Is(err, apperr.NotFound) {
 		return err
 	}
 	return nil
