@@ -8,6 +8,12 @@
 #   bash bench/concurrency/run.sh
 #   ZOT_BIN=/path/to/zot DURATION=5s ROUNDS=2 bash bench/concurrency/run.sh
 #   PROFILE=cpu.pprof bash bench/concurrency/run.sh   # Silo CPU profile of one round
+#   BASE_REF=main ONLY=push bash bench/concurrency/run.sh
+#       also runs Silo built from that git ref ("silo@main") in the same
+#       run: on a shared machine rates drift ±30 % between runs, so a change
+#       is judged by its ratio to the ref measured beside it.
+#
+# Figures, the profile and what limits them: bench/concurrency/README.md.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 tmp=$(mktemp -d -p "${BENCH_DIR:-${TMPDIR:-/tmp}}")
@@ -49,6 +55,16 @@ SILO_ADMIN_TOKEN=$token SILO_LOG_LEVEL=error SILO_PPROF_ADDR=127.0.0.1:$pprof_po
 pids+=($!)
 
 targets=(-target "silo=http://127.0.0.1:$silo_port,admin,$token")
+if [ -n "${BASE_REF:-}" ]; then
+	mkdir -p "$tmp/base-src"
+	git archive "$BASE_REF" | tar -x -C "$tmp/base-src"
+	(cd "$tmp/base-src" && go build -o "$tmp/silo-base" ./cmd/silo)
+	base_port=$(free_port)
+	SILO_ADMIN_TOKEN=$token SILO_LOG_LEVEL=error \
+		"$tmp/silo-base" serve --addr "127.0.0.1:$base_port" --data-dir "$tmp/silo-base-data" > "$tmp/silo-base.log" 2>&1 &
+	pids+=($!)
+	targets+=(-target "silo@$BASE_REF=http://127.0.0.1:$base_port,admin,$token")
+fi
 wait_up() {
 	for _ in $(seq 100); do
 		code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1/v2/" || true)
@@ -61,6 +77,7 @@ wait_up() {
 }
 wait_up "$silo_port"
 wait_up "$dist_port"
+if [ -n "${BASE_REF:-}" ]; then wait_up "$base_port"; fi
 
 if [ -n "${ZOT_BIN:-}" ]; then
 	zot_port=$(free_port)
