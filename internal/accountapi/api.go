@@ -85,45 +85,16 @@ func (a *API) principal(r *http.Request) (auth.Principal, error) {
 	return a.auth.CheckToken(r.Context(), tok)
 }
 
-// statusOf maps apperr codes to HTTP statuses.
-func statusOf(code apperr.Code) int {
-	switch code {
-	case apperr.NotFound:
-		return http.StatusNotFound
-	case apperr.Invalid:
-		return http.StatusBadRequest
-	case apperr.Conflict:
-		return http.StatusConflict
-	case apperr.Unauthenticated:
-		return http.StatusUnauthorized
-	case apperr.Denied:
-		return http.StatusForbidden
-	case apperr.TooLarge:
-		return http.StatusRequestEntityTooLarge
-	case apperr.Unavailable:
-		return http.StatusServiceUnavailable
-	default:
-		return http.StatusInternalServerError
-	}
-}
-
 // writeError is this API's one error writer: the Library API's envelope.
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
-	status := statusOf(apperr.CodeOf(err))
-	if status >= 500 {
-		httpx.Logger(r.Context()).Error("account api error", "err", err, "path", r.URL.Path)
-	}
-	if status == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="silo"`)
-	}
-	writeJSON(w, status, map[string]any{"error": map[string]any{"code": status, "message": apperr.MessageOf(err)}})
+	w.Header().Set("Cache-Control", "no-store")
+	httpx.WriteEnvelopeError(w, r, httpx.Status(apperr.CodeOf(err)), err, "account api")
 }
 
+// writeJSON writes v; nothing here may be cached (tokens, accounts).
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	httpx.WriteJSON(w, status, v)
 }
 
 // writeData writes the success envelope {"data": v}.

@@ -6,7 +6,6 @@
 package keyserver
 
 import (
-	"encoding/json"
 	"net/http"
 
 	"github.com/silo-hpc/silo/internal/apperr"
@@ -64,44 +63,11 @@ func (a *API) principal(r *http.Request) (auth.Principal, error) {
 	return a.auth.CheckToken(r.Context(), tok)
 }
 
-// statusOf maps apperr codes to HTTP statuses.
-func statusOf(code apperr.Code) int {
-	switch code {
-	case apperr.NotFound:
-		return http.StatusNotFound
-	case apperr.Invalid:
-		return http.StatusBadRequest
-	case apperr.Conflict:
-		return http.StatusConflict
-	case apperr.Unauthenticated:
-		return http.StatusUnauthorized
-	case apperr.Denied:
-		return http.StatusForbidden
-	case apperr.TooLarge:
-		return http.StatusRequestEntityTooLarge
-	case apperr.Unavailable:
-		return http.StatusServiceUnavailable
-	default:
-		return http.StatusInternalServerError
-	}
-}
-
 // writeError is the one error writer: the JSON envelope scs-key-client
 // decodes (jsonresp), {"error":{"code":N,"message":"..."}} (LA §8,
 // "Errors"). 404 is "no keys", 401 "log in".
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
-	status := statusOf(apperr.CodeOf(err))
-	if status >= 500 && status != http.StatusServiceUnavailable {
-		httpx.Logger(r.Context()).Error("keyserver error", "err", err, "path", r.URL.Path)
-	}
-	if status == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="silo"`)
-	}
-	writeJSON(w, status, map[string]any{"error": map[string]any{"code": status, "message": apperr.MessageOf(err)}})
+	httpx.WriteEnvelopeError(w, r, httpx.Status(apperr.CodeOf(err)), err, "keyserver")
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
+func writeJSON(w http.ResponseWriter, status int, v any) { httpx.WriteJSON(w, status, v) }

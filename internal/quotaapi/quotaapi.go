@@ -132,42 +132,12 @@ func (a *API) set(kind string) httpx.Handler {
 	}
 }
 
-// statusOf maps apperr codes to HTTP statuses.
-func statusOf(code apperr.Code) int {
-	switch code {
-	case apperr.NotFound:
-		return http.StatusNotFound
-	case apperr.Invalid:
-		return http.StatusBadRequest
-	case apperr.Conflict:
-		return http.StatusConflict
-	case apperr.Unauthenticated:
-		return http.StatusUnauthorized
-	case apperr.Denied:
-		return http.StatusForbidden
-	case apperr.Unavailable:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
-}
-
 // writeError is this API's one error writer.
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
-	status := statusOf(apperr.CodeOf(err))
-	if status == http.StatusInternalServerError {
-		httpx.Logger(r.Context()).Error("quota api error", "err", err, "path", r.URL.Path)
-	}
-	if status == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="silo"`)
-	}
-	writeJSON(w, status, map[string]any{"error": map[string]any{"code": status, "message": apperr.MessageOf(err)}})
+	httpx.WriteEnvelopeError(w, r, httpx.Status(apperr.CodeOf(err)), err, "quota api")
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
+func writeJSON(w http.ResponseWriter, status int, v any) { httpx.WriteJSON(w, status, v) }
 
 func writeData(w http.ResponseWriter, status int, v any) error {
 	writeJSON(w, status, map[string]any{"data": v})

@@ -102,28 +102,6 @@ func done(w http.ResponseWriter, r *http.Request, path, code string) error {
 	return nil
 }
 
-// statusOf maps apperr codes to HTTP statuses for pages.
-func statusOf(code apperr.Code) int {
-	switch code {
-	case apperr.NotFound:
-		return http.StatusNotFound
-	case apperr.Invalid:
-		return http.StatusBadRequest
-	case apperr.Conflict:
-		return http.StatusConflict
-	case apperr.Unauthenticated:
-		return http.StatusUnauthorized
-	case apperr.Denied:
-		return http.StatusForbidden
-	case apperr.TooLarge:
-		return http.StatusRequestEntityTooLarge
-	case apperr.Unavailable:
-		return http.StatusServiceUnavailable
-	default:
-		return http.StatusInternalServerError
-	}
-}
-
 // errorPage is the error page's data.
 type errorPage struct {
 	Status  int
@@ -146,7 +124,7 @@ func (u *UI) fail(w http.ResponseWriter, r *http.Request, c *call, err error) {
 		http.Redirect(w, r, "/auth/login?next="+url.QueryEscape(next), http.StatusSeeOther)
 		return
 	}
-	status := statusOf(code)
+	status := httpx.Status(code)
 	if wait, ok := auth.RetryAfter(err); ok {
 		status = http.StatusTooManyRequests
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
