@@ -82,21 +82,18 @@ const backfillBatch = 100
 // it together only repeat work (an inspection is stored per digest).
 func (s *Service) Backfill(ctx context.Context) (int, error) {
 	log := logctx.From(ctx)
-	done, failed := 0, map[string]bool{}
+	// One pass in digest order: a digest that fails (its blob missing,
+	// say) is left behind the cursor, not listed again in every batch.
+	done, failed, after := 0, 0, ""
 	for {
-		digests, err := s.meta.ListUninspected(ctx, bridge.InspectorVersion, backfillBatch+len(failed))
+		todo, err := s.meta.ListUninspected(ctx, bridge.InspectorVersion, after, backfillBatch)
 		if err != nil {
 			return done, err
-		}
-		todo := digests[:0]
-		for _, d := range digests {
-			if !failed[d] {
-				todo = append(todo, d)
-			}
 		}
 		if len(todo) == 0 {
 			return done, nil
 		}
+		after = todo[len(todo)-1]
 		if done == 0 {
 			log.Info("inspecting stored images", "batch", len(todo))
 		}
@@ -107,12 +104,12 @@ func (s *Service) Backfill(ctx context.Context) (int, error) {
 					return done, ctx.Err()
 				}
 				log.Warn("inspecting a stored image", "digest", d, "err", err)
-				failed[d] = true
+				failed++
 				continue
 			}
 			done++
 		}
-		log.Info("inspected stored images", "done", done, "failed", len(failed), "batch_ms", time.Since(start).Milliseconds())
+		log.Info("inspected stored images", "done", done, "failed", failed, "batch_ms", time.Since(start).Milliseconds())
 	}
 }
 

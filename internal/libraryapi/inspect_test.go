@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/silo-hpc/silo/internal/meta"
 	"github.com/silo-hpc/silo/internal/sifinspect"
 	"github.com/silo-hpc/silo/internal/sifinspect/sifinspecttest"
@@ -168,8 +170,18 @@ func TestBackfill(t *testing.T) {
 	path, sifBytes := builtSIF(t, "gzip", false)
 	alice.mustPush(t, path, "alice/old/app", "amd64", "latest")
 	ctx := context.Background()
-	// Forget the inspection, as a database from before it would.
-	if err := e.srv.Meta.PutInspection(ctx, &meta.Inspection{Digest: "sha256:" + strings.TrimPrefix(hashOf(sifBytes), "sha256."), Version: 0, JSON: "{}"}); err != nil {
+	// A second image whose blob is gone: the backfill reports it and
+	// goes on past it.
+	lostPath, lostBytes := builtSIF(t, "xz", false)
+	alice.mustPush(t, lostPath, "alice/old/lost", "amd64", "latest")
+	// Forget the inspections, as a database from before them would.
+	for _, b := range [][]byte{sifBytes, lostBytes} {
+		d := "sha256:" + strings.TrimPrefix(hashOf(b), "sha256.")
+		if err := e.srv.Meta.PutInspection(ctx, &meta.Inspection{Digest: d, Version: 0, JSON: "{}"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.srv.Blobs.Delete(ctx, digest.Digest("sha256:"+strings.TrimPrefix(hashOf(lostBytes), "sha256."))); err != nil {
 		t.Fatal(err)
 	}
 	n, err := e.srv.Library.Backfill(ctx)

@@ -218,8 +218,9 @@ type SIFMetadata interface {
 	PutInspection(ctx context.Context, in *Inspection) error
 	GetInspection(ctx context.Context, digest string) (Inspection, error)
 	// ListUninspected lists digests of uploaded images with no inspection
-	// of at least version, up to limit.
-	ListUninspected(ctx context.Context, version, limit int) ([]string, error)
+	// of at least version, in order, after the digest after ("" from the
+	// start), up to limit.
+	ListUninspected(ctx context.Context, version int, after string, limit int) ([]string, error)
 	// ListLabels lists labels with the containers whose images carry them,
 	// leaving out what the viewer may not read; ordered by key, value and
 	// container path.

@@ -35,12 +35,20 @@ func testInspections(t *testing.T, s meta.Store) {
 	wantCode(t, err, apperr.NotFound)
 	todo := func(version int) []string {
 		t.Helper()
-		got, err := s.ListUninspected(ctx, version, 10)
+		got, err := s.ListUninspected(ctx, version, "", 10)
 		must(t, err)
 		return got
 	}
 	if got := todo(1); !slices.Equal(got, []string{digestA}) {
 		t.Fatalf("uninspected %v", got)
+	}
+	// A cursor at or past a digest skips it (the backfill moves on past
+	// digests it could not inspect).
+	if got, err := s.ListUninspected(ctx, 1, digestA, 10); err != nil || len(got) != 0 {
+		t.Fatalf("after %s: %v, %v", digestA, got, err)
+	}
+	if got, err := s.ListUninspected(ctx, 1, digestA[:len(digestA)-1], 10); err != nil || !slices.Equal(got, []string{digestA}) {
+		t.Fatalf("before %s: %v, %v", digestA, got, err)
 	}
 	must(t, s.PutInspection(ctx, &meta.Inspection{Digest: digestA, Version: 1, JSON: `{"v":1}`}))
 	if got := todo(1); len(got) != 0 {

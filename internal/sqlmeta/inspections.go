@@ -25,12 +25,13 @@ func (s *Store) GetInspection(ctx context.Context, digest string) (meta.Inspecti
 	return in, mapErr(err, "inspection")
 }
 
-func (s *Store) ListUninspected(ctx context.Context, version, limit int) ([]string, error) {
+func (s *Store) ListUninspected(ctx context.Context, version int, after string, limit int) ([]string, error) {
 	return queryAll(ctx, s, "uninspected images", func(r scanner) (string, error) {
 		var d string
 		return d, r.Scan(&d)
 	}, `SELECT DISTINCT i.digest FROM images i LEFT JOIN sif_inspections si ON si.digest = i.digest
-		WHERE i.uploaded = ? AND (si.digest IS NULL OR si.version < ?) ORDER BY i.digest LIMIT ?`, true, version, limitOf(limit))
+		WHERE i.uploaded = ? AND i.digest > ? AND (si.digest IS NULL OR si.version < ?) ORDER BY i.digest LIMIT ?`,
+		true, after, version, limitOf(limit))
 }
 
 // ListLabels reads labels with the containers carrying them. Privacy is
