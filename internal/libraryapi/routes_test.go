@@ -132,3 +132,35 @@ func asked(answer, id, other string) string {
 	}
 	return answer
 }
+
+// The reads by id answer a private thing as a missing one too, for a
+// stranger and anonymously.
+func TestLibraryReadsByIDPrivateLooksMissing(t *testing.T) {
+	e := newEnv(t)
+	f := newPrivateFixture(t, e)
+	reads := map[string][2]string{ // pattern -> private id, missing id
+		"/v1/tags/{id}":               {f.container, f.missing},
+		"/v2/tags/{id}":               {f.container, f.missing},
+		"/v1/signature-policies/{id}": {f.collection, f.missing},
+	}
+	for _, rt := range libraryapi.New(nil, nil, nil, "").Routes() {
+		if rt.Write || rt.Method != "GET" || !strings.Contains(rt.Pattern, "{id}") {
+			continue
+		}
+		ids, ok := reads[rt.Pattern]
+		if !ok {
+			t.Errorf("read route %s %s has no entry here", rt.Method, rt.Pattern)
+			continue
+		}
+		if st, b := e.do("GET", strings.Replace(rt.Pattern, "{id}", ids[0], 1), e.tokens["alice"], nil); st != http.StatusOK {
+			t.Fatalf("GET %s as its owner: %d %s", rt.Pattern, st, b)
+		}
+		for _, who := range []string{"bob", ""} {
+			pst, pb := e.do("GET", strings.Replace(rt.Pattern, "{id}", ids[0], 1), e.tokens[who], nil)
+			mst, mb := e.do("GET", strings.Replace(rt.Pattern, "{id}", ids[1], 1), e.tokens[who], nil)
+			if p, m := asked(string(pb), ids[0], ids[1]), asked(string(mb), ids[1], ids[0]); pst != mst || p != m || pst < 400 {
+				t.Errorf("GET %s as %q: private %d %s, missing %d %s", rt.Pattern, who, pst, p, mst, m)
+			}
+		}
+	}
+}
