@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	mrand "math/rand/v2"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -17,10 +16,9 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/sylabs/sif/v2/pkg/sif"
-
 	"github.com/silo-hpc/silo/internal/meta"
 	"github.com/silo-hpc/silo/internal/servertest"
+	"github.com/silo-hpc/silo/internal/sifinspect/sifinspecttest"
 )
 
 // Harness for the transfer and catalogue commands (pull, push, search,
@@ -133,23 +131,7 @@ func (e *libEnv) blobPath(hexDigest string) string {
 // makeSIF writes a SIF whose primary partition is size pseudo-random
 // bytes (equal seeds give equal files) for arch.
 func makeSIF(t testing.TB, arch string, size int64, seed uint64) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), fmt.Sprintf("img-%s-%d.sif", arch, seed))
-	var key [32]byte
-	key[0], key[1] = byte(seed), byte(seed>>8)
-	di, err := sif.NewDescriptorInput(sif.DataPartition, io.LimitReader(mrand.NewChaCha8(key), size),
-		sif.OptPartitionMetadata(sif.FsSquash, sif.PartPrimSys, arch))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := sif.CreateContainerAtPath(path, sif.OptCreateWithDescriptors(di), sif.OptCreateDeterministic())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.UnloadContainer(); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return sifinspecttest.RandomSIF(t, fmt.Sprintf("img-%s-%d.sif", arch, seed), arch, size, seed)
 }
 
 func sha256File(t testing.TB, path string) string {

@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	mrand "math/rand/v2"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -30,6 +29,7 @@ import (
 	"github.com/silo-hpc/silo/internal/meta"
 	"github.com/silo-hpc/silo/internal/oci"
 	"github.com/silo-hpc/silo/internal/servertest"
+	"github.com/silo-hpc/silo/internal/sifinspect/sifinspecttest"
 )
 
 type env struct {
@@ -158,22 +158,7 @@ func (e *env) newClient(user string, followRedirect bool) *libClient {
 // pseudo-random bytes (seeded, so equal seeds give equal files) for arch.
 // Data streams from the generator: nothing is held in memory.
 func makeSIF(t testing.TB, arch string, size int64, seed uint64) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), fmt.Sprintf("img-%s-%d.sif", arch, seed))
-	data := io.LimitReader(mrand.NewChaCha8(seedBytes(seed)), size)
-	di, err := sif.NewDescriptorInput(sif.DataPartition, data,
-		sif.OptPartitionMetadata(sif.FsSquash, sif.PartPrimSys, arch))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := sif.CreateContainerAtPath(path, sif.OptCreateWithDescriptors(di), sif.OptCreateDeterministic())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.UnloadContainer(); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return sifinspecttest.RandomSIF(t, fmt.Sprintf("img-%s-%d.sif", arch, seed), arch, size, seed)
 }
 
 // makeArchlessSIF writes a SIF with no partition, so no architecture: the
@@ -193,14 +178,6 @@ func makeArchlessSIF(t testing.TB, content string) string {
 		t.Fatal(err)
 	}
 	return path
-}
-
-func seedBytes(seed uint64) [32]byte {
-	var b [32]byte
-	for i := range 8 {
-		b[i] = byte(seed >> (8 * i))
-	}
-	return b
 }
 
 // fileHash returns "sha256.<hex>" of a file, the Library API's image hash.

@@ -9,7 +9,6 @@ import (
 	mrand "math/rand/v2"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -23,7 +22,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/opencontainers/go-digest"
 	"github.com/sylabs/scs-library-client/client"
-	"github.com/sylabs/sif/v2/pkg/sif"
 
 	"github.com/silo-hpc/silo/internal/blob"
 	"github.com/silo-hpc/silo/internal/gc"
@@ -31,6 +29,7 @@ import (
 	"github.com/silo-hpc/silo/internal/pgtest"
 	"github.com/silo-hpc/silo/internal/quota"
 	"github.com/silo-hpc/silo/internal/servertest"
+	"github.com/silo-hpc/silo/internal/sifinspect/sifinspecttest"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
@@ -267,18 +266,7 @@ func TestOCIUsage(t *testing.T) {
 }
 
 func makeSIF(t *testing.T, size int64, seed byte) string {
-	path := filepath.Join(t.TempDir(), fmt.Sprintf("%d.sif", seed))
-	di, err := sif.NewDescriptorInput(sif.DataPartition, io.LimitReader(mrand.NewChaCha8([32]byte{seed}), size),
-		sif.OptPartitionMetadata(sif.FsSquash, sif.PartPrimSys, "amd64"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := sif.CreateContainerAtPath(path, sif.OptCreateWithDescriptors(di), sif.OptCreateDeterministic())
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.UnloadContainer()
-	return path
+	return sifinspecttest.RandomSIF(t, fmt.Sprintf("%d.sif", seed), "amd64", size, uint64(seed))
 }
 
 // libraryOnly answers the client's OCI probe with a 404, so it pushes

@@ -10,7 +10,6 @@ import (
 	mrand "math/rand/v2"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -23,31 +22,15 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 	"github.com/opencontainers/go-digest"
 	"github.com/sylabs/scs-library-client/client"
-	"github.com/sylabs/sif/v2/pkg/sif"
 
 	"github.com/silo-hpc/silo/internal/config"
+	"github.com/silo-hpc/silo/internal/sifinspect/sifinspecttest"
 )
 
 // makeSIF writes a SIF whose primary partition is size seeded
 // pseudo-random bytes, streamed from the generator.
 func makeSIF(t testing.TB, size int64, seed uint64) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), fmt.Sprintf("img-%d.sif", seed))
-	var key [32]byte
-	key[0], key[1] = byte(seed), byte(seed>>8)
-	data := io.LimitReader(mrand.NewChaCha8(key), size)
-	di, err := sif.NewDescriptorInput(sif.DataPartition, data, sif.OptPartitionMetadata(sif.FsSquash, sif.PartPrimSys, "amd64"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := sif.CreateContainerAtPath(path, sif.OptCreateWithDescriptors(di), sif.OptCreateDeterministic())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.UnloadContainer(); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return sifinspecttest.RandomSIF(t, fmt.Sprintf("img-%d.sif", seed), "amd64", size, seed)
 }
 
 func fileSHA256(t testing.TB, path string) string {

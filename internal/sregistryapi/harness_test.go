@@ -16,7 +16,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	mrand "math/rand/v2"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -32,6 +31,7 @@ import (
 	"github.com/silo-hpc/silo/internal/meta"
 	"github.com/silo-hpc/silo/internal/oci"
 	"github.com/silo-hpc/silo/internal/servertest"
+	"github.com/silo-hpc/silo/internal/sifinspect/sifinspecttest"
 )
 
 type env struct {
@@ -104,32 +104,11 @@ func (e *env) cli(name string, base ...string) *cli {
 // bytes (seeded: equal seeds, equal files) for arch; it returns the path
 // and the bytes.
 func makeSIF(t testing.TB, arch string, size int64, seed uint64) (string, []byte) {
-	t.Helper()
-	var key [32]byte
-	for i := range 8 {
-		key[i] = byte(seed >> (8 * i))
-	}
-	path := filepath.Join(t.TempDir(), fmt.Sprintf("img-%d.sif", seed))
-	di, err := sif.NewDescriptorInput(sif.DataPartition, io.LimitReader(mrand.NewChaCha8(key), size),
-		sif.OptPartitionMetadata(sif.FsSquash, sif.PartPrimSys, arch))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := sif.CreateContainerAtPath(path, sif.OptCreateWithDescriptors(di), sif.OptCreateDeterministic())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.UnloadContainer(); err != nil {
-		t.Fatal(err)
-	}
+	path := sifinspecttest.RandomSIF(t, fmt.Sprintf("img-%d.sif", seed), arch, size, seed)
 	if size > 64<<20 {
 		return path, nil
 	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return path, b
+	return path, sifinspecttest.ReadFile(t, path)
 }
 
 // makeLabelledSIF writes a SIF with a partition and a labels object (and
