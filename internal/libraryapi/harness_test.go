@@ -24,10 +24,8 @@ import (
 	"github.com/sylabs/scs-library-client/client"
 	"github.com/sylabs/sif/v2/pkg/sif"
 
-	"github.com/silo-hpc/silo/internal/blob"
 	"github.com/silo-hpc/silo/internal/config"
 	"github.com/silo-hpc/silo/internal/meta"
-	"github.com/silo-hpc/silo/internal/oci"
 	"github.com/silo-hpc/silo/internal/servertest"
 	"github.com/silo-hpc/silo/internal/sifinspect/sifinspecttest"
 )
@@ -325,21 +323,7 @@ func wantError(t testing.TB, status int, body []byte, want int) string {
 // storedBlobs lists committed blobs and upload sessions left in the store.
 func (e *env) storedBlobs() (blobs []string, sessions int) {
 	e.t.Helper()
-	err := e.srv.Blobs.Walk(context.Background(), func(i blob.Info) error {
-		// The {} config of every SIF artifact is stored at start.
-		if i.Digest != oci.EmptyJSONDigest {
-			blobs = append(blobs, i.Digest.String())
-		}
-		return nil
-	})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	entries, err := os.ReadDir(filepath.Join(e.srv.Config.BlobDir(), "uploads"))
-	if err != nil && !os.IsNotExist(err) {
-		e.t.Fatal(err)
-	}
-	return blobs, len(entries)
+	return e.srv.Stored(e.t)
 }
 
 // uploadRows counts upload sessions in the metadata store.

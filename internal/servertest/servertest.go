@@ -9,11 +9,14 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/silo-hpc/silo/internal/blob"
 	"github.com/silo-hpc/silo/internal/config"
 	"github.com/silo-hpc/silo/internal/meta"
+	"github.com/silo-hpc/silo/internal/oci"
 	"github.com/silo-hpc/silo/internal/pgtest"
 	"github.com/silo-hpc/silo/internal/server"
 )
@@ -68,4 +71,26 @@ func (s *Server) User(t testing.TB, name string, role meta.Role) (password, toke
 		t.Fatal(err)
 	}
 	return password, token
+}
+
+// Stored lists the committed blobs, but the {} config every SIF artifact
+// shares (stored at start), and counts the blob store's upload sessions
+// left in the data directory: what a refused or abandoned upload must not
+// leave behind.
+func (s *Server) Stored(t testing.TB) (blobs []string, sessions int) {
+	t.Helper()
+	err := s.Blobs.Walk(context.Background(), func(i blob.Info) error {
+		if i.Digest != oci.EmptyJSONDigest {
+			blobs = append(blobs, i.Digest.String())
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(filepath.Join(s.Config.BlobDir(), "uploads"))
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	return blobs, len(entries)
 }

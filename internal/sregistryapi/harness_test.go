@@ -26,10 +26,8 @@ import (
 	"github.com/sylabs/sif/v2/pkg/sif"
 
 	"github.com/silo-hpc/silo/internal/auth"
-	"github.com/silo-hpc/silo/internal/blob"
 	"github.com/silo-hpc/silo/internal/config"
 	"github.com/silo-hpc/silo/internal/meta"
-	"github.com/silo-hpc/silo/internal/oci"
 	"github.com/silo-hpc/silo/internal/servertest"
 	"github.com/silo-hpc/silo/internal/sifinspect/sifinspecttest"
 )
@@ -217,24 +215,12 @@ func (e *env) images(path string) []string {
 // shares), blob-store upload sessions and upload rows.
 func (e *env) stored() (blobs []string, sessions, rows int) {
 	e.t.Helper()
-	err := e.srv.Blobs.Walk(context.Background(), func(i blob.Info) error {
-		if i.Digest != oci.EmptyJSONDigest {
-			blobs = append(blobs, i.Digest.String())
-		}
-		return nil
-	})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	entries, err := os.ReadDir(filepath.Join(e.srv.Config.BlobDir(), "uploads"))
-	if err != nil && !os.IsNotExist(err) {
-		e.t.Fatal(err)
-	}
+	blobs, sessions = e.srv.Stored(e.t)
 	ups, err := e.srv.Meta.ListExpiredUploads(context.Background(), time.Now().Add(1000*time.Hour))
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return blobs, len(entries), len(ups)
+	return blobs, sessions, len(ups)
 }
 
 // wantNoBytes checks no blob, blob session or upload row is left.
