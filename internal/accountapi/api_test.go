@@ -212,3 +212,23 @@ func TestTeamsGrantsSettings(t *testing.T) {
 		t.Fatalf("settings %v", s)
 	}
 }
+
+// The grant routes answer a stranger asking about a private collection
+// exactly as about a missing one (the id aside).
+func TestGrantsPrivateLooksMissing(t *testing.T) {
+	e := newEnv(t)
+	e.want("root", "POST", "/v1/teams", `{"name":"lab"}`, http.StatusCreated)
+	ent := data(e.want("alice", "GET", "/v1/entities/alice", "", http.StatusOK))
+	col := data(e.want("alice", "POST", "/v1/collections", `{"entity":"`+ent["id"].(string)+`","name":"vault","private":true}`, http.StatusOK))
+	private, missing := col["id"].(string), strings.Repeat("0a", 12)
+	for _, rt := range [][2]string{{"GET", "/v1/grants/ID"}, {"PUT", "/v1/grants/ID/lab"}, {"DELETE", "/v1/grants/ID/lab"}} {
+		pst, pout := e.call("bob", rt[0], strings.Replace(rt[1], "ID", private, 1), "")
+		mst, mout := e.call("bob", rt[0], strings.Replace(rt[1], "ID", missing, 1), "")
+		pb, _ := json.Marshal(pout)
+		mb, _ := json.Marshal(mout)
+		p, m := strings.ReplaceAll(string(pb), private, "ID"), strings.ReplaceAll(string(mb), missing, "ID")
+		if pst != mst || p != m || pst < 400 {
+			t.Errorf("%s %s: private %d %s, missing %d %s", rt[0], rt[1], pst, p, mst, m)
+		}
+	}
+}
