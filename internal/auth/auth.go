@@ -6,12 +6,12 @@ import (
 	"context"
 	"crypto/subtle"
 	"fmt"
-	"regexp"
 	"sync"
 	"time"
 
 	"github.com/silo-hpc/silo/internal/apperr"
 	"github.com/silo-hpc/silo/internal/meta"
+	"github.com/silo-hpc/silo/internal/names"
 )
 
 // Principal is who a request acts as. The zero value is anonymous.
@@ -55,14 +55,10 @@ func New(store Store) *Service {
 	return &Service{store: store, now: func() time.Time { return time.Now().UTC() }}
 }
 
-// userNameRe matches library entity names, since each user owns the entity
-// of the same name.
-var userNameRe = regexp.MustCompile(`^[a-z0-9]+(?:[._-][a-z0-9]+)*$`)
-
 // CreateUser adds an account. An empty password leaves the account
 // usable only with tokens.
 func (s *Service) CreateUser(ctx context.Context, name string, role meta.Role, password string) (meta.User, error) {
-	if !userNameRe.MatchString(name) || len(name) > 64 {
+	if !names.Valid(name) || len(name) > 64 {
 		return meta.User{}, apperr.New(apperr.Invalid, "invalid user name %q: use lowercase letters, digits and . _ - separators", name)
 	}
 	if !role.Valid() {

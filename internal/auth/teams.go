@@ -5,6 +5,7 @@ import (
 
 	"github.com/silo-hpc/silo/internal/apperr"
 	"github.com/silo-hpc/silo/internal/meta"
+	"github.com/silo-hpc/silo/internal/names"
 )
 
 // Teams: administrators create them and manage their members; signed-in
@@ -21,7 +22,7 @@ type TeamInfo struct {
 func teamNotFound(name string) error { return apperr.New(apperr.NotFound, "team %s not found", name) }
 
 func checkTeamName(name string) error {
-	if !userNameRe.MatchString(name) || len(name) > 64 {
+	if !names.Valid(name) || len(name) > 64 {
 		return apperr.New(apperr.Invalid, "invalid team name %q: use lowercase letters, digits and . _ - separators", name)
 	}
 	return nil

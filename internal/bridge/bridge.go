@@ -19,7 +19,6 @@ package bridge
 
 import (
 	"context"
-	"regexp"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -29,6 +28,7 @@ import (
 	"github.com/silo-hpc/silo/internal/auth"
 	"github.com/silo-hpc/silo/internal/blob"
 	"github.com/silo-hpc/silo/internal/meta"
+	"github.com/silo-hpc/silo/internal/names"
 	"github.com/silo-hpc/silo/internal/oci"
 )
 
@@ -93,22 +93,13 @@ func (r Ref) Path() string {
 	return r.Entity.Name + "/" + r.Collection.Name + "/" + r.Container.Name
 }
 
-// nameRe is the Library client's own rule for entity, collection and
-// container names (docs/protocols/library-api.md §5.3 step 0): lowercase,
-// digits, single separators. It rules out "..", uppercase and non-ASCII.
-// Every such name is also an OCI repository path component.
-var nameRe = regexp.MustCompile(`^[a-z0-9]+(?:[._-][a-z0-9]+)*$`)
-
-// archRe accepts Go architecture names (amd64, arm64, ppc64le, ...).
-var archRe = regexp.MustCompile(`^[a-z0-9]{1,16}$`)
-
 // HashPrefix marks a library "tag" that names an image by content
 // (docs/protocols/library-api.md §10).
 const HashPrefix = "sha256."
 
 // CheckName validates an entity, collection or container name.
 func CheckName(kind, name string) error {
-	if len(name) > 128 || !nameRe.MatchString(name) {
+	if len(name) > 128 || !names.Valid(name) {
 		return apperr.E(apperr.Invalid, apperr.Name, "invalid %s name %q: use lowercase letters and digits separated by single . _ or -", kind, name)
 	}
 	return nil
@@ -123,9 +114,16 @@ func CheckTag(tag string) error {
 	return nil
 }
 
-// CheckArch validates an architecture ("" is unknown, and valid).
+// CheckArch validates an architecture ("" is unknown, and valid): Go
+// architecture names (amd64, arm64, ppc64le, ...), up to 16 lowercase
+// letters and digits.
 func CheckArch(arch string) error {
-	if arch != "" && !archRe.MatchString(arch) {
+	ok := len(arch) <= 16
+	for i := 0; ok && i < len(arch); i++ {
+		c := arch[i]
+		ok = c >= 'a' && c <= 'z' || c >= '0' && c <= '9'
+	}
+	if !ok {
 		return apperr.New(apperr.Invalid, "invalid architecture %q", arch)
 	}
 	return nil

@@ -12,13 +12,13 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
+	"github.com/silo-hpc/silo/internal/names"
 	"github.com/silo-hpc/silo/internal/redact"
 )
 
@@ -256,7 +256,7 @@ func (c *Config) Validate() error {
 	if c.Log.Format != "text" && c.Log.Format != "json" {
 		bad("log.format %q: want text or json", c.Log.Format)
 	}
-	if e := c.SRegistry.DefaultEntity; e != "" && !entityNameRe.MatchString(e) {
+	if e := c.SRegistry.DefaultEntity; e != "" && !names.Valid(e) {
 		bad("sregistry.default_entity %q: want an entity name (lowercase letters and digits, single . _ - separators)", e)
 	}
 	if time.Duration(c.Auth.TokenTTL) < time.Minute {
@@ -265,10 +265,6 @@ func (c *Config) Validate() error {
 	c.validateStorage(bad)
 	return errors.Join(errs...)
 }
-
-// entityNameRe is the library's rule for entity names (bridge.CheckName),
-// which configuration, a leaf, cannot import.
-var entityNameRe = regexp.MustCompile(`^[a-z0-9]+(?:[._-][a-z0-9]+)*$`)
 
 // IsPostgres reports whether a database setting selects PostgreSQL.
 func IsPostgres(dsn string) bool {

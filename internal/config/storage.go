@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/silo-hpc/silo/internal/redact"
 )
@@ -133,7 +133,22 @@ var storageEnv = []envVar{
 	{"SILO_UPLOAD_LEASE", duration(func(c *Config) *Duration { return &c.Uploads.Lease })},
 }
 
-var bucketRe = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+// validBucket applies S3's bucket naming rule (3 to 63 of a-z 0-9 . -,
+// starting and ending with a letter or digit) by hand: as a regexp its
+// bounded repetition compiles to a large program at every start.
+func validBucket(s string) bool {
+	if len(s) < 3 || len(s) > 63 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		alnum := c >= 'a' && c <= 'z' || c >= '0' && c <= '9'
+		if !alnum && (i == 0 || i == len(s)-1 || c != '.' && c != '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // validateStorage reports the storage and GC settings' problems.
 func (c *Config) validateStorage(bad func(string, ...any)) {
@@ -174,7 +189,7 @@ func (s *S3) validate(bad func(string, ...any)) {
 			bad("s3.public_endpoint %q: want http(s)://host[:port], the address clients reach S3 at", redact.URL(s.PublicEndpoint))
 		}
 	}
-	if !bucketRe.MatchString(s.Bucket) {
+	if !validBucket(s.Bucket) {
 		bad("s3.bucket %q: want an S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)", s.Bucket)
 	}
 	if s.SecretKey != "" && s.SecretKeyFile != "" {

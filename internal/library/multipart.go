@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"hash"
 	"io"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -40,8 +39,6 @@ type CompletedPart struct {
 	PartNumber int
 	Token      string // the ETag the part PUT returned, quotes included
 }
-
-var hexDigestRe = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 // StartMultipart answers POST /v2/imagefile/{id}/_multipart (L16). Parts
 // are appended in order to one session, so there is no total size limit
@@ -103,7 +100,7 @@ func (s *Service) PreparePart(ctx context.Context, p auth.Principal, imageID str
 		return err
 	}
 	sum := strings.ToLower(req.SHA256)
-	if sum != "" && !hexDigestRe.MatchString(sum) {
+	if sum != "" && digest.SHA256.Validate(sum) != nil {
 		return apperr.New(apperr.Invalid, "invalid sha256sum %q", req.SHA256)
 	}
 	_, err = s.uploads.Update(ctx, req.UploadID, kindMultipart, func(sess *upload.Session) error {
