@@ -3,6 +3,7 @@ package upload_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -14,7 +15,9 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/silo-hpc/silo/internal/apperr"
+	"github.com/silo-hpc/silo/internal/blob"
 	"github.com/silo-hpc/silo/internal/fsblob"
+	"github.com/silo-hpc/silo/internal/meta"
 	"github.com/silo-hpc/silo/internal/sqlmeta"
 	"github.com/silo-hpc/silo/internal/upload"
 )
@@ -241,5 +244,112 @@ func TestOwnerHooks(t *testing.T) {
 	}
 	if again, _ := svc.Get(ctx, sess.ID, "k"); string(again.Data) != `{"parts":1}` {
 		t.Fatalf("saved %+v", again)
+	}
+}
+
+// downStore is a blob store that, while down, starts sessions that store
+// nothing: every write and Close fails, as S3 does when it is unreachable.
+type downStore struct {
+	*fsblob.Store
+	down bool
+}
+
+func (d *downStore) NewUpload(ctx context.Context, alg digest.Algorithm) (blob.Writer, error) {
+	if d.down {
+		return downWriter{}, nil
+	}
+	return d.Store.NewUpload(ctx, alg)
+}
+
+func (d *downStore) AbortUpload(ctx context.Context, id string, state []byte) error {
+	if id == "down" {
+		return nil
+	}
+	return d.Store.AbortUpload(ctx, id, state)
+}
+
+type downWriter struct{}
+
+var errDown = errors.New("blob store unreachable")
+
+func (downWriter) Write([]byte) (int, error) { return 0, errDown }
+func (downWriter) ID() string                { return "down" }
+func (downWriter) Size() int64               { return 0 }
+func (downWriter) Close() error              { return errDown }
+func (downWriter) State() []byte             { return nil }
+func (downWriter) Cancel(context.Context) error {
+	return nil
+}
+func (downWriter) Commit(context.Context, digest.Digest, int64) (blob.Info, error) {
+	return blob.Info{}, errDown
+}
+
+// lapsing is a metadata store whose GetUpload lets time pass just after
+// the caller's next look at the clock: a lease the caller saw held has
+// lapsed by the time it claims it.
+type lapsing struct {
+	*sqlmeta.Store
+	armed *bool
+}
+
+func (l lapsing) GetUpload(ctx context.Context, id string) (meta.Upload, error) {
+	*l.armed = true
+	return l.Store.GetUpload(ctx, id)
+}
+
+// A closing PUT whose bytes the blob store cannot take, on a session that
+// holds none yet and whose lease another request held a moment before
+// (so the commit takes the lease), leaves the session as it was: the
+// client's retry completes it rather than hear that the session is
+// unknown.
+func TestCommitWithTheBlobStoreDown(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	ms, err := sqlmeta.OpenSQLite(ctx, filepath.Join(dir, "meta.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ms.Close() })
+	fs, err := fsblob.New(filepath.Join(dir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs := &downStore{Store: fs, down: true}
+	c := &clock{t: time.Now().UTC().Truncate(time.Microsecond)}
+	armed := false
+	now := func() time.Time {
+		t := c.now()
+		if armed {
+			armed = false
+			c.add(2 * time.Minute)
+		}
+		return t
+	}
+	svc := upload.New(lapsing{ms, &armed}, bs, slog.New(slog.NewTextHandler(io.Discard, nil)),
+		upload.Config{IdleTimeout: time.Hour, Lease: time.Minute, Now: now})
+
+	sess, err := svc.Start(ctx, "k", "repo", "u1", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ms.ClaimUpload(ctx, sess.ID, "another request", c.now().Add(time.Minute), c.now()); err != nil {
+		t.Fatal(err)
+	}
+	content := []byte("all of it")
+	commit := upload.Commit{ID: sess.ID, Kind: "k", At: 0, Body: bytes.NewReader(content), Length: int64(len(content)),
+		Digest: digest.FromBytes(content), Size: int64(len(content))}
+	if _, _, err := svc.Commit(ctx, commit); !errors.Is(err, errDown) {
+		t.Fatalf("commit with the blob store down: %v", err)
+	}
+	row, err := ms.GetUpload(ctx, sess.ID)
+	if err != nil || row.BlobUploadID != "" {
+		t.Fatalf("the session names blob-store session %q the store does not hold (%v)", row.BlobUploadID, err)
+	}
+
+	bs.down = false
+	commit.Body = bytes.NewReader(content)
+	info, _, err := svc.Commit(ctx, commit)
+	if err != nil || info.Digest != commit.Digest {
+		t.Fatalf("retry once the store is back: %+v %v", info, err)
 	}
 }

@@ -197,15 +197,22 @@ func (s *Service) write(ctx context.Context, sess *Session, body io.Reader, leng
 	}
 	n, cerr := copyLimited(w, body, length, max)
 	// Close even after a failed copy: what reached the session stays.
-	err = w.Close()
+	return n, errors.Join(cerr, s.keep(ctx, sess, w))
+}
+
+// keep closes a session's writer and records in sess what the blob store
+// holds of it, so the row saved next agrees with the store. When nothing
+// could be stored (the blob store is down), the blob-store session is
+// dropped: the next request starts one afresh rather than resume one the
+// store does not know.
+func (s *Service) keep(ctx context.Context, sess *Session, w blob.Writer) error {
+	err := w.Close()
 	sess.Offset, sess.blobState = w.Size(), w.State()
 	if err != nil && sess.Offset == 0 && sess.blobState == nil {
-		// Nothing was stored (the blob store is down): the next request
-		// starts the blob-store session afresh.
 		_ = s.blobs.AbortUpload(context.WithoutCancel(ctx), sess.blobID, nil)
 		sess.blobID = ""
 	}
-	return n, errors.Join(cerr, err)
+	return err
 }
 
 // copyLimited copies body, which must bring exactly length bytes when
@@ -305,15 +312,11 @@ func (s *Service) Commit(ctx context.Context, c Commit) (blob.Info, Session, err
 		return blob.Info{}, sess, errors.Join(err, l.release(ctx, row, nil))
 	}
 	if _, err := copyLimited(w, c.Body, c.Length, -1); err != nil {
-		err = errors.Join(err, w.Close())
-		sess.Offset, sess.blobState = w.Size(), w.State()
-		return blob.Info{}, sess, errors.Join(err, l.release(ctx, row, &sess))
+		return blob.Info{}, sess, errors.Join(err, s.keep(ctx, &sess, w), l.release(ctx, row, &sess))
 	}
 	gen, err := s.pin(ctx, c.Digest)
 	if err != nil {
-		err = errors.Join(err, w.Close())
-		sess.Offset, sess.blobState = w.Size(), w.State()
-		return blob.Info{}, sess, errors.Join(err, l.release(ctx, row, &sess))
+		return blob.Info{}, sess, errors.Join(err, s.keep(ctx, &sess, w), l.release(ctx, row, &sess))
 	}
 	info, err := w.Commit(ctx, c.Digest, c.Size)
 	if err != nil && !apperr.Is(err, apperr.Invalid) {
