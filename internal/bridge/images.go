@@ -59,7 +59,10 @@ func (b *Bridge) CopyImage(ctx context.Context, tx Store, ref Ref, img meta.Imag
 
 // SetTag is the one implementation of "point tag at img" (library tag
 // POSTs and OCI pushes alike): a new tag is added; an existing one naming
-// another image is moved, unless the container is frozen.
+// another image is moved, unless the container is frozen. A collection's
+// signature policy judges the image a tag comes to name, as it judges a
+// push: an image stored before the policy cannot gain a tag it would be
+// refused under.
 func (b *Bridge) SetTag(ctx context.Context, tx Store, ref Ref, img meta.Image, tag string) error {
 	if err := CheckTag(tag); err != nil {
 		return err
@@ -75,6 +78,9 @@ func (b *Bridge) SetTag(ctx context.Context, tx Store, ref Ref, img meta.Image, 
 		return err
 	}
 	if err := b.FrozenTag(ctx, tx, ref, tag); err != nil {
+		return err
+	}
+	if err := b.CheckSignaturePolicy(ctx, tx, ref, MetaOf(img)); err != nil {
 		return err
 	}
 	t := meta.LibraryTag{ContainerID: ref.Container.ID, Arch: img.Arch, Tag: tag, ImageID: img.ID}

@@ -199,6 +199,23 @@ func TestSignaturePolicyLibrary(t *testing.T) {
 		}
 	}
 
+	// Pointing a tag at an image stored before is judged as a push is:
+	// the unsigned one may not gain a tag, the signed one may.
+	var ctr, oldImg, v1Img struct{ ID string }
+	e.doJSON("GET", "/v1/containers/alice/secure/app", e.tokens["alice"], nil, &ctr)
+	e.doJSON("GET", "/v1/images/alice/secure/app:old", e.tokens["alice"], nil, &oldImg)
+	e.doJSON("GET", "/v1/images/alice/secure/app:v1", e.tokens["alice"], nil, &v1Img)
+	st, b = e.do("POST", "/v2/tags/"+ctr.ID, e.tokens["alice"], strings.NewReader(`{"Tag":"latest","ImageID":"`+oldImg.ID+`","Arch":"amd64"}`))
+	msg = wantError(t, st, b, http.StatusForbidden)
+	if !strings.Contains(msg, "accepts only images with a valid signature by "+fp) || !strings.Contains(msg, "the image is not signed") {
+		t.Fatalf("tagging a stored unsigned image: %s", msg)
+	}
+	st, b = e.do("GET", "/v1/images/alice/secure/app:latest", e.tokens["alice"], nil)
+	wantError(t, st, b, http.StatusNotFound)
+	if st, b := e.do("POST", "/v2/tags/"+ctr.ID, e.tokens["alice"], strings.NewReader(`{"Tag":"latest","ImageID":"`+v1Img.ID+`","Arch":"amd64"}`)); st != http.StatusOK {
+		t.Fatalf("tagging a stored signed image: %d %s", st, b)
+	}
+
 	// Pushes: refused unless validly signed by alice's key.
 	for _, tc := range []struct {
 		tag, path, why string
