@@ -1,7 +1,9 @@
 package webui
 
 import (
+	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/silo-hpc/silo/internal/apperr"
@@ -40,19 +42,35 @@ type searchPage struct {
 	Asked  bool
 	Error  string
 	Result library.SearchResult
+	// Page is the page shown (from 1); Newer and Older link the pages
+	// beside it ("" when there is none).
+	Page         int
+	Newer, Older string
 }
+
+// searchPageSize is how many results of each kind a search page shows.
+const searchPageSize = 50
 
 // search is the Library API's search (GET /v1/search): by name or
 // description, label, architecture and signed; what the caller may not
 // read is left out. A label narrows the images (alone, it finds images
-// only).
+// only). Results come newest first, searchPageSize of each kind a page;
+// a page on which any kind is full links the next, older one.
 func (u *UI) search(w http.ResponseWriter, r *http.Request, c *call) error {
 	q := r.URL.Query()
 	page := searchPage{Form: searchForm{Q: strings.TrimSpace(q.Get("q")), Arch: q.Get("arch"),
-		Label: strings.TrimSpace(q.Get("label")), Signed: q.Get("signed") != "", Arches: knownArches}}
+		Label: strings.TrimSpace(q.Get("label")), Signed: q.Get("signed") != "", Arches: knownArches}, Page: 1}
 	page.Asked = page.Form.Q != "" || page.Form.Label != ""
-	if page.Asked {
-		sq := library.SearchQuery{Value: page.Form.Q, Label: page.Form.Label, Signed: page.Form.Signed, Limit: 50}
+	if v := q.Get("page"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > library.MaxSearchPage {
+			page.Error = fmt.Sprintf("page must be between 1 and %d", library.MaxSearchPage)
+		}
+		page.Page = n
+	}
+	if page.Asked && page.Error == "" {
+		sq := library.SearchQuery{Value: page.Form.Q, Label: page.Form.Label, Signed: page.Form.Signed,
+			Page: page.Page, Limit: searchPageSize}
 		if page.Form.Arch != "" {
 			sq.Arches = []string{page.Form.Arch}
 		}
@@ -63,6 +81,15 @@ func (u *UI) search(w http.ResponseWriter, r *http.Request, c *call) error {
 		}
 		if err != nil {
 			return err
+		}
+		res := page.Result
+		at := func(n int) string { q.Set("page", strconv.Itoa(n)); return "/search?" + q.Encode() }
+		if page.Page > 1 {
+			page.Newer = at(page.Page - 1)
+		}
+		full := max(len(res.Entities), len(res.Collections), len(res.Containers), len(res.Images)) == searchPageSize
+		if full && page.Page < library.MaxSearchPage {
+			page.Older = at(page.Page + 1)
 		}
 	}
 	return u.render(w, r, c, http.StatusOK, "search", page)
