@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/silo-hpc/silo/internal/client"
 )
@@ -61,13 +62,42 @@ func newAdminPolicyCmds(env *adminEnv) []*cobra.Command {
 		},
 	}
 	policy.AddCommand(get, set, clear)
+	// The admin group's database flags do not apply here (runPolicy
+	// refuses them): help and usage leave them out.
+	policy.SetHelpFunc(func(c *cobra.Command, args []string) {
+		withoutDBFlags(c, func() { c.Root().HelpFunc()(c, args) })
+	})
+	policy.SetUsageFunc(func(c *cobra.Command) (err error) {
+		withoutDBFlags(c, func() { err = c.Root().UsageFunc()(c) })
+		return err
+	})
 	return []*cobra.Command{policy}
+}
+
+// adminDBFlags are the admin group's flags that choose the database.
+var adminDBFlags = []string{"config", "data-dir", "database"}
+
+// withoutDBFlags runs show with c's inherited database flags hidden.
+func withoutDBFlags(c *cobra.Command, show func()) {
+	var hidden []*pflag.Flag
+	for _, name := range adminDBFlags {
+		if f := c.InheritedFlags().Lookup(name); f != nil && !f.Hidden {
+			f.Hidden = true
+			hidden = append(hidden, f)
+		}
+	}
+	defer func() {
+		for _, f := range hidden {
+			f.Hidden = false
+		}
+	}()
+	show()
 }
 
 // runPolicy reads (change false) or sets the policy of arg: fingerprints
 // to require, none to remove it.
 func runPolicy(cmd *cobra.Command, out *Out, o *policyOptions, arg string, fingerprints []string, change bool) error {
-	for _, f := range []string{"config", "data-dir", "database"} {
+	for _, f := range adminDBFlags {
 		if cmd.Flags().Changed(f) {
 			return fmt.Errorf("silo admin policy talks to the active remote over HTTP: --%s does not apply", f)
 		}

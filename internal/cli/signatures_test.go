@@ -112,6 +112,20 @@ func TestAdminPolicy(t *testing.T) {
 	}
 
 	golden(t, "policy-none", e.mustRun("", "admin", "policy", "get", "signed").stdout, vars)
+	// Help and usage offer only what applies: not the admin group's
+	// database flags, which the policy commands refuse; the other admin
+	// commands keep them.
+	help := e.mustRun("", "admin", "policy", "set", "--help").stdout
+	if strings.Contains(help, "--data-dir") || !strings.Contains(help, "--json") {
+		t.Fatalf("policy help: %s", help)
+	}
+	if r := e.run("", "admin", "policy", "set", "signed"); strings.Contains(r.stdout+r.stderr, "--database") {
+		t.Fatalf("policy usage: %s%s", r.stdout, r.stderr)
+	}
+	if help := e.mustRun("", "admin", "user", "--help").stdout; !strings.Contains(help, "--data-dir") {
+		t.Fatalf("admin user help: %s", help)
+	}
+	e.run("", "admin", "policy", "get", "signed", "--data-dir", "x").expectFatal(t, "silo admin policy talks to the active remote over HTTP: --data-dir does not apply")
 	// A fingerprint that names no held key is accepted (the key may come
 	// later) and shown as not held.
 	missing := strings.Repeat("AB", 20)
