@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strconv"
 	"time"
 )
 
@@ -11,6 +12,21 @@ import (
 // Between checkpoints the WAL grows by what was written meanwhile; a
 // passive checkpoint never waits for, or blocks, readers and writers.
 const checkpointEvery = time.Second
+
+// walLimitPages is the WAL size, in pages, past which a checkpoint also
+// empties the WAL file (64 MiB of 4 KiB pages). SQLite reuses the WAL from
+// its start only when a writer begins after a checkpoint copied all of it
+// and no reader still reads from it; writers that never pause (a bulk
+// load, a long burst of pushes) keep passive checkpoints behind, and the
+// file grew without bound: 19.5 GB while bench/search generated a million
+// containers. (A variable for tests.)
+var walLimitPages = 16384
+
+// walTruncateWait bounds how long an emptying checkpoint waits for
+// readers of older snapshots; new writers wait for it meanwhile (SQLite's
+// TRUNCATE mode), so it gives up after this and tries again at the next
+// tick. (A variable for tests.)
+var walTruncateWait = 250 * time.Millisecond
 
 // checkpointer runs SQLite WAL checkpoints on its own connection, off the
 // writer's path (OpenSQLite turns the writer's automatic checkpoints off).
@@ -37,9 +53,33 @@ func (c *checkpointer) run() {
 		case <-t.C:
 			// A failed checkpoint is retried at the next tick; the WAL is
 			// still a complete, durable log meanwhile.
-			_, _ = c.db.ExecContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)")
+			_ = c.checkpoint(context.Background())
 		}
 	}
+}
+
+// checkpoint copies the WAL into the database without waiting for anyone
+// and, when the WAL has grown past walLimitPages, empties it: it waits up
+// to walTruncateWait for readers of older snapshots, then copies the rest
+// and truncates the file. One connection (the checkpointer's pool has
+// one), so the busy timeout set for the wait is the one it runs under.
+func (c *checkpointer) checkpoint(ctx context.Context) error {
+	conn, err := c.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	var busy, pages, copied int
+	if err := conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &pages, &copied); err != nil || pages < walLimitPages {
+		return err
+	}
+	if _, err := conn.ExecContext(ctx, "PRAGMA busy_timeout = "+strconv.FormatInt(walTruncateWait.Milliseconds(), 10)); err != nil {
+		return err
+	}
+	// busy = 1 when readers kept it from finishing: the next tick tries again.
+	err = conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &pages, &copied)
+	_, rerr := conn.ExecContext(ctx, "PRAGMA busy_timeout = "+strconv.FormatInt(busyTimeout.Milliseconds(), 10))
+	return errors.Join(err, rerr)
 }
 
 // stop ends the goroutine and folds the WAL into the database, so a

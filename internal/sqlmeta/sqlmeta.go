@@ -78,7 +78,7 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 	// queueing for the connection in Go is fair and immediate where
 	// SQLite's busy handler sleeps and retries. Immediate transactions
 	// take the write lock up front (no failing lock upgrade).
-	base := "file:" + uriPath.Replace(path) + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
+	base := "file:" + uriPath.Replace(path) + "?_pragma=busy_timeout(" + strconv.FormatInt(busyTimeout.Milliseconds(), 10) + ")&_pragma=journal_mode(WAL)" +
 		"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
 	pools, err := openPools(
 		// The writer never checkpoints: a checkpoint run inside a commit
@@ -113,6 +113,10 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 	s.checkpoints = newCheckpointer(pools[3])
 	return s, nil
 }
+
+// busyTimeout is how long a SQLite connection waits for a lock another
+// holds before it reports the database busy.
+const busyTimeout = 10 * time.Second
 
 // poolSpec is a pool of SQLite connections: its DSN and size.
 type poolSpec struct {
