@@ -111,8 +111,16 @@ func (s *Store) SetLabels(ctx context.Context, imageID string, labels map[string
 	if _, err := s.exec(ctx, "labels", `DELETE FROM labels WHERE image_id = ?`, imageID); err != nil {
 		return err
 	}
+	// Each row holds the image's search number, which the label indexes
+	// end with (0010_label_order): a label search reads carriers newest
+	// first (search_labels.go).
+	n := `(SELECT n FROM search_keys WHERE kind = 'images' AND id = ?)`
+	if s.postgres {
+		n = `(SELECT n FROM search_images WHERE id = ?)`
+	}
 	for k, v := range labels {
-		if _, err := s.exec(ctx, "label "+k, `INSERT INTO labels (image_id, key, value) VALUES (?, ?, ?)`, imageID, k, v); err != nil {
+		if _, err := s.exec(ctx, "label "+k, `INSERT INTO labels (image_id, key, value, n) VALUES (?, ?, ?, `+n+`)`,
+			imageID, k, v, imageID); err != nil {
 			return err
 		}
 	}

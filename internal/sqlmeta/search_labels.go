@@ -7,18 +7,19 @@ import (
 )
 
 // A label filter (meta.SearchQuery's LabelKey and LabelValue, images
-// only; docs/library-api.md, Search) is searched one of two ways, chosen
-// by how many images carry the label (counted in labels_key_value, up to
-// labelDense):
+// only; docs/library-api.md, Search) is searched one of two ways:
 //
-//   - fewer (labelsDrive): from the labels. The search rows of the images
-//     that carry it are read by id, filtered (text, privacy, filters) and
-//     sorted newest first: the search costs what those images do, however
-//     many rows the text matches.
-//   - more (labelsFilter): as one more condition on each row the text
-//     search (or, without text, the walk of the newest rows) reads, a
-//     look-up in labels' primary key; matches still come newest first and
-//     the search stops after the page.
+//   - labelsDrive: from the labels. The label indexes end with the
+//     image's search number n (0010_label_order), so the carriers come
+//     newest first; each one's search row is read by n and filtered (text,
+//     privacy, filters), and the search stops after the page. A label
+//     alone is always searched so.
+//   - labelsFilter: with text, when many images carry the label (counted
+//     in labels_key_value, up to labelDense), as one more condition on
+//     each row the text search reads, a look-up in labels' primary key;
+//     matches still come newest first and the search stops after the page.
+//     The text's matches are then likelier to carry the label than the
+//     label's carriers are to match the text.
 type labelPlan int
 
 const (
@@ -33,8 +34,11 @@ var labelDense int64 = 5000
 
 // labelPlanOf chooses how q's label is searched.
 func labelPlanOf(ctx context.Context, s *Store, q meta.SearchQuery) (labelPlan, error) {
-	if q.LabelKey == "" {
+	switch {
+	case q.LabelKey == "":
 		return labelsNone, nil
+	case q.Text == "":
+		return labelsDrive, nil
 	}
 	cond, args := labelMatch(q)
 	var n int64

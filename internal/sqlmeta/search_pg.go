@@ -261,17 +261,19 @@ func (p *pgPlan) probe(ctx context.Context, t *Store) (many bool, err error) {
 }
 
 // fromLabels reads the visible matches among the images carrying the
-// label (labelsDrive), newest first, up to the page's end.
+// label (labelsDrive), newest first, up to the page's end: the label
+// indexes end with each carrier's n (0010_label_order), so a backward
+// scan of one reads the carriers newest first and stops after the page.
 func (p *pgPlan) fromLabels(ctx context.Context, t *Store) error {
 	var w where
 	cond, args := labelMatch(p.q)
 	w.add(cond, args...)
-	w.add(`s.id = l.image_id`)
+	w.add(`s.n = l.n`)
 	w.add(p.walkCond, p.walkArgs...)
 	var b sqlText
 	b.add(`SELECT s.n, s.id FROM labels l CROSS JOIN ` + p.table + ` s`)
 	w.write(&b)
-	b.add(` ORDER BY s.n DESC LIMIT ?`, p.left())
+	b.add(` ORDER BY l.n DESC LIMIT ?`, p.left())
 	more, err := queryAll(ctx, t, p.k.what, scanPgHit, b.String(), b.args...)
 	p.hits, p.below = append(p.hits, more...), 0
 	return err

@@ -10,23 +10,29 @@ import (
 
 // sqliteSearch asks k's FTS5 index for the page's rowids (n) and ids,
 // newest first, and reads their rows in the same statement. A search
-// from the labels (labelsDrive) reads the index's rows of the images
-// carrying the label by rowid and checks each (textLike, keysHold);
-// otherwise a label is a condition on each row the index yields.
+// from the labels (labelsDrive) walks the label's carriers newest first
+// in the label index (whose entries end with the image's n, which is the
+// rowid of its index row), reads each one's index row by rowid and checks
+// it (textLike, keysHold), and stops after the page; otherwise a label is
+// a condition on each row the index yields.
 func sqliteSearch[T any](ctx context.Context, s *Store, k searchKind, q meta.SearchQuery, by labelPlan, scan func(scanner) (T, error)) ([]T, error) {
 	fts := k.table + "_fts"
 	var b sqlText
 	var w where
 	order := "rowid"
 	if by == labelsDrive {
-		order = "f.rowid"
-		// The rows of the images carrying the label, by rowid, asked
-		// what the index would be (FTS5 would parse and seek a MATCH for
-		// each row).
-		b.add(`WITH top AS MATERIALIZED (SELECT f.rowid AS n, f.id FROM labels l CROSS JOIN search_keys sk CROSS JOIN ` +
-			fts + ` f`)
+		order = "l.n"
+		// The rows of the images carrying the label, newest first, by
+		// rowid, asked what the index would be (FTS5 would parse and
+		// seek a MATCH for each row). The label index named serves the
+		// order: with a value, (key, value, n); without, (key, n).
+		idx := "labels_key_n"
+		if q.LabelValue != "" {
+			idx = "labels_key_value"
+		}
+		b.add(`WITH top AS MATERIALIZED (SELECT f.rowid AS n, f.id FROM labels l INDEXED BY ` + idx + ` CROSS JOIN ` + fts + ` f`)
 		cond, args := labelMatch(q)
-		w.add(cond+` AND sk.kind = 'images' AND sk.id = l.image_id AND f.rowid = sk.n`, args...)
+		w.add(cond+` AND f.rowid = l.n`, args...)
 		cond, args = textLike(k, q, "f.")
 		w.add(cond, args...)
 		cond, args = keysHold(k, q, "f.keys")
