@@ -281,6 +281,7 @@ func TestKeyringGeneration(t *testing.T) {
 			t.Fatalf("%s: generation %d -> %d, changes %d -> %d", what, before, after, n, e.changes.Load())
 		}
 	}
+	step("the same copy", false, func() { e.add(e.bob, pub(t, a)) })
 	step("a refused copy", false, func() {
 		userIDs(t, a, "Alice Work")
 		e.refused(e.bob, pub(t, a), apperr.Denied, "added by another user")
