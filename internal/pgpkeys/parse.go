@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -201,14 +203,16 @@ func hexFP(fp []byte) string { return fmt.Sprintf("%X", fp) }
 
 // armored is the key as the keyserver hands it out: the packets
 // go-crypto kept (the public keys, user IDs, subkeys and their
-// signatures), re-armored; nothing else of the submission.
+// signatures), re-armored; nothing else of the submission. The same key
+// always gives the same text: a copy is "unchanged" when its text is the
+// one held (Service.put).
 func armored(e *openpgp.Entity) (string, error) {
 	var b bytes.Buffer
 	w, err := armor.Encode(&b, openpgp.PublicKeyType, nil)
 	if err != nil {
 		return "", apperr.Wrap(apperr.Internal, err, "armoring a key")
 	}
-	if err := e.Serialize(w); err != nil {
+	if err := serialize(w, e); err != nil {
 		w.Close()
 		return "", invalid("key %s cannot be serialized: %v", hexFP(e.PrimaryKey.Fingerprint), err)
 	}
@@ -216,6 +220,40 @@ func armored(e *openpgp.Entity) (string, error) {
 		return "", apperr.Wrap(apperr.Internal, err, "armoring a key")
 	}
 	return b.String(), nil
+}
+
+// serialize writes e's public packets as Entity.Serialize does, but
+// with the user IDs sorted: go-crypto keeps them in a map, whose order
+// changes from one call to the next, so the same key with two user IDs
+// would otherwise be a different text half the time.
+func serialize(w io.Writer, e *openpgp.Entity) error {
+	head := *e
+	head.Identities, head.Subkeys = nil, nil
+	if err := head.Serialize(w); err != nil { // the primary key, its revocations and direct signatures
+		return err
+	}
+	for _, name := range slices.Sorted(maps.Keys(e.Identities)) {
+		id := e.Identities[name]
+		if err := id.UserId.Serialize(w); err != nil {
+			return err
+		}
+		for _, sig := range id.Signatures {
+			if err := sig.Serialize(w); err != nil {
+				return err
+			}
+		}
+	}
+	for _, sk := range e.Subkeys {
+		if err := sk.PublicKey.Serialize(w); err != nil {
+			return err
+		}
+		for _, sig := range append(slices.Clone(sk.Revocations), sk.Sig) {
+			if err := sig.Serialize(w); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // readArmored reads a stored key back.

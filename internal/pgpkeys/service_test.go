@@ -64,6 +64,27 @@ func userIDs(t *testing.T, e *openpgp.Entity, names ...string) {
 	}
 }
 
+// The same copy pushed again, by anyone, changes nothing: not the key,
+// not the generation, no change announced. A key with several user IDs
+// is the case that matters: go-crypto keeps them in a map.
+func TestSameCopyChangesNothing(t *testing.T) {
+	e := newEnv(t, pgpkeys.Config{})
+	a := newKey(t, "Alice")
+	userIDs(t, a, "Alice Work", "Alice Home", "Alice Lab", "Alice Club")
+	text := pub(t, a)
+	e.add(e.alice, text)
+	before := e.state()
+	for i := range 10 {
+		for _, p := range []auth.Principal{e.alice, e.bob, e.root} {
+			got, err := e.svc.Add(e.ctx, p, text)
+			if err != nil || len(got) != 1 || !got[0].Unchanged || got[0].Replaced || got[0].Key.OwnerName != "alice" {
+				t.Fatalf("push %d of the same copy by %s: %v", i, p.Name, summary(got, err))
+			}
+		}
+	}
+	e.same(before)
+}
+
 // Its owner alone replaces a key: a different copy from anyone else,
 // administrators included, is refused and changes nothing.
 func TestOwnerAloneReplaces(t *testing.T) {
@@ -117,6 +138,10 @@ func TestRevocationStays(t *testing.T) {
 	}
 	e.refused(e.alice, unrevoked, apperr.Conflict,
 		"key "+fp+" is revoked here; a copy without its revocation cannot replace it")
+	// The revoked copy itself, from anyone, is the copy held.
+	if got := e.add(e.bob, revoked); len(got) != 1 || !got[0].Unchanged || !got[0].Key.Revoked {
+		t.Fatalf("the revoked copy again: %+v", got)
+	}
 }
 
 // A user holds at most MaxKeysPerUser keys; replacing one at the limit
