@@ -159,6 +159,9 @@ func row(e *openpgp.Entity, l Limits, now time.Time) (meta.PGPKey, error) {
 	if isRSA(pk.PubKeyAlgo) && k.Bits < l.MinRSABits {
 		return k, invalid("key %s is RSA of %d bits, fewer than the %d accepted", k.Fingerprint, k.Bits, l.MinRSABits)
 	}
+	if err := weakSubkey(e, l); err != nil {
+		return k, err
+	}
 	for name := range e.Identities {
 		if !printable(name) {
 			return k, invalid("key %s has a user ID with control characters or invalid UTF-8", k.Fingerprint)
@@ -179,6 +182,26 @@ func row(e *openpgp.Entity, l Limits, now time.Time) (meta.PGPKey, error) {
 	}
 	k.Armored, err = armored(e)
 	return k, err
+}
+
+// weakSubkey refuses RSA subkeys under l.MinRSABits as the primary key
+// is refused: a subkey may sign (go-crypto signs with a key's newest
+// signing subkey) and a signature by it verifies as the key's.
+func weakSubkey(e *openpgp.Entity, l Limits) error {
+	for _, sk := range e.Subkeys {
+		if !isRSA(sk.PublicKey.PubKeyAlgo) {
+			continue
+		}
+		bits, err := sk.PublicKey.BitLength()
+		if err != nil {
+			return invalid("key %s: subkey %s: %v", hexFP(e.PrimaryKey.Fingerprint), hexFP(sk.PublicKey.Fingerprint), err)
+		}
+		if int(bits) < l.MinRSABits {
+			return invalid("key %s: subkey %s is RSA of %d bits, fewer than the %d accepted",
+				hexFP(e.PrimaryKey.Fingerprint), hexFP(sk.PublicKey.Fingerprint), bits, l.MinRSABits)
+		}
+	}
+	return nil
 }
 
 func isRSA(a packet.PublicKeyAlgorithm) bool {

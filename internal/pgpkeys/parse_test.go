@@ -138,6 +138,10 @@ func TestUnacceptableKeysAreRefused(t *testing.T) {
 	userIDs(t, longUID, strings.Repeat("x", 1025))
 	userIDs(t, control, "bell\x07")
 	userIDs(t, badUTF8, "caf\xe9")
+	weakSub := newKey(t, "WeakSub")
+	if err := weakSub.AddSigningSubkey(&packet.Config{Algorithm: packet.PubKeyAlgoRSA, RSABits: 1024}); err != nil {
+		t.Fatal(err)
+	}
 	// A v6 key need not have a user ID (go-crypto reads it without one);
 	// Silo wants one.
 	v6 := withConfig(t, "Six", &packet.Config{Algorithm: packet.PubKeyAlgoEd25519, V6Keys: true})
@@ -156,6 +160,7 @@ func TestUnacceptableKeysAreRefused(t *testing.T) {
 		{"no user ID", pub(t, v6), apperr.Invalid, "has no user ID with a valid self-signature"},
 		{"no self-signature", foreign, apperr.Invalid, "invalid key text: "},
 		{"RSA of 1024 bits", pub(t, rsaKey(t, 1024)), apperr.Invalid, "is RSA of 1024 bits, fewer than the 2048 accepted"},
+		{"an RSA subkey of 1024 bits", pub(t, weakSub), apperr.Invalid, "is RSA of 1024 bits, fewer than the 2048 accepted"},
 	})
 }
 
