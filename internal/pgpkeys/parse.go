@@ -79,9 +79,9 @@ func parse(text string, l Limits, now time.Time) ([]meta.PGPKey, error) {
 	if err := scan(body, l); err != nil {
 		return nil, err
 	}
-	el, err := openpgp.ReadKeyRing(bytes.NewReader(body))
+	el, err := readKeys(body)
 	if err != nil {
-		return nil, invalid("%v", err)
+		return nil, err
 	}
 	keys := make([]meta.PGPKey, 0, len(el))
 	for _, e := range el {
@@ -94,13 +94,31 @@ func parse(text string, l Limits, now time.Time) ([]meta.PGPKey, error) {
 	return keys, nil
 }
 
+// readKeys reads every key of body. A key go-crypto cannot read refuses
+// the submission: its ReadKeyRing would skip that key and keep the
+// others, and a submission is taken whole or not at all.
+func readKeys(body []byte) (openpgp.EntityList, error) {
+	packets := packet.NewReader(bytes.NewReader(body))
+	var el openpgp.EntityList
+	for {
+		e, err := openpgp.ReadEntity(packets)
+		if errors.Is(err, io.EOF) {
+			return el, nil
+		}
+		if err != nil {
+			return nil, invalid("key %d of the submission: %v", len(el)+1, err)
+		}
+		el = append(el, e)
+	}
+}
+
 // scan counts the packets of each key, refusing what is over the limits
 // or private, before the keyring is read for real.
 func scan(body []byte, l Limits) error {
 	r := packet.NewReader(bytes.NewReader(body))
 	keys, uids, subkeys, sigs := 0, 0, 0, 0
 	for {
-		p, err := r.Next()
+		p, err := r.NextWithUnsupported()
 		if errors.Is(err, io.EOF) {
 			break
 		}
@@ -108,6 +126,14 @@ func scan(body []byte, l Limits) error {
 			return invalid("%v", err)
 		}
 		switch p := p.(type) {
+		case *packet.UnsupportedPacket:
+			// go-crypto skips what it cannot read (ReadEntity leaves out
+			// a subkey of an unknown kind), but a primary key skipped
+			// would leave its user IDs to the key before it.
+			if pk, ok := p.IncompletePacket.(*packet.PublicKey); ok && !pk.IsSubkey {
+				return invalid("a key of a kind not supported (%v)", p.Error)
+			}
+			continue
 		case *packet.PrivateKey:
 			return invalid("it holds private key material: push the public key only")
 		case *packet.PublicKey:

@@ -164,6 +164,41 @@ func TestUnacceptableKeysAreRefused(t *testing.T) {
 	})
 }
 
+// All or nothing: a key go-crypto cannot read, beside a good one,
+// refuses the submission (go-crypto's ReadKeyRing would skip it).
+func TestUnreadableKeyRefusesTheSubmission(t *testing.T) {
+	e := newEnv(t, pgpkeys.Config{})
+	good, other := newKey(t, "Good"), newKey(t, "Other")
+	var b bytes.Buffer
+	if err := good.Serialize(&b); err != nil {
+		t.Fatal(err)
+	}
+	// Other's primary key with a user ID it did not sign.
+	for _, p := range []interface{ Serialize(io.Writer) error }{other.PrimaryKey, packet.NewUserId("Mallory", "", ""),
+		good.Identities["Good <good@example.org>"].SelfSignature} {
+		if err := p.Serialize(&b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.refused(e.alice, armorBytes(t, openpgp.PublicKeyType, b.Bytes()), apperr.Invalid, "invalid key text: key 2 of the submission: ")
+
+	// A primary key of an algorithm go-crypto does not know (99), with
+	// its user ID: the packet reader skips the key, not the user ID.
+	var unknown bytes.Buffer
+	unknown.Write([]byte{0xC6, 9, 4, 0x60, 0, 0, 0, 99, 0, 8, 0xFF})
+	if err := packet.NewUserId("Future", "", "future@example.org").Serialize(&unknown); err != nil {
+		t.Fatal(err)
+	}
+	alone := armorBytes(t, openpgp.PublicKeyType, unknown.Bytes())
+	e.refused(e.alice, alone, apperr.Invalid, "invalid key text: a key of a kind not supported (")
+	var mixed bytes.Buffer
+	if err := good.Serialize(&mixed); err != nil {
+		t.Fatal(err)
+	}
+	mixed.Write(unknown.Bytes())
+	e.refused(e.alice, armorBytes(t, openpgp.PublicKeyType, mixed.Bytes()), apperr.Invalid, "a key of a kind not supported")
+}
+
 // The limits are Limits' fields: at the limit is taken, one over is not.
 func TestLimitsAreExact(t *testing.T) {
 	k := newKey(t, "Edge")
