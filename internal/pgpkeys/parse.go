@@ -201,7 +201,7 @@ func row(e *openpgp.Entity, l Limits, now time.Time) (meta.PGPKey, error) {
 	if sig, _ := e.PrimarySelfSignature(); sig != nil && sig.KeyLifetimeSecs != nil && *sig.KeyLifetimeSecs != 0 {
 		k.ExpiresAt = k.CreatedAt.Add(time.Duration(*sig.KeyLifetimeSecs) * time.Second)
 	}
-	k.Revoked = e.Revoked(now)
+	k.Revoked = revoked(e, now)
 	k.IDs = append(k.IDs, idOf(pk))
 	for _, sk := range e.Subkeys {
 		k.IDs = append(k.IDs, idOf(sk.PublicKey))
@@ -228,6 +228,19 @@ func weakSubkey(e *openpgp.Entity, l Limits) error {
 		}
 	}
 	return nil
+}
+
+// revoked tells whether e carries a revocation go-crypto accepted, as
+// of now or of the revocation's own date if later: one made on a clock
+// ahead of the server's (go-crypto reads it as not made yet) revokes the
+// key all the same, since the row keeps the flag as read here.
+func revoked(e *openpgp.Entity, now time.Time) bool {
+	for _, r := range e.Revocations {
+		if r.CreationTime.After(now) {
+			now = r.CreationTime
+		}
+	}
+	return e.Revoked(now)
 }
 
 func isRSA(a packet.PublicKeyAlgorithm) bool {

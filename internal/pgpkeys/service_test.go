@@ -283,3 +283,21 @@ func TestListAndMine(t *testing.T) {
 		t.Fatalf("expired at the lifetime's end: %v", got)
 	}
 }
+
+// A revocation made on a clock ahead of the server's revokes the key
+// all the same: the flag is kept as read, so a copy without the
+// revocation could otherwise replace it later.
+func TestRevocationDatedAheadStays(t *testing.T) {
+	e := newEnv(t, pgpkeys.Config{})
+	a := newKey(t, "Alice")
+	fp := fpOf(a)
+	unrevoked := pub(t, a)
+	e.add(e.alice, unrevoked)
+	if err := a.RevokeKey(packet.KeySuperseded, "new key", &packet.Config{Time: fixed(e.clock.now().Add(5 * time.Minute))}); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.add(e.alice, pub(t, a)); !got[0].Replaced || !got[0].Key.Revoked || !e.key(fp).Revoked {
+		t.Fatalf("a revocation dated 5 minutes ahead: %v, stored revoked=%v", summary(got, nil), e.key(fp).Revoked)
+	}
+	e.refused(e.alice, unrevoked, apperr.Conflict, "is revoked here")
+}
