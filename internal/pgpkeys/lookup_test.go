@@ -46,6 +46,7 @@ func keyIDs(pk *packet.PublicKey) (long, short string) {
 // ID, text in a user ID (case ignored), or a whole user ID or e-mail
 // address (Exact); the answer is always the whole key.
 func TestGetAndIndexFind(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, pgpkeys.Config{})
 	a, b := newKey(t, "Alice"), newKey(t, "Bob")
 	userIDs(t, a, "Alice Liddell")
@@ -102,6 +103,7 @@ func TestGetAndIndexFind(t *testing.T) {
 // What matches nothing is NotFound "no keys match"; an empty search is
 // Invalid.
 func TestGetAndIndexMiss(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, pgpkeys.Config{})
 	a := newKey(t, "Alice")
 	userIDs(t, a, "Alice Liddell")
@@ -141,6 +143,7 @@ func unwrap(keys []pgpkeys.Key) []meta.PGPKey {
 // A lookup answers at most MaxPage (100) keys, by fingerprint; Index
 // pages them and tells whether more follow.
 func TestLookupLimits(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, pgpkeys.Config{MaxKeysPerUser: 200})
 	var all []string
 	for range 7 {
@@ -191,6 +194,7 @@ func TestLookupLimits(t *testing.T) {
 // Index and Mine say a key has expired once the service's clock reaches
 // its expiry.
 func TestIndexShowsExpiry(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, pgpkeys.Config{})
 	created := e.clock.now().Add(-time.Hour)
 	k := withConfig(t, "Soon", &packet.Config{Time: fixed(created), KeyLifetimeSecs: 7200})
@@ -219,6 +223,7 @@ func TestIndexShowsExpiry(t *testing.T) {
 // entities that verify their signatures), their owners, and the keyring
 // generation, which every change moves and nothing else does.
 func TestSigningKeys(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, pgpkeys.Config{})
 	el, owners, gen, err := e.svc.SigningKeys(e.ctx, []string{strings.Repeat("A", 40)})
 	if err != nil || len(el) != 0 || len(owners) != 0 || gen != 0 {
@@ -260,6 +265,7 @@ func TestSigningKeys(t *testing.T) {
 // The keyring generation SigningKeys answers moves with each change, and
 // only then; Config.Changed is called alike.
 func TestKeyringGeneration(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, pgpkeys.Config{})
 	a, b := newKey(t, "Alice"), newKey(t, "Bob")
 	e.add(e.alice, pub(t, a))
@@ -306,6 +312,7 @@ func TestKeyringGeneration(t *testing.T) {
 // A stored key that cannot be read is left out of SigningKeys (and
 // logged), not an error for the image being checked.
 func TestSigningKeysSkipsUnreadableRows(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, pgpkeys.Config{})
 	a := newKey(t, "Alice")
 	e.add(e.alice, pub(t, a))

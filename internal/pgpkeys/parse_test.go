@@ -78,6 +78,7 @@ func refuseAll(t *testing.T, cases []refusal) {
 
 // Text that is not a public key block, or one over the limits.
 func TestMalformedSubmissionsAreRefused(t *testing.T) {
+	t.Parallel()
 	good := newKey(t, "Good")
 	pk := good.PrimaryKey
 	var private bytes.Buffer
@@ -124,6 +125,7 @@ func TestMalformedSubmissionsAreRefused(t *testing.T) {
 // Keys refused for what they hold: too much, unprintable user IDs, no
 // self-signed user ID, weak RSA.
 func TestUnacceptableKeysAreRefused(t *testing.T) {
+	t.Parallel()
 	manyUIDs := newKey(t, "Many")
 	for i := range 65 {
 		userIDs(t, manyUIDs, fmt.Sprint("uid ", i))
@@ -167,6 +169,7 @@ func TestUnacceptableKeysAreRefused(t *testing.T) {
 // All or nothing: a key go-crypto cannot read, beside a good one,
 // refuses the submission (go-crypto's ReadKeyRing would skip it).
 func TestUnreadableKeyRefusesTheSubmission(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, pgpkeys.Config{})
 	good, other := newKey(t, "Good"), newKey(t, "Other")
 	var b bytes.Buffer
@@ -201,6 +204,7 @@ func TestUnreadableKeyRefusesTheSubmission(t *testing.T) {
 
 // The limits are Limits' fields: at the limit is taken, one over is not.
 func TestLimitsAreExact(t *testing.T) {
+	t.Parallel()
 	k := newKey(t, "Edge")
 	userIDs(t, k, strings.Repeat("y", 1024)) // the longest user ID taken
 	for range 62 {                           // 64 user IDs in all
@@ -215,7 +219,7 @@ func TestLimitsAreExact(t *testing.T) {
 
 	e := newEnv(t, pgpkeys.Config{Limits: pgpkeys.Limits{MaxText: len(text) - 1}})
 	e.refused(e.alice, text, apperr.TooLarge, fmt.Sprintf("key text of %d bytes, more than the %d accepted", len(text), len(text)-1))
-	e = newEnv(t, pgpkeys.Config{Limits: pgpkeys.Limits{MaxText: len(text)}})
+	e.configure(pgpkeys.Config{Limits: pgpkeys.Limits{MaxText: len(text)}})
 	if got := e.add(e.alice, text); len(got) != 1 || len(got[0].Key.UserIDs) != 64 || len(got[0].Key.IDs) != 33 {
 		t.Fatalf("a key at every limit: %v", summary(got, nil))
 	}
@@ -229,25 +233,27 @@ func TestLimitsAreExact(t *testing.T) {
 		t.Fatalf("16 keys: %v", summary(got, nil))
 	}
 
-	// Signature packets: 2 here (the self-signature, the subkey's
-	// binding); one fewer allowed is refused.
+	// A small key at its limits (2 signature packets: the self-signature
+	// and the subkey's binding), and one over each.
 	small := newKey(t, "Sigs")
 	uidLen := len("Sigs <sigs@example.org>")
-	e = newEnv(t, pgpkeys.Config{Limits: pgpkeys.Limits{MaxSignatures: 1}})
+	e.configure(pgpkeys.Config{Limits: pgpkeys.Limits{MaxSignatures: 1}})
 	e.refused(e.alice, pub(t, small), apperr.Invalid, "a key with more than 1 signatures")
-	e = newEnv(t, pgpkeys.Config{Limits: pgpkeys.Limits{MaxUserIDLen: uidLen - 1}})
+	e.configure(pgpkeys.Config{Limits: pgpkeys.Limits{MaxUserIDLen: uidLen - 1}})
 	e.refused(e.alice, pub(t, small), apperr.Invalid, fmt.Sprintf("a user ID of %d bytes, more than %d", uidLen, uidLen-1))
-	e = newEnv(t, pgpkeys.Config{Limits: pgpkeys.Limits{MaxSignatures: 2, MaxKeys: 1, MaxUserIDs: 1, MaxSubkeys: 1, MaxUserIDLen: uidLen}})
+	e.configure(pgpkeys.Config{Limits: pgpkeys.Limits{MaxSignatures: 2, MaxKeys: 1, MaxUserIDs: 1, MaxSubkeys: 1, MaxUserIDLen: uidLen}})
 	e.add(e.alice, pub(t, small))
 	e.refused(e.alice, keyring(t, small, newKey(t, "Two")), apperr.Invalid, "more than 1 keys")
 }
 
-// RSA keys: MinRSABits decides, for the primary key and subkeys alike.
+// MinRSABits is the least RSA size taken (for subkeys too:
+// TestUnacceptableKeysAreRefused).
 func TestRSABits(t *testing.T) {
+	t.Parallel()
 	k := rsaKey(t, 1024) // an RSA primary key and an RSA subkey
 	e := newEnv(t, pgpkeys.Config{Limits: pgpkeys.Limits{MinRSABits: 1025}})
 	e.refused(e.alice, pub(t, k), apperr.Invalid, "is RSA of 1024 bits, fewer than the 1025 accepted")
-	e = newEnv(t, pgpkeys.Config{Limits: pgpkeys.Limits{MinRSABits: 1024}})
+	e.configure(pgpkeys.Config{Limits: pgpkeys.Limits{MinRSABits: 1024}})
 	got := e.add(e.alice, pub(t, k))
 	if len(got) != 1 || got[0].Key.Algorithm != int(packet.PubKeyAlgoRSA) || got[0].Key.Bits != 1024 {
 		t.Fatalf("RSA 1024 with MinRSABits 1024: %+v", got[0].Key)
@@ -257,6 +263,7 @@ func TestRSABits(t *testing.T) {
 // Expired and revoked keys are taken (a keyserver distributes what
 // exists) and shown as such.
 func TestExpiredAndRevokedKeysAreTaken(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, pgpkeys.Config{})
 	created := e.clock.now().Add(-48 * time.Hour)
 	old := withConfig(t, "Old", &packet.Config{Time: fixed(created), KeyLifetimeSecs: 3600})

@@ -19,6 +19,7 @@ import (
 // A key new to the server is stored as its adder's, with what go-crypto
 // read of it; the keyring generation moves and the change is announced.
 func TestAddStoresTheKeyForItsAdder(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, pgpkeys.Config{})
 	a := newKey(t, "Alice")
 	fp := fpOf(a)
@@ -68,6 +69,7 @@ func userIDs(t *testing.T, e *openpgp.Entity, names ...string) {
 // not the generation, no change announced. A key with several user IDs
 // is the case that matters: go-crypto keeps them in a map.
 func TestSameCopyChangesNothing(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, pgpkeys.Config{})
 	a := newKey(t, "Alice")
 	userIDs(t, a, "Alice Work", "Alice Home", "Alice Lab", "Alice Club")
@@ -88,6 +90,7 @@ func TestSameCopyChangesNothing(t *testing.T) {
 // Its owner alone replaces a key: a different copy from anyone else,
 // administrators included, is refused and changes nothing.
 func TestOwnerAloneReplaces(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, pgpkeys.Config{})
 	a := newKey(t, "Alice")
 	fp := fpOf(a)
@@ -123,6 +126,7 @@ func TestOwnerAloneReplaces(t *testing.T) {
 // Once a revoked copy is held, a copy without the revocation cannot
 // replace it, even its owner's and even with more in it.
 func TestRevocationStays(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, pgpkeys.Config{})
 	a := newKey(t, "Alice")
 	fp := fpOf(a)
@@ -147,6 +151,7 @@ func TestRevocationStays(t *testing.T) {
 // A user holds at most MaxKeysPerUser keys; replacing one at the limit
 // is still taken; others' keys do not count.
 func TestPerUserKeyLimit(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, pgpkeys.Config{MaxKeysPerUser: 3})
 	k1, k2, k3, k4 := newKey(t, "One"), newKey(t, "Two"), newKey(t, "Three"), newKey(t, "Four")
 	e.refused(e.alice, keyring(t, k1, k2, k3, k4), apperr.Denied,
@@ -168,6 +173,7 @@ func TestPerUserKeyLimit(t *testing.T) {
 
 // The default is the 64 keys docs/keyserver.md promises.
 func TestDefaultPerUserKeyLimit(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, pgpkeys.Config{})
 	for range 4 {
 		batch := make([]*openpgp.Entity, 16)
@@ -186,6 +192,7 @@ func TestDefaultPerUserKeyLimit(t *testing.T) {
 // with the owner's name (keys are public: nothing to hide), and the key
 // stays.
 func TestRemove(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, pgpkeys.Config{})
 	a, b := newKey(t, "Alice"), newKey(t, "Bob")
 	e.add(e.alice, pub(t, a))
@@ -236,6 +243,7 @@ func TestRemove(t *testing.T) {
 // Anyone lists a user's keys (or all); Mine lists one's own with their
 // expiry as of the service's clock.
 func TestListAndMine(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, pgpkeys.Config{})
 	created := e.clock.now().Add(-time.Hour)
 	a1 := withConfig(t, "Alice", &packet.Config{Time: fixed(created), KeyLifetimeSecs: 2 * 3600})
@@ -288,6 +296,7 @@ func TestListAndMine(t *testing.T) {
 // all the same: the flag is kept as read, so a copy without the
 // revocation could otherwise replace it later.
 func TestRevocationDatedAheadStays(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, pgpkeys.Config{})
 	a := newKey(t, "Alice")
 	fp := fpOf(a)
