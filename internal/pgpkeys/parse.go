@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -77,9 +79,9 @@ func parse(text string, l Limits, now time.Time) ([]meta.PGPKey, error) {
 	if err := scan(body, l); err != nil {
 		return nil, err
 	}
-	el, err := openpgp.ReadKeyRing(bytes.NewReader(body))
+	el, err := readKeys(body)
 	if err != nil {
-		return nil, invalid("%v", err)
+		return nil, err
 	}
 	keys := make([]meta.PGPKey, 0, len(el))
 	for _, e := range el {
@@ -92,13 +94,31 @@ func parse(text string, l Limits, now time.Time) ([]meta.PGPKey, error) {
 	return keys, nil
 }
 
+// readKeys reads every key of body. A key go-crypto cannot read refuses
+// the submission: its ReadKeyRing would skip that key and keep the
+// others, and a submission is taken whole or not at all.
+func readKeys(body []byte) (openpgp.EntityList, error) {
+	packets := packet.NewReader(bytes.NewReader(body))
+	var el openpgp.EntityList
+	for {
+		e, err := openpgp.ReadEntity(packets)
+		if errors.Is(err, io.EOF) {
+			return el, nil
+		}
+		if err != nil {
+			return nil, invalid("key %d of the submission: %v", len(el)+1, err)
+		}
+		el = append(el, e)
+	}
+}
+
 // scan counts the packets of each key, refusing what is over the limits
 // or private, before the keyring is read for real.
 func scan(body []byte, l Limits) error {
 	r := packet.NewReader(bytes.NewReader(body))
 	keys, uids, subkeys, sigs := 0, 0, 0, 0
 	for {
-		p, err := r.Next()
+		p, err := r.NextWithUnsupported()
 		if errors.Is(err, io.EOF) {
 			break
 		}
@@ -106,6 +126,14 @@ func scan(body []byte, l Limits) error {
 			return invalid("%v", err)
 		}
 		switch p := p.(type) {
+		case *packet.UnsupportedPacket:
+			// go-crypto skips what it cannot read (ReadEntity leaves out
+			// a subkey of an unknown kind), but a primary key skipped
+			// would leave its user IDs to the key before it.
+			if pk, ok := p.IncompletePacket.(*packet.PublicKey); ok && !pk.IsSubkey {
+				return invalid("a key of a kind not supported (%v)", p.Error)
+			}
+			continue
 		case *packet.PrivateKey:
 			return invalid("it holds private key material: push the public key only")
 		case *packet.PublicKey:
@@ -157,6 +185,9 @@ func row(e *openpgp.Entity, l Limits, now time.Time) (meta.PGPKey, error) {
 	if isRSA(pk.PubKeyAlgo) && k.Bits < l.MinRSABits {
 		return k, invalid("key %s is RSA of %d bits, fewer than the %d accepted", k.Fingerprint, k.Bits, l.MinRSABits)
 	}
+	if err := weakSubkey(e, l); err != nil {
+		return k, err
+	}
 	for name := range e.Identities {
 		if !printable(name) {
 			return k, invalid("key %s has a user ID with control characters or invalid UTF-8", k.Fingerprint)
@@ -170,13 +201,46 @@ func row(e *openpgp.Entity, l Limits, now time.Time) (meta.PGPKey, error) {
 	if sig, _ := e.PrimarySelfSignature(); sig != nil && sig.KeyLifetimeSecs != nil && *sig.KeyLifetimeSecs != 0 {
 		k.ExpiresAt = k.CreatedAt.Add(time.Duration(*sig.KeyLifetimeSecs) * time.Second)
 	}
-	k.Revoked = e.Revoked(now)
+	k.Revoked = revoked(e, now)
 	k.IDs = append(k.IDs, idOf(pk))
 	for _, sk := range e.Subkeys {
 		k.IDs = append(k.IDs, idOf(sk.PublicKey))
 	}
 	k.Armored, err = armored(e)
 	return k, err
+}
+
+// weakSubkey refuses RSA subkeys under l.MinRSABits as the primary key
+// is refused: a subkey may sign (go-crypto signs with a key's newest
+// signing subkey) and a signature by it verifies as the key's.
+func weakSubkey(e *openpgp.Entity, l Limits) error {
+	for _, sk := range e.Subkeys {
+		if !isRSA(sk.PublicKey.PubKeyAlgo) {
+			continue
+		}
+		bits, err := sk.PublicKey.BitLength()
+		if err != nil {
+			return invalid("key %s: subkey %s: %v", hexFP(e.PrimaryKey.Fingerprint), hexFP(sk.PublicKey.Fingerprint), err)
+		}
+		if int(bits) < l.MinRSABits {
+			return invalid("key %s: subkey %s is RSA of %d bits, fewer than the %d accepted",
+				hexFP(e.PrimaryKey.Fingerprint), hexFP(sk.PublicKey.Fingerprint), bits, l.MinRSABits)
+		}
+	}
+	return nil
+}
+
+// revoked tells whether e carries a revocation go-crypto accepted, as
+// of now or of the revocation's own date if later: one made on a clock
+// ahead of the server's (go-crypto reads it as not made yet) revokes the
+// key all the same, since the row keeps the flag as read here.
+func revoked(e *openpgp.Entity, now time.Time) bool {
+	for _, r := range e.Revocations {
+		if r.CreationTime.After(now) {
+			now = r.CreationTime
+		}
+	}
+	return e.Revoked(now)
 }
 
 func isRSA(a packet.PublicKeyAlgorithm) bool {
@@ -201,14 +265,16 @@ func hexFP(fp []byte) string { return fmt.Sprintf("%X", fp) }
 
 // armored is the key as the keyserver hands it out: the packets
 // go-crypto kept (the public keys, user IDs, subkeys and their
-// signatures), re-armored; nothing else of the submission.
+// signatures), re-armored; nothing else of the submission. The same key
+// always gives the same text: a copy is "unchanged" when its text is the
+// one held (Service.put).
 func armored(e *openpgp.Entity) (string, error) {
 	var b bytes.Buffer
 	w, err := armor.Encode(&b, openpgp.PublicKeyType, nil)
 	if err != nil {
 		return "", apperr.Wrap(apperr.Internal, err, "armoring a key")
 	}
-	if err := e.Serialize(w); err != nil {
+	if err := serialize(w, e); err != nil {
 		w.Close()
 		return "", invalid("key %s cannot be serialized: %v", hexFP(e.PrimaryKey.Fingerprint), err)
 	}
@@ -216,6 +282,40 @@ func armored(e *openpgp.Entity) (string, error) {
 		return "", apperr.Wrap(apperr.Internal, err, "armoring a key")
 	}
 	return b.String(), nil
+}
+
+// serialize writes e's public packets as Entity.Serialize does, but
+// with the user IDs sorted: go-crypto keeps them in a map, whose order
+// changes from one call to the next, so the same key with two user IDs
+// would otherwise be a different text half the time.
+func serialize(w io.Writer, e *openpgp.Entity) error {
+	head := *e
+	head.Identities, head.Subkeys = nil, nil
+	if err := head.Serialize(w); err != nil { // the primary key, its revocations and direct signatures
+		return err
+	}
+	for _, name := range slices.Sorted(maps.Keys(e.Identities)) {
+		id := e.Identities[name]
+		if err := id.UserId.Serialize(w); err != nil {
+			return err
+		}
+		for _, sig := range id.Signatures {
+			if err := sig.Serialize(w); err != nil {
+				return err
+			}
+		}
+	}
+	for _, sk := range e.Subkeys {
+		if err := sk.PublicKey.Serialize(w); err != nil {
+			return err
+		}
+		for _, sig := range append(slices.Clone(sk.Revocations), sk.Sig) {
+			if err := sig.Serialize(w); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // readArmored reads a stored key back.

@@ -90,10 +90,16 @@ func (s *Service) Add(ctx context.Context, p auth.Principal, text string) ([]Add
 	if err != nil {
 		return nil, err
 	}
+	changed := false
 	for _, a := range out {
 		logctx.From(ctx).Info("key added", "fingerprint", a.Key.Fingerprint, "user", p.Name, "replaced", a.Replaced, "unchanged", a.Unchanged)
+		changed = changed || !a.Unchanged
 	}
-	s.changed()
+	// The same copy again changes no key and no generation: nothing to
+	// check again.
+	if changed {
+		s.changed()
+	}
 	return out, nil
 }
 
