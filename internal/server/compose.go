@@ -17,6 +17,7 @@ import (
 	"github.com/silo-hpc/silo/internal/config"
 	"github.com/silo-hpc/silo/internal/gc"
 	"github.com/silo-hpc/silo/internal/library"
+	"github.com/silo-hpc/silo/internal/logctx"
 	"github.com/silo-hpc/silo/internal/meta"
 	"github.com/silo-hpc/silo/internal/oci"
 	"github.com/silo-hpc/silo/internal/pgpkeys"
@@ -63,7 +64,9 @@ type Services struct {
 // Open opens the stores cfg selects, loads (or creates) the token signing
 // key and composes the services.
 func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Services, error) {
-	ms, bs, err := OpenStores(ctx, cfg)
+	// The stores log through the context: a migration of a large
+	// database says what it is doing while the server is not yet ready.
+	ms, bs, err := OpenStores(logctx.With(ctx, log), cfg)
 	if err != nil {
 		return nil, err
 	}

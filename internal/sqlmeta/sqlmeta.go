@@ -16,6 +16,7 @@ import (
 	"io"
 	"io/fs"
 	"net"
+	"path"
 	"sort"
 	"strconv"
 	"strings"
@@ -27,6 +28,7 @@ import (
 	_ "modernc.org/sqlite"             // registers the "sqlite" driver
 
 	"github.com/silo-hpc/silo/internal/apperr"
+	"github.com/silo-hpc/silo/internal/logctx"
 	"github.com/silo-hpc/silo/internal/meta"
 )
 
@@ -214,10 +216,27 @@ func (s *Store) migrateFiles(ctx context.Context, names []string) error {
 		if _, err := t.q.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY)`); err != nil {
 			return err
 		}
+		var pending []string
 		for _, name := range names {
+			var n int
 			if strings.HasSuffix(name, other) {
 				continue
 			}
+			if err := t.q.QueryRowContext(ctx, t.rebind(`SELECT COUNT(*) FROM schema_migrations WHERE version = ?`), name).Scan(&n); err != nil {
+				return err
+			}
+			if n == 0 {
+				pending = append(pending, name)
+			}
+		}
+		if len(pending) > 0 {
+			// A migration may rewrite what exists (0010 re-reads every
+			// label): on a large library the server is not ready for
+			// seconds, and says why.
+			logctx.From(ctx).InfoContext(ctx, "migrating the database", "migrations", len(pending),
+				"from", path.Base(pending[0]), "to", path.Base(pending[len(pending)-1]))
+		}
+		for _, name := range pending {
 			if err := t.applyMigration(ctx, name); err != nil {
 				return fmt.Errorf("%s: %w", name, err)
 			}
@@ -226,14 +245,9 @@ func (s *Store) migrateFiles(ctx context.Context, names []string) error {
 	})
 }
 
+// applyMigration runs one migration and records it. One that takes long
+// is logged when done.
 func (s *Store) applyMigration(ctx context.Context, name string) error {
-	var n int
-	if err := s.q.QueryRowContext(ctx, s.rebind(`SELECT COUNT(*) FROM schema_migrations WHERE version = ?`), name).Scan(&n); err != nil {
-		return err
-	}
-	if n > 0 {
-		return nil
-	}
 	b, err := migrations.ReadFile(name)
 	if err != nil {
 		return err
@@ -243,12 +257,16 @@ func (s *Store) applyMigration(ctx context.Context, name string) error {
 		bytesType = "BYTEA"
 	}
 	text := stripComments(strings.ReplaceAll(string(b), "{{BYTES}}", bytesType))
+	start := time.Now()
 	for _, stmt := range splitStatements(text) {
 		if _, err := s.q.ExecContext(ctx, stmt); err != nil {
 			return err
 		}
 	}
 	_, err = s.q.ExecContext(ctx, s.rebind(`INSERT INTO schema_migrations (version) VALUES (?)`), name)
+	if took := time.Since(start); err == nil && took > time.Second {
+		logctx.From(ctx).InfoContext(ctx, "applied a database migration", "migration", path.Base(name), "took", took.Round(time.Millisecond))
+	}
 	return err
 }
 
