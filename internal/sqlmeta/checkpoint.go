@@ -5,13 +5,15 @@ import (
 	"database/sql"
 	"errors"
 	"strconv"
+	"sync"
 	"time"
 )
 
 // checkpointEvery is how often the WAL is copied into the database file.
 // Between checkpoints the WAL grows by what was written meanwhile; a
-// passive checkpoint never waits for, or blocks, readers and writers.
-const checkpointEvery = time.Second
+// passive checkpoint never waits for, or blocks, readers and writers. (A
+// variable for tests.)
+var checkpointEvery = time.Second
 
 // walLimitPages is the WAL size, in pages, past which a checkpoint also
 // empties the WAL file (64 MiB of 4 KiB pages). SQLite reuses the WAL from
@@ -34,7 +36,17 @@ type checkpointer struct {
 	db   *sql.DB
 	quit chan struct{}
 	done chan struct{}
+	mu   sync.Mutex // one checkpoint at a time
+	// wait and skip back off emptying checkpoints that readers kept from
+	// finishing: each holds writers off for up to walTruncateWait, so
+	// after one fails the next waits 2, 4, ... up to maxTruncateBackoff
+	// checkpoints.
+	wait, skip int
 }
+
+// maxTruncateBackoff bounds how many ticks an emptying checkpoint waits
+// after readers kept the last one from finishing.
+const maxTruncateBackoff = 32
 
 func newCheckpointer(db *sql.DB) *checkpointer {
 	c := &checkpointer{db: db, quit: make(chan struct{}), done: make(chan struct{})}
@@ -64,6 +76,8 @@ func (c *checkpointer) run() {
 // and truncates the file. One connection (the checkpointer's pool has
 // one), so the busy timeout set for the wait is the one it runs under.
 func (c *checkpointer) checkpoint(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	conn, err := c.db.Conn(ctx)
 	if err != nil {
 		return err
@@ -73,11 +87,22 @@ func (c *checkpointer) checkpoint(ctx context.Context) error {
 	if err := conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &pages, &copied); err != nil || pages < walLimitPages {
 		return err
 	}
+	if c.skip > 0 {
+		c.skip--
+		return nil
+	}
 	if _, err := conn.ExecContext(ctx, "PRAGMA busy_timeout = "+strconv.FormatInt(walTruncateWait.Milliseconds(), 10)); err != nil {
 		return err
 	}
-	// busy = 1 when readers kept it from finishing: the next tick tries again.
+	// busy = 1 when readers kept it from finishing: a later tick tries
+	// again, after a longer pause each time it fails.
 	err = conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &pages, &copied)
+	if err == nil && busy != 0 {
+		c.wait = min(max(2*c.wait, 2), maxTruncateBackoff)
+		c.skip = c.wait
+	} else if err == nil {
+		c.wait = 0
+	}
 	_, rerr := conn.ExecContext(ctx, "PRAGMA busy_timeout = "+strconv.FormatInt(busyTimeout.Milliseconds(), 10))
 	return errors.Join(err, rerr)
 }
