@@ -158,13 +158,13 @@ func measure(b *testing.B, bin, dir string, env []string, toks tokens) {
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-// warmRuns is how many untimed requests come before the timed ones:
-// twice the server's search connections. SQLite maps the database into
-// memory per connection, so the first search of a kind on each of its
-// connections pays the page faults of what it reads (at a million
-// containers, 100–300 ms once, then 10–30 ms); the timed runs measure a
-// server whose connections have all done so. The first request's time
-// is reported beside them.
+// warmRuns is how many untimed requests come before the timed ones (four
+// times the server's search connections on two cores: internal/sqlmeta,
+// searchConns). SQLite maps the database into memory per connection, so
+// the first search of a kind on each connection pays the page faults of
+// what it reads (at a million containers, 100–300 ms once, then 10–30
+// ms); the timed runs measure a server whose connections have mostly
+// done so. The first request's time is reported beside them.
 const warmRuns = 16
 
 // timeQuery requests url runs times after warmRuns untimed ones and

@@ -17,6 +17,7 @@ import (
 	"io/fs"
 	"net"
 	"path"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -97,7 +98,7 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 		// the file: a connection with a map remaps it in every read
 		// transaction after a write, which cost concurrent pushes 16% of
 		// their CPU while every read connection did it.
-		poolSpec{base + "&_pragma=query_only(1)&_pragma=mmap_size(2147418112)", searchConns},
+		poolSpec{base + "&_pragma=query_only(1)&_pragma=mmap_size(2147418112)", searchConns()},
 		poolSpec{base, 1},
 	)
 	if err != nil {
@@ -145,13 +146,17 @@ func openPools(specs ...poolSpec) ([]*sql.DB, error) {
 }
 
 // readConns bounds SQLite's read pool: reads are CPU-bound in the driver,
-// so more connections than a few per core only add memory. searchConns
-// bounds its search pool: a search may read for up to searchTimeout, so
-// a few run beside each other rather than queue.
-const (
-	readConns   = 16
-	searchConns = 8
-)
+// so more connections than a few per core only add memory.
+const readConns = 16
+
+// searchConns sizes SQLite's search pool: four at least, since a search
+// runs its four kinds side by side, and two per core (searches are
+// CPU-bound). No more: each connection maps the file and keeps a page
+// cache of its own, so its first search of a kind pays again for every
+// page it reads (100–300 ms at a million containers, then 10–30 ms); with
+// eight connections on two cores those first searches were still showing
+// in the p99 after a hundred requests (bench/search).
+func searchConns() int { return max(4, 2*runtime.GOMAXPROCS(0)) }
 
 // uriPath escapes what SQLite's URI filenames give a meaning to: without
 // it a data directory named "a?b" silently opened the database "a".
