@@ -212,8 +212,14 @@ func countHits(body []byte) string {
 	return fmt.Sprintf("%d/%d/%d/%d", len(d.Entity), len(d.Collection), len(d.Container), len(d.Image))
 }
 
+// buildSilo builds the working tree's silo, or returns SILO_BENCH_BIN
+// when set: a build of another revision, to compare beside this one on
+// the same library.
 func buildSilo(b *testing.B) string {
 	b.Helper()
+	if bin := os.Getenv("SILO_BENCH_BIN"); bin != "" {
+		return bin
+	}
 	bin := filepath.Join(b.TempDir(), "silo")
 	cmd := exec.Command("go", "build", "-o", bin, "github.com/silo-hpc/silo/cmd/silo")
 	if out, err := cmd.CombinedOutput(); err != nil {
