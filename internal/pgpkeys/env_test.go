@@ -25,20 +25,8 @@ import (
 	"github.com/silo-hpc/silo/internal/meta"
 	"github.com/silo-hpc/silo/internal/pgpkeys"
 	"github.com/silo-hpc/silo/internal/sqlmeta"
+	"github.com/silo-hpc/silo/internal/testenv"
 )
-
-// clock is the service's clock, moved by the tests.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // env is the real service over a real SQLite store, with three users.
 type env struct {
@@ -46,7 +34,7 @@ type env struct {
 	ctx   context.Context
 	st    *sqlmeta.Store
 	svc   *pgpkeys.Service
-	clock *clock
+	clock *testenv.Clock
 	// changes counts the calls of Config.Changed.
 	changes          atomic.Int64
 	alice, bob, root auth.Principal
@@ -55,7 +43,7 @@ type env struct {
 // newEnv opens the service with cfg (its Now and Changed are the env's).
 func newEnv(t *testing.T, cfg pgpkeys.Config) *env {
 	t.Helper()
-	e := &env{t: t, ctx: logctx.With(context.Background(), slog.New(slog.DiscardHandler)), clock: &clock{t: time.Now().UTC().Truncate(time.Second)}}
+	e := &env{t: t, ctx: logctx.With(context.Background(), slog.New(slog.DiscardHandler)), clock: testenv.NewClock(time.Now().UTC().Truncate(time.Second))}
 	path := filepath.Join(t.TempDir(), "meta.db")
 	if err := os.WriteFile(path, migrated(t), 0o600); err != nil {
 		t.Fatal(err)
@@ -73,7 +61,7 @@ func newEnv(t *testing.T, cfg pgpkeys.Config) *env {
 
 // configure makes the service anew with cfg over the same store.
 func (e *env) configure(cfg pgpkeys.Config) {
-	cfg.Now = e.clock.now
+	cfg.Now = e.clock.Now
 	cfg.Changed = func() { e.changes.Add(1) }
 	e.svc = pgpkeys.New(e.st, cfg)
 }

@@ -196,7 +196,7 @@ func TestLookupLimits(t *testing.T) {
 func TestIndexShowsExpiry(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, pgpkeys.Config{})
-	created := e.clock.now().Add(-time.Hour)
+	created := e.clock.Now().Add(-time.Hour)
 	k := withConfig(t, "Soon", &packet.Config{Time: fixed(created), KeyLifetimeSecs: 7200})
 	e.add(e.alice, pub(t, k))
 	expiry := func() (time.Time, bool) {
@@ -209,11 +209,11 @@ func TestIndexShowsExpiry(t *testing.T) {
 	if at, expired := expiry(); !at.Equal(created.Add(2*time.Hour)) || expired {
 		t.Fatalf("an hour before: expires %v, expired %v", at, expired)
 	}
-	e.clock.add(time.Hour - time.Second)
+	e.clock.Add(time.Hour - time.Second)
 	if _, expired := expiry(); expired {
 		t.Fatal("expired a second early")
 	}
-	e.clock.add(time.Second)
+	e.clock.Add(time.Second)
 	if _, expired := expiry(); !expired {
 		t.Fatal("not expired at its expiry")
 	}

@@ -265,10 +265,10 @@ func TestRSABits(t *testing.T) {
 func TestExpiredAndRevokedKeysAreTaken(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, pgpkeys.Config{})
-	created := e.clock.now().Add(-48 * time.Hour)
+	created := e.clock.Now().Add(-48 * time.Hour)
 	old := withConfig(t, "Old", &packet.Config{Time: fixed(created), KeyLifetimeSecs: 3600})
 	gone := newKey(t, "Gone")
-	if err := gone.RevokeKey(packet.KeyRetired, "retired", &packet.Config{Time: fixed(e.clock.now().Add(-time.Minute))}); err != nil {
+	if err := gone.RevokeKey(packet.KeyRetired, "retired", &packet.Config{Time: fixed(e.clock.Now().Add(-time.Minute))}); err != nil {
 		t.Fatal(err)
 	}
 	got := e.add(e.alice, keyring(t, old, gone))

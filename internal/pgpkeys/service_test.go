@@ -245,7 +245,7 @@ func TestRemove(t *testing.T) {
 func TestListAndMine(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, pgpkeys.Config{})
-	created := e.clock.now().Add(-time.Hour)
+	created := e.clock.Now().Add(-time.Hour)
 	a1 := withConfig(t, "Alice", &packet.Config{Time: fixed(created), KeyLifetimeSecs: 2 * 3600})
 	a2 := newKey(t, "Alice2")
 	b := newKey(t, "Bob")
@@ -286,7 +286,7 @@ func TestListAndMine(t *testing.T) {
 	if got := expired(); got[fpOf(a1)] || got[fpOf(a2)] {
 		t.Fatalf("expired before the time: %v", got)
 	}
-	e.clock.add(time.Hour) // the lifetime's end, to the second
+	e.clock.Add(time.Hour) // the lifetime's end, to the second
 	if got := expired(); !got[fpOf(a1)] || got[fpOf(a2)] {
 		t.Fatalf("expired at the lifetime's end: %v", got)
 	}
@@ -302,7 +302,7 @@ func TestRevocationDatedAheadStays(t *testing.T) {
 	fp := fpOf(a)
 	unrevoked := pub(t, a)
 	e.add(e.alice, unrevoked)
-	if err := a.RevokeKey(packet.KeySuperseded, "new key", &packet.Config{Time: fixed(e.clock.now().Add(5 * time.Minute))}); err != nil {
+	if err := a.RevokeKey(packet.KeySuperseded, "new key", &packet.Config{Time: fixed(e.clock.Now().Add(5 * time.Minute))}); err != nil {
 		t.Fatal(err)
 	}
 	if got := e.add(e.alice, pub(t, a)); !got[0].Replaced || !got[0].Key.Revoked || !e.key(fp).Revoked {

@@ -14,7 +14,6 @@ import (
 	"encoding/json"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,26 +25,15 @@ import (
 	"github.com/silo-hpc/silo/internal/pgtest"
 	"github.com/silo-hpc/silo/internal/servertest"
 	"github.com/silo-hpc/silo/internal/sregistry"
+	"github.com/silo-hpc/silo/internal/testenv"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 type fixture struct {
 	srv   *servertest.Server
 	svc   *sregistry.Service
-	clock *clock
+	clock *testenv.Clock
 	alice auth.Principal
 	tok   meta.Token
 }
@@ -53,9 +41,9 @@ type fixture struct {
 func newFixture(t *testing.T, key string) *fixture {
 	t.Helper()
 	srv := servertest.Start(t)
-	c := &clock{t: time.Date(2026, 12, 1, 10, 0, 30, 0, time.UTC)}
+	c := testenv.NewClock(time.Date(2026, 12, 1, 10, 0, 30, 0, time.UTC))
 	svc := sregistry.New(srv.Meta, srv.Blobs, srv.Auth, srv.Library, srv.Bridge, srv.Uploads,
-		sregistry.Config{Key: []byte(key), Now: c.now})
+		sregistry.Config{Key: []byte(key), Now: c.Now})
 	u, err := srv.Auth.CreateUser(context.Background(), "alice", meta.RoleUser, "")
 	if err != nil {
 		t.Fatal(err)
@@ -128,7 +116,7 @@ func TestClientKeys(t *testing.T) {
 	if key == key2 || !bytes.Contains(again, []byte(key)) || bytes.Contains(elsewhere, []byte(key)) || !strings.HasPrefix(key, "silo_sreg_") || len(key) != 53 {
 		t.Fatalf("keys %q %q; replica %s; other %s", key, key2, again, elsewhere)
 	}
-	ts := f.clock.now().Format("20060102T15Z")
+	ts := f.clock.Now().Format("20060102T15Z")
 	for _, k := range []string{key, key2} {
 		if _, err := f.push(sign("alice", k, "push", "tools", ts, "app", "v1")); err != nil {
 			t.Fatalf("key %s: %v", k, err)
@@ -168,13 +156,13 @@ func TestPermitExpires(t *testing.T) {
 		wait time.Duration
 		ok   bool
 	}{{14 * time.Minute, true}, {16 * time.Minute, false}} {
-		ts := f.clock.now().Format("20060102T15Z")
+		ts := f.clock.Now().Format("20060102T15Z")
 		cid, err := f.push(sign("alice", key, "push", "tools", ts, "app", "v1"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		f.clock.add(tc.wait)
-		ts = f.clock.now().Format("20060102T15Z")
+		f.clock.Add(tc.wait)
+		ts = f.clock.Now().Format("20060102T15Z")
 		err = f.svc.Upload(context.Background(), sregistry.UploadRequest{
 			Authorization: sign("alice", key, "upload", "tools", ts, "app", "v1"),
 			Permit:        strings.TrimSpace(jsonNumber(cid)), Name: "app", Tag: "v1", File: bytes.NewReader(sifFile)})

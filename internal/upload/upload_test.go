@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,22 +18,11 @@ import (
 	"github.com/silo-hpc/silo/internal/fsblob"
 	"github.com/silo-hpc/silo/internal/meta"
 	"github.com/silo-hpc/silo/internal/sqlmeta"
+	"github.com/silo-hpc/silo/internal/testenv"
 	"github.com/silo-hpc/silo/internal/upload"
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-func newService(t *testing.T) (*upload.Service, *sqlmeta.Store, *fsblob.Store, *clock) {
+func newService(t *testing.T) (*upload.Service, *sqlmeta.Store, *fsblob.Store, *testenv.Clock) {
 	t.Helper()
 	dir := t.TempDir()
 	ms, err := sqlmeta.OpenSQLite(context.Background(), filepath.Join(dir, "meta.db"))
@@ -46,9 +34,9 @@ func newService(t *testing.T) (*upload.Service, *sqlmeta.Store, *fsblob.Store, *
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &clock{t: time.Now().UTC().Truncate(time.Microsecond)}
+	c := testenv.NewClock(time.Now().UTC().Truncate(time.Microsecond))
 	svc := upload.New(ms, bs, slog.New(slog.NewTextHandler(io.Discard, nil)),
-		upload.Config{IdleTimeout: time.Hour, Lease: time.Minute, Now: c.now})
+		upload.Config{IdleTimeout: time.Hour, Lease: time.Minute, Now: c.Now})
 	return svc, ms, bs, c
 }
 
@@ -126,11 +114,11 @@ func TestExpiry(t *testing.T) {
 	if _, err := appendAt(ctx, svc, idle.ID, 0, []byte("abc")); err != nil {
 		t.Fatal(err)
 	}
-	c.add(40 * time.Minute)
+	c.Add(40 * time.Minute)
 	if _, err := appendAt(ctx, svc, live.ID, 0, []byte("abc")); err != nil {
 		t.Fatal(err)
 	}
-	c.add(40 * time.Minute) // idle: 80 min since its last request; live: 40
+	c.Add(40 * time.Minute) // idle: 80 min since its last request; live: 40
 	for name, op := range map[string]func() error{
 		"append": func() error { _, err := appendAt(ctx, svc, idle.ID, 3, []byte("d")); return err },
 		"get":    func() error { _, err := svc.Get(ctx, idle.ID, "k"); return err },
@@ -209,13 +197,13 @@ func TestLapsedLease(t *testing.T) {
 	svc, ms, _, c := newService(t)
 	ctx := context.Background()
 	sess, _ := svc.Start(ctx, "k", "r", "u", "", nil)
-	if _, err := ms.ClaimUpload(ctx, sess.ID, "crashed", c.now().Add(time.Minute), c.now()); err != nil {
+	if _, err := ms.ClaimUpload(ctx, sess.ID, "crashed", c.Now().Add(time.Minute), c.Now()); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := appendAt(ctx, svc, sess.ID, 0, []byte("x")); !apperr.Is(err, apperr.Unavailable) {
 		t.Fatalf("while leased: %v", err)
 	}
-	c.add(2 * time.Minute)
+	c.Add(2 * time.Minute)
 	if _, err := appendAt(ctx, svc, sess.ID, 0, []byte("x")); err != nil {
 		t.Fatalf("after the lease lapsed: %v", err)
 	}
@@ -315,13 +303,13 @@ func TestCommitWithTheBlobStoreDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	bs := &downStore{Store: fs, down: true}
-	c := &clock{t: time.Now().UTC().Truncate(time.Microsecond)}
+	c := testenv.NewClock(time.Now().UTC().Truncate(time.Microsecond))
 	armed := false
 	now := func() time.Time {
-		t := c.now()
+		t := c.Now()
 		if armed {
 			armed = false
-			c.add(2 * time.Minute)
+			c.Add(2 * time.Minute)
 		}
 		return t
 	}
@@ -332,7 +320,7 @@ func TestCommitWithTheBlobStoreDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ms.ClaimUpload(ctx, sess.ID, "another request", c.now().Add(time.Minute), c.now()); err != nil {
+	if _, err := ms.ClaimUpload(ctx, sess.ID, "another request", c.Now().Add(time.Minute), c.Now()); err != nil {
 		t.Fatal(err)
 	}
 	content := []byte("all of it")
