@@ -68,9 +68,10 @@ func (s *Service) Search(ctx context.Context, p auth.Principal, q SearchQuery) (
 	// Plain reads, not s.meta.InTx: on SQLite every transaction takes the
 	// write lock, which a search has no need to hold. Each kind is one
 	// query, consistent in itself, so the four run side by side: a search
-	// answers in the time of its slowest kind, not of their sum (the
-	// images' and containers' pages of a broad value are most of it;
-	// bench/search).
+	// answers in the time of its slowest kind, not of their sum. That
+	// halves a PostgreSQL search (its queries run in other processes); on
+	// SQLite, CPU-bound on the server's own cores, it changes little
+	// (docs/library-api.md, Performance).
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() (err error) { res.Entities, err = s.meta.SearchEntities(gctx, mq); return err })
 	g.Go(func() (err error) { res.Collections, err = s.meta.SearchCollections(gctx, mq); return err })
