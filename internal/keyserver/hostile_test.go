@@ -18,19 +18,6 @@ import (
 	"github.com/silo-hpc/silo/internal/keyserver/keyservertest"
 )
 
-// armorBytes armors b as a block of type typ.
-func armorBytes(t *testing.T, typ string, b []byte) string {
-	t.Helper()
-	var out bytes.Buffer
-	w, err := armor.Encode(&out, typ, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Write(b)
-	w.Close()
-	return out.String()
-}
-
 // Hostile or unacceptable keys are refused with a clear message in the
 // protocol's error format, within fixed limits (each submission allocates
 // under 64 MiB), and nothing of them is stored.
@@ -80,15 +67,15 @@ func TestHostileKeys(t *testing.T) {
 		message    string
 	}{
 		{"huge body", strings.Repeat("A", 2<<20), http.StatusRequestEntityTooLarge, "larger than"},
-		{"huge key text", armorBytes(t, openpgp.PublicKeyType, make([]byte, 300<<10)), http.StatusRequestEntityTooLarge, "more than the"},
+		{"huge key text", keyservertest.ArmorBytes(t, openpgp.PublicKeyType, make([]byte, 300<<10)), http.StatusRequestEntityTooLarge, "more than the"},
 		{"malformed armor", "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\n!!!not base64!!!\n-----END PGP PUBLIC KEY BLOCK-----\n",
 			http.StatusBadRequest, "invalid key text"},
 		{"not armored", "hello", http.StatusBadRequest, "not an ASCII-armored"},
-		{"armored noise", armorBytes(t, openpgp.PublicKeyType, noise), http.StatusBadRequest, "invalid key text"},
+		{"armored noise", keyservertest.ArmorBytes(t, openpgp.PublicKeyType, noise), http.StatusBadRequest, "invalid key text"},
 		{"a private key", private.String(), http.StatusBadRequest, "private key"},
-		{"a signature block", armorBytes(t, "PGP SIGNATURE", []byte{1, 2, 3}), http.StatusBadRequest, "not a public key block"},
+		{"a signature block", keyservertest.ArmorBytes(t, "PGP SIGNATURE", []byte{1, 2, 3}), http.StatusBadRequest, "not a public key block"},
 		{"hundreds of user IDs", keyservertest.Armored(t, manyUIDs), http.StatusBadRequest, "more than 64 user IDs"},
-		{"thousands of user IDs", armorBytes(t, openpgp.PublicKeyType, bomb.Bytes()), http.StatusBadRequest, "more than 64 user IDs"},
+		{"thousands of user IDs", keyservertest.ArmorBytes(t, openpgp.PublicKeyType, bomb.Bytes()), http.StatusBadRequest, "more than 64 user IDs"},
 		{"RSA 1024", keyservertest.Armored(t, rsaSmall), http.StatusBadRequest, "fewer than the 2048"},
 		{"seventeen keys", flood, http.StatusBadRequest, "more than 16 keys"},
 	} {
@@ -128,5 +115,5 @@ func concatKeys(t *testing.T, n int) string {
 			t.Fatal(err)
 		}
 	}
-	return armorBytes(t, openpgp.PublicKeyType, body.Bytes())
+	return keyservertest.ArmorBytes(t, openpgp.PublicKeyType, body.Bytes())
 }

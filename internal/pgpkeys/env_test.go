@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
-	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 
 	"github.com/silo-hpc/silo/internal/apperr"
@@ -198,23 +197,6 @@ func pub(t *testing.T, e *openpgp.Entity) string { return keyservertest.Armored(
 
 func fpOf(e *openpgp.Entity) string { return fmt.Sprintf("%X", e.PrimaryKey.Fingerprint) }
 
-// armorBytes armors b as a block of type typ.
-func armorBytes(t *testing.T, typ string, b []byte) string {
-	t.Helper()
-	var out bytes.Buffer
-	w, err := armor.Encode(&out, typ, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.Write(b); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return out.String()
-}
-
 // keyring is the public keys of es in one armored block.
 func keyring(t *testing.T, es ...*openpgp.Entity) string {
 	t.Helper()
@@ -224,7 +206,7 @@ func keyring(t *testing.T, es ...*openpgp.Entity) string {
 			t.Fatal(err)
 		}
 	}
-	return armorBytes(t, openpgp.PublicKeyType, b.Bytes())
+	return keyservertest.ArmorBytes(t, openpgp.PublicKeyType, b.Bytes())
 }
 
 // fingerprints is the fingerprints of keys, in order.

@@ -14,6 +14,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 
 	"github.com/silo-hpc/silo/internal/apperr"
+	"github.com/silo-hpc/silo/internal/keyserver/keyservertest"
 	"github.com/silo-hpc/silo/internal/pgpkeys"
 )
 
@@ -30,7 +31,7 @@ func packets(t *testing.T, ps ...serializer) string {
 			t.Fatal(err)
 		}
 	}
-	return armorBytes(t, openpgp.PublicKeyType, b.Bytes())
+	return keyservertest.ArmorBytes(t, openpgp.PublicKeyType, b.Bytes())
 }
 
 // repeat is n times p.
@@ -93,7 +94,7 @@ func TestMalformedSubmissionsAreRefused(t *testing.T) {
 	}
 	noise := make([]byte, 64<<10)
 	rand.Read(noise)
-	huge := armorBytes(t, openpgp.PublicKeyType, make([]byte, 200<<10))
+	huge := keyservertest.ArmorBytes(t, openpgp.PublicKeyType, make([]byte, 200<<10))
 	selfSig := good.Identities["Good <good@example.org>"].SelfSignature
 
 	refuseAll(t, []refusal{
@@ -102,13 +103,13 @@ func TestMalformedSubmissionsAreRefused(t *testing.T) {
 		{"not armored", "hello", apperr.Invalid, "invalid key text: not an ASCII-armored OpenPGP key ("},
 		{"malformed armor", "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\n!!!not base64!!!\n-----END PGP PUBLIC KEY BLOCK-----\n",
 			apperr.Invalid, "invalid key text: "},
-		{"armored noise", armorBytes(t, openpgp.PublicKeyType, noise), apperr.Invalid, "invalid key text: "},
-		{"an empty block", armorBytes(t, openpgp.PublicKeyType, nil), apperr.Invalid, "invalid key text: no public key in it"},
+		{"armored noise", keyservertest.ArmorBytes(t, openpgp.PublicKeyType, noise), apperr.Invalid, "invalid key text: "},
+		{"an empty block", keyservertest.ArmorBytes(t, openpgp.PublicKeyType, nil), apperr.Invalid, "invalid key text: no public key in it"},
 		{"a private key block", private.String(), apperr.Invalid,
 			"invalid key text: this is a private key: push the public key only"},
-		{"private packets in a public block", armorBytes(t, openpgp.PublicKeyType, privatePackets.Bytes()), apperr.Invalid,
+		{"private packets in a public block", keyservertest.ArmorBytes(t, openpgp.PublicKeyType, privatePackets.Bytes()), apperr.Invalid,
 			"invalid key text: it holds private key material: push the public key only"},
-		{"a signature block", armorBytes(t, "PGP SIGNATURE", []byte{1, 2, 3}), apperr.Invalid,
+		{"a signature block", keyservertest.ArmorBytes(t, "PGP SIGNATURE", []byte{1, 2, 3}), apperr.Invalid,
 			`invalid key text: an armored "PGP SIGNATURE", not a public key block`},
 		{"a user ID first", packets(t, packet.NewUserId("Lost", "", ""), pk), apperr.Invalid,
 			"invalid key text: it does not start with a public key"},
@@ -183,7 +184,7 @@ func TestUnreadableKeyRefusesTheSubmission(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	e.refused(e.alice, armorBytes(t, openpgp.PublicKeyType, b.Bytes()), apperr.Invalid, "invalid key text: key 2 of the submission: ")
+	e.refused(e.alice, keyservertest.ArmorBytes(t, openpgp.PublicKeyType, b.Bytes()), apperr.Invalid, "invalid key text: key 2 of the submission: ")
 
 	// A primary key of an algorithm go-crypto does not know (99), with
 	// its user ID: the packet reader skips the key, not the user ID.
@@ -192,14 +193,14 @@ func TestUnreadableKeyRefusesTheSubmission(t *testing.T) {
 	if err := packet.NewUserId("Future", "", "future@example.org").Serialize(&unknown); err != nil {
 		t.Fatal(err)
 	}
-	alone := armorBytes(t, openpgp.PublicKeyType, unknown.Bytes())
+	alone := keyservertest.ArmorBytes(t, openpgp.PublicKeyType, unknown.Bytes())
 	e.refused(e.alice, alone, apperr.Invalid, "invalid key text: a key of a kind not supported (")
 	var mixed bytes.Buffer
 	if err := good.Serialize(&mixed); err != nil {
 		t.Fatal(err)
 	}
 	mixed.Write(unknown.Bytes())
-	e.refused(e.alice, armorBytes(t, openpgp.PublicKeyType, mixed.Bytes()), apperr.Invalid, "a key of a kind not supported")
+	e.refused(e.alice, keyservertest.ArmorBytes(t, openpgp.PublicKeyType, mixed.Bytes()), apperr.Invalid, "a key of a kind not supported")
 }
 
 // The limits are Limits' fields: at the limit is taken, one over is not.

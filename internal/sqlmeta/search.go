@@ -88,15 +88,18 @@ func (s *Store) SearchEntities(ctx context.Context, q meta.SearchQuery) ([]meta.
 }
 
 func (s *Store) SearchCollections(ctx context.Context, q meta.SearchQuery) ([]meta.CollectionHit, error) {
-	return search(ctx, s, collectionSearch, q, func(r scanner) (meta.CollectionHit, error) {
-		var h meta.CollectionHit
-		var cc, cu, ec int64
-		err := r.Scan(&h.Collection.ID, &h.Collection.EntityID, &h.Collection.Name, &h.Collection.Description,
-			&h.Collection.OwnerID, &h.Collection.Private, &cc, &cu,
-			&h.Entity.ID, &h.Entity.Name, &h.Entity.Description, &h.Entity.OwnerID, &h.Entity.DefaultPrivate, &ec)
-		h.Collection.CreatedAt, h.Collection.UpdatedAt, h.Entity.CreatedAt = fromDB(cc), fromDB(cu), fromDB(ec)
-		return h, err
-	})
+	return search(ctx, s, collectionSearch, q, scanCollectionHit)
+}
+
+// scanCollectionHit reads collectionCols then entityCols.
+func scanCollectionHit(r scanner) (meta.CollectionHit, error) {
+	var h meta.CollectionHit
+	var cc, cu, ec int64
+	err := r.Scan(&h.Collection.ID, &h.Collection.EntityID, &h.Collection.Name, &h.Collection.Description,
+		&h.Collection.OwnerID, &h.Collection.Private, &cc, &cu,
+		&h.Entity.ID, &h.Entity.Name, &h.Entity.Description, &h.Entity.OwnerID, &h.Entity.DefaultPrivate, &ec)
+	h.Collection.CreatedAt, h.Collection.UpdatedAt, h.Entity.CreatedAt = fromDB(cc), fromDB(cu), fromDB(ec)
+	return h, err
 }
 
 func (s *Store) SearchContainers(ctx context.Context, q meta.SearchQuery) ([]meta.ContainerHit, error) {

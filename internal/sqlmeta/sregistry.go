@@ -25,15 +25,7 @@ func (s *Store) FindCollections(ctx context.Context, q meta.CollectionQuery) ([]
 	b.add(`SELECT ` + qualify("c", collectionCols) + `, ` + qualify("e", entityCols) + ` FROM collections c CROSS JOIN entities e`)
 	w.write(&b)
 	b.add(` ORDER BY ` + s.byName("e.name", "c.name"))
-	return queryAll(ctx, s, "collections", func(r scanner) (meta.CollectionHit, error) {
-		var h meta.CollectionHit
-		var cc, cu, ec int64
-		err := r.Scan(&h.Collection.ID, &h.Collection.EntityID, &h.Collection.Name, &h.Collection.Description,
-			&h.Collection.OwnerID, &h.Collection.Private, &cc, &cu,
-			&h.Entity.ID, &h.Entity.Name, &h.Entity.Description, &h.Entity.OwnerID, &h.Entity.DefaultPrivate, &ec)
-		h.Collection.CreatedAt, h.Collection.UpdatedAt, h.Entity.CreatedAt = fromDB(cc), fromDB(cu), fromDB(ec)
-		return h, err
-	}, b.String(), b.args...)
+	return queryAll(ctx, s, "collections", scanCollectionHit, b.String(), b.args...)
 }
 
 func (s *Store) FindTags(ctx context.Context, q meta.TagQuery) ([]meta.TagRow, error) {

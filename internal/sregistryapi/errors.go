@@ -10,26 +10,15 @@ import (
 	"github.com/silo-hpc/silo/internal/httpx"
 )
 
-// statusOf maps apperr codes to this protocol's statuses. Authentication
-// problems are 403, never 401: sregistry-cli exits on a 401 instead of
-// retrying with its signature (SR §3.1, §7).
+// statusOf maps apperr codes to this protocol's statuses: the Library
+// API's (httpx.Status), except that authentication problems are 403,
+// never 401: sregistry-cli exits on a 401 instead of retrying with its
+// signature (SR §3.1, §7).
 func statusOf(code apperr.Code) int {
-	switch code {
-	case apperr.NotFound:
-		return http.StatusNotFound
-	case apperr.Invalid:
-		return http.StatusBadRequest
-	case apperr.Conflict:
-		return http.StatusConflict
-	case apperr.Unauthenticated, apperr.Denied:
+	if code == apperr.Unauthenticated {
 		return http.StatusForbidden
-	case apperr.TooLarge:
-		return http.StatusRequestEntityTooLarge
-	case apperr.Unavailable:
-		return http.StatusServiceUnavailable
-	default:
-		return http.StatusInternalServerError
 	}
+	return httpx.Status(code)
 }
 
 // methodError is a path served with another method.

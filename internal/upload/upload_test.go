@@ -24,6 +24,16 @@ import (
 
 func newService(t *testing.T) (*upload.Service, *sqlmeta.Store, *fsblob.Store, *testenv.Clock) {
 	t.Helper()
+	ms, bs := openStores(t)
+	c := testenv.NewClock(time.Now().UTC().Truncate(time.Microsecond))
+	svc := upload.New(ms, bs, slog.New(slog.NewTextHandler(io.Discard, nil)),
+		upload.Config{IdleTimeout: time.Hour, Lease: time.Minute, Now: c.Now})
+	return svc, ms, bs, c
+}
+
+// openStores opens a metadata and a blob store in a temporary directory.
+func openStores(t *testing.T) (*sqlmeta.Store, *fsblob.Store) {
+	t.Helper()
 	dir := t.TempDir()
 	ms, err := sqlmeta.OpenSQLite(context.Background(), filepath.Join(dir, "meta.db"))
 	if err != nil {
@@ -34,10 +44,7 @@ func newService(t *testing.T) (*upload.Service, *sqlmeta.Store, *fsblob.Store, *
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := testenv.NewClock(time.Now().UTC().Truncate(time.Microsecond))
-	svc := upload.New(ms, bs, slog.New(slog.NewTextHandler(io.Discard, nil)),
-		upload.Config{IdleTimeout: time.Hour, Lease: time.Minute, Now: c.Now})
-	return svc, ms, bs, c
+	return ms, bs
 }
 
 func appendAt(ctx context.Context, s *upload.Service, id string, at int64, b []byte) (upload.Session, error) {
@@ -291,17 +298,8 @@ func (l lapsing) GetUpload(ctx context.Context, id string) (meta.Upload, error) 
 // client's retry completes it rather than hear that the session is
 // unknown.
 func TestCommitWithTheBlobStoreDown(t *testing.T) {
-	dir := t.TempDir()
 	ctx := context.Background()
-	ms, err := sqlmeta.OpenSQLite(ctx, filepath.Join(dir, "meta.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ms.Close() })
-	fs, err := fsblob.New(filepath.Join(dir, "blobs"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ms, fs := openStores(t)
 	bs := &downStore{Store: fs, down: true}
 	c := testenv.NewClock(time.Now().UTC().Truncate(time.Microsecond))
 	armed := false

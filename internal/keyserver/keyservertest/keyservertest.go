@@ -101,3 +101,21 @@ func SIF(t testing.TB, seed uint64, tamper bool, signers ...*openpgp.Entity) []b
 	}
 	return img
 }
+
+// ArmorBytes armors b as an OpenPGP block of type typ (hostile
+// submissions: private keys, garbage, keyrings built by hand).
+func ArmorBytes(t testing.TB, typ string, b []byte) string {
+	t.Helper()
+	var out bytes.Buffer
+	w, err := armor.Encode(&out, typ, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return out.String()
+}
