@@ -5,7 +5,8 @@
 // the registry decides for.
 //
 // A token is only a cache of a decision: every request re-checks, through
-// auth.Verify (cached for a second), that the account is enabled and that
+// auth.Verify (one read, which the SQLite store answers from memory only
+// while the database is unchanged), that the account is enabled and that
 // the API token the client logged in with is still live, so revoking it
 // ends every token derived from it at once.
 package bearer

@@ -163,7 +163,18 @@ const lookupJoins = ` FROM repositories r
 	LEFT JOIN containers k ON k.id = r.container_id
 	LEFT JOIN collections c ON c.id = k.collection_id `
 
+// LookupManifest is read by every pull: its answers are kept in the read
+// cache (readcache.go) while the database does not change.
 func (s *Store) LookupManifest(ctx context.Context, name, tag, digest string) (meta.ManifestLookup, error) {
+	return cachedRead(s, s.manifests, manifestKey{name, tag, digest}, func() (meta.ManifestLookup, error) {
+		return s.lookupManifest(ctx, name, tag, digest)
+	})
+}
+
+// manifestKey is a LookupManifest's arguments.
+type manifestKey struct{ name, tag, digest string }
+
+func (s *Store) lookupManifest(ctx context.Context, name, tag, digest string) (meta.ManifestLookup, error) {
 	var row scanner
 	if tag != "" {
 		row = s.queryRow(ctx, `SELECT `+lookupCols+lookupJoins+`

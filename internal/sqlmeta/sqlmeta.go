@@ -70,6 +70,13 @@ type Store struct {
 	// collectorLock is the file whose lock lets one garbage collector run
 	// at a time (SQLite only; PostgreSQL has an advisory lock).
 	collectorLock string
+	// The read cache (readcache.go), SQLite only, outside transactions:
+	// the WAL-index header that says whether the database changed, and
+	// the reads kept while it has not.
+	wal          *walHeader
+	tokensByHash *readCache[string, tokenUser]
+	tokensByID   *readCache[string, tokenUser]
+	manifests    *readCache[manifestKey, meta.ManifestLookup]
 }
 
 var _ meta.Store = (*Store)(nil)
@@ -114,6 +121,12 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 	s.srch, s.sstmts = pools[2], &stmtCache{}
 	s.collectorLock = path + "-gc.lock"
 	s.checkpoints = newCheckpointer(pools[3])
+	s.wal, err = openWALHeader(ctx, base+"&_pragma=query_only(1)", path)
+	if err != nil {
+		logctx.From(ctx).WarnContext(ctx, "reads are not cached", "err", err)
+	}
+	s.tokensByHash, s.tokensByID = &readCache[string, tokenUser]{}, &readCache[string, tokenUser]{}
+	s.manifests = &readCache[manifestKey, meta.ManifestLookup]{cost: func(l meta.ManifestLookup) int { return len(l.Manifest.Content) }}
 	return s, nil
 }
 
@@ -392,6 +405,9 @@ func (s *Store) Close() error {
 	if s.srch != nil {
 		s.sstmts.warmers.Wait()
 		err = errors.Join(err, s.srch.Close())
+	}
+	if s.wal != nil {
+		err = errors.Join(err, s.wal.close()) // after the pools (walHeader)
 	}
 	return err
 }

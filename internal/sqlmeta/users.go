@@ -89,12 +89,29 @@ func scanTokenUser(r scanner) (meta.Token, meta.User, error) {
 	return t, u, mapErr(err, "token")
 }
 
+// GetTokenByHash and GetToken are read by every authenticated request:
+// their answers are kept in the read cache (readcache.go) while the
+// database does not change, so a revocation counts at once.
 func (s *Store) GetTokenByHash(ctx context.Context, hash string) (meta.Token, meta.User, error) {
-	return scanTokenUser(s.queryRow(ctx, `SELECT `+tokenUserCols+` FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = ?`, hash))
+	return s.tokenUser(ctx, s.tokensByHash, `t.hash = ?`, hash)
 }
 
 func (s *Store) GetToken(ctx context.Context, id string) (meta.Token, meta.User, error) {
-	return scanTokenUser(s.queryRow(ctx, `SELECT `+tokenUserCols+` FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.id = ?`, id))
+	return s.tokenUser(ctx, s.tokensByID, `t.id = ?`, id)
+}
+
+// tokenUser is a token with its owner, as the read cache keeps them.
+type tokenUser struct {
+	t meta.Token
+	u meta.User
+}
+
+func (s *Store) tokenUser(ctx context.Context, c *readCache[string, tokenUser], where, key string) (meta.Token, meta.User, error) {
+	tu, err := cachedRead(s, c, key, func() (tokenUser, error) {
+		t, u, err := scanTokenUser(s.queryRow(ctx, `SELECT `+tokenUserCols+` FROM tokens t JOIN users u ON u.id = t.user_id WHERE `+where, key))
+		return tokenUser{t, u}, err
+	})
+	return tu.t, tu.u, err
 }
 
 func (s *Store) ListTokens(ctx context.Context, userID string) ([]meta.Token, error) {

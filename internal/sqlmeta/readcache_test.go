@@ -1,0 +1,157 @@
+package sqlmeta
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/silo-hpc/silo/internal/meta"
+)
+
+// TestReadCacheSeesEveryCommit checks the read cache (readcache.go) is
+// used and is exact: after a write, by this Store, by another Store of
+// this process or by another process (as `silo admin` revokes), the next
+// read answers what the database holds.
+func TestReadCacheSeesEveryCommit(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "silo.db")
+	s, err := OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, ok := s.wal.version(); !ok {
+		t.Fatal("the WAL-index header is not readable: nothing would be cached")
+	}
+	u := meta.User{Name: "alice", Role: meta.RoleUser}
+	mustDo(t, s.CreateUser(ctx, &u))
+	tok := meta.Token{UserID: u.ID, Hash: "h1"}
+	mustDo(t, s.CreateToken(ctx, &tok))
+	repo := meta.Repository{Name: "alice/repo"}
+	mustDo(t, s.CreateRepository(ctx, &repo))
+	for _, d := range []string{"sha256:" + hex64('a'), "sha256:" + hex64('b')} {
+		m := meta.Manifest{RepositoryID: repo.ID, Digest: d, MediaType: "application/vnd.oci.image.manifest.v1+json", Content: []byte(`{"d":"` + d + `"}`)}
+		mustDo(t, s.PutManifest(ctx, &m, nil))
+	}
+	mustDo(t, s.PutTag(ctx, &meta.Tag{RepositoryID: repo.ID, Name: "latest", Digest: "sha256:" + hex64('a')}))
+
+	// revoked and tagged read the token and the tag twice: the second
+	// read of each must come from the cache.
+	revoked := func() bool {
+		t.Helper()
+		hits := s.tokensByHash.hits.Load()
+		var got meta.Token
+		for range 2 {
+			var err error
+			if got, _, err = s.GetTokenByHash(ctx, "h1"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if s.tokensByHash.hits.Load() != hits+1 {
+			t.Fatalf("token lookups served from the cache: %d, want 1", s.tokensByHash.hits.Load()-hits)
+		}
+		return got.Revoked
+	}
+	tagged := func() string {
+		t.Helper()
+		hits := s.manifests.hits.Load()
+		var l meta.ManifestLookup
+		for range 2 {
+			var err error
+			if l, err = s.LookupManifest(ctx, "alice/repo", "latest", ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if s.manifests.hits.Load() != hits+1 {
+			t.Fatalf("manifest lookups served from the cache: %d, want 1", s.manifests.hits.Load()-hits)
+		}
+		return l.Manifest.Digest
+	}
+	if revoked() || tagged() != "sha256:"+hex64('a') {
+		t.Fatal("wrong first answers")
+	}
+
+	// Another process.
+	helper(t, path, "revoke", tok.ID)
+	if !revoked() {
+		t.Fatal("a token revoked by another process still reads live")
+	}
+	helper(t, path, "tag", repo.ID)
+	if got := tagged(); got != "sha256:"+hex64('b') {
+		t.Fatalf("a tag moved by another process reads %s", got)
+	}
+
+	// Another Store of this process, then this one.
+	o, err := OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	mustDo(t, o.PutTag(ctx, &meta.Tag{RepositoryID: repo.ID, Name: "latest", Digest: "sha256:" + hex64('a')}))
+	if got := tagged(); got != "sha256:"+hex64('a') {
+		t.Fatalf("a tag moved by another Store reads %s", got)
+	}
+	mustDo(t, s.DeleteManifest(ctx, repo.ID, "sha256:"+hex64('a')))
+	if l, err := s.LookupManifest(ctx, "alice/repo", "latest", ""); err != nil || l.Found {
+		t.Fatalf("a deleted manifest's tag reads %+v, %v", l, err)
+	}
+
+	// Inside a transaction reads see its own writes, never the cache.
+	mustDo(t, s.InTx(ctx, func(tx meta.Store) error {
+		if err := tx.PutTag(ctx, &meta.Tag{RepositoryID: repo.ID, Name: "latest", Digest: "sha256:" + hex64('b')}); err != nil {
+			return err
+		}
+		l, err := tx.LookupManifest(ctx, "alice/repo", "latest", "")
+		if err == nil && l.Manifest.Digest != "sha256:"+hex64('b') {
+			t.Errorf("inside the transaction the tag reads %q", l.Manifest.Digest)
+		}
+		return err
+	}))
+}
+
+// TestReadCacheHelperProcess is the other process of
+// TestReadCacheSeesEveryCommit; it does nothing when run as a test.
+func TestReadCacheHelperProcess(t *testing.T) {
+	path := os.Getenv("SILO_READCACHE_DB")
+	if path == "" {
+		t.Skip("the helper of TestReadCacheSeesEveryCommit")
+	}
+	ctx := context.Background()
+	s, err := OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	switch arg := os.Getenv("SILO_READCACHE_ARG"); os.Getenv("SILO_READCACHE_DO") {
+	case "revoke":
+		mustDo(t, s.RevokeToken(ctx, arg))
+	case "tag":
+		mustDo(t, s.PutTag(ctx, &meta.Tag{RepositoryID: arg, Name: "latest", Digest: "sha256:" + hex64('b')}))
+	}
+}
+
+func helper(t *testing.T, path, do, arg string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestReadCacheHelperProcess$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "SILO_READCACHE_DB="+path, "SILO_READCACHE_DO="+do, "SILO_READCACHE_ARG="+arg)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("helper process %s: %v\n%s", do, err, out)
+	}
+}
+
+func hex64(c byte) string {
+	b := make([]byte, 64)
+	for i := range b {
+		b[i] = c
+	}
+	return string(b)
+}
+
+func mustDo(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
