@@ -97,7 +97,7 @@ func newPgPlan(k searchKind, q meta.SearchQuery, need int64, by labelPlan) *pgPl
 	cond, args := pgFilters(k, q)
 	filters.add(cond, args...)
 	if by == labelsFilter {
-		cond, args := labelled(q, "s.id")
+		cond, args := labelled(q, "s.n")
 		filters.add(cond, args...)
 	}
 	p.visCond, p.visArgs = filters.and()

@@ -50,7 +50,7 @@ func sqliteSearch[T any](ctx context.Context, s *Store, k searchKind, q meta.Sea
 			w.add(fts+` MATCH `+expr, args...)
 		}
 		if by == labelsFilter {
-			cond, args := labelled(q, fts+".id")
+			cond, args := labelled(q, fts+".rowid")
 			w.add(cond, args...)
 		}
 	}

@@ -67,6 +67,7 @@ type Store struct {
 	srch        *sql.DB
 	sstmts      *stmtCache
 	checkpoints *checkpointer // SQLite only
+	merger      *ftsMerger    // SQLite only
 	// collectorLock is the file whose lock lets one garbage collector run
 	// at a time (SQLite only; PostgreSQL has an advisory lock).
 	collectorLock string
@@ -125,6 +126,7 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		logctx.From(ctx).WarnContext(ctx, "reads are not cached", "err", err)
 	}
+	s.merger = newFTSMerger(s.db, s.wal)
 	s.tokensByHash, s.tokensByID = &readCache[string, tokenUser]{}, &readCache[string, tokenUser]{}
 	s.manifests = &readCache[manifestKey, meta.ManifestLookup]{cost: func(l meta.ManifestLookup) int { return len(l.Manifest.Content) }}
 	return s, nil
@@ -395,6 +397,9 @@ func (s *Store) Close() error {
 	s.wstmts.warmers.Wait()
 	s.rstmts.warmers.Wait()
 	var err error
+	if s.merger != nil {
+		s.merger.stop()
+	}
 	if s.checkpoints != nil {
 		err = s.checkpoints.stop()
 	}
