@@ -6,8 +6,8 @@ import (
 )
 
 // The read cache keeps the answers to the reads every request makes (the
-// API-token lookup of an authenticated request, the manifest lookup of a
-// pull) while the database has not changed since they were read, so that
+// API-token lookup of an authenticated request, the account a registry
+// token names, the manifest lookup of a pull) while the database has not changed since they were read, so that
 // answering from memory is exactly answering from the database: a
 // revocation, a deletion or a moved tag, committed by this process or by
 // any other (`silo admin`), counts for the next request as it does

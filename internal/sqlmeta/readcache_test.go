@@ -83,6 +83,18 @@ func TestReadCacheSeesEveryCommit(t *testing.T) {
 		t.Fatalf("a tag moved by another process reads %s", got)
 	}
 
+	if u, err := s.GetUser(ctx, u.ID); err != nil || u.Disabled {
+		t.Fatalf("user: %+v, %v", u, err)
+	}
+	hits := s.usersByID.hits.Load()
+	helper(t, path, "disable", u.ID)
+	if got, err := s.GetUser(ctx, u.ID); err != nil || !got.Disabled {
+		t.Fatalf("a user disabled by another process reads %+v, %v", got, err)
+	}
+	if got, _ := s.GetUser(ctx, u.ID); !got.Disabled || s.usersByID.hits.Load() != hits+1 {
+		t.Fatalf("user lookups served from the cache: %d, want 1", s.usersByID.hits.Load()-hits)
+	}
+
 	// Another Store of this process, then this one.
 	o, err := OpenSQLite(ctx, path)
 	if err != nil {
@@ -127,6 +139,11 @@ func TestReadCacheHelperProcess(t *testing.T) {
 	switch arg := os.Getenv("SILO_READCACHE_ARG"); os.Getenv("SILO_READCACHE_DO") {
 	case "revoke":
 		mustDo(t, s.RevokeToken(ctx, arg))
+	case "disable":
+		u, err := s.GetUser(ctx, arg)
+		mustDo(t, err)
+		u.Disabled = true
+		mustDo(t, s.UpdateUser(ctx, &u))
 	case "tag":
 		mustDo(t, s.PutTag(ctx, &meta.Tag{RepositoryID: arg, Name: "latest", Digest: "sha256:" + hex64('b')}))
 	}

@@ -77,6 +77,7 @@ type Store struct {
 	wal          *walHeader
 	tokensByHash *readCache[string, tokenUser]
 	tokensByID   *readCache[string, tokenUser]
+	usersByID    *readCache[string, meta.User]
 	manifests    *readCache[manifestKey, meta.ManifestLookup]
 }
 
@@ -128,6 +129,7 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 	}
 	s.merger = newFTSMerger(s.db, s.wal)
 	s.tokensByHash, s.tokensByID = &readCache[string, tokenUser]{}, &readCache[string, tokenUser]{}
+	s.usersByID = &readCache[string, meta.User]{}
 	s.manifests = &readCache[manifestKey, meta.ManifestLookup]{cost: func(l meta.ManifestLookup) int { return len(l.Manifest.Content) }}
 	return s, nil
 }

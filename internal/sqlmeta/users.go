@@ -29,9 +29,14 @@ func (s *Store) CreateUser(ctx context.Context, u *meta.User) error {
 	return err
 }
 
+// GetUser is read by every request a registry token carries without an
+// API token (auth.Verify): kept in the read cache (readcache.go) while the
+// database does not change, so a disabled account counts at once.
 func (s *Store) GetUser(ctx context.Context, id string) (meta.User, error) {
-	u, err := scanUser(s.queryRow(ctx, `SELECT `+userCols+` FROM users WHERE id = ?`, id))
-	return u, mapErr(err, "user")
+	return cachedRead(s, s.usersByID, id, func() (meta.User, error) {
+		u, err := scanUser(s.queryRow(ctx, `SELECT `+userCols+` FROM users WHERE id = ?`, id))
+		return u, mapErr(err, "user")
+	})
 }
 
 func (s *Store) GetUserByName(ctx context.Context, name string) (meta.User, error) {
