@@ -119,10 +119,28 @@ func (s *Service) SigningKeys(ctx context.Context, fingerprints []string) (openp
 				logctx.From(ctx).Warn("a stored key cannot be read", "fingerprint", fp, "err", err)
 				continue
 			}
+			if k.Revoked {
+				revokedSinceCreation(keys[0])
+			}
 			el = append(el, keys[0])
 			owners[fp] = k.OwnerName
 		}
 		return nil
 	})
 	return el, owners, gen, err
+}
+
+// revokedSinceCreation makes e's revocations count from the key's
+// creation. A key is stored revoked as soon as it carries a revocation,
+// even one dated ahead of the server's clock (parse.go, revoked), but
+// go-crypto counts a revocation from its date: a signature checked before
+// that date would be found good, and nothing checks stored images again
+// when the date passes, so they would stay verified. For Silo a revoked
+// key is revoked, as the key's row says (and stays so: a lifetime on the
+// revocation, which would end it sooner once dated back, is dropped).
+func revokedSinceCreation(e *openpgp.Entity) {
+	for _, r := range e.Revocations {
+		r.CreationTime = e.PrimaryKey.CreationTime
+		r.SigLifetimeSecs = nil
+	}
 }

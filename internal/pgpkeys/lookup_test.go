@@ -329,3 +329,37 @@ func TestSigningKeysSkipsUnreadableRows(t *testing.T) {
 		t.Fatalf("SigningKeys: %d keys, owners %v, %v", len(el), owners, err)
 	}
 }
+
+// A key stored revoked by a revocation dated ahead of the server's clock
+// (TestRevocationDatedAheadStays) is revoked in the entities SigningKeys
+// answers too: a check made before that date would otherwise find the
+// key good, and nothing checks the images again when the date passes.
+func TestSigningKeysHoldARevocationDatedAhead(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, pgpkeys.Config{})
+	a := newKey(t, "Alice")
+	var sig bytes.Buffer
+	if err := openpgp.ArmoredDetachSign(&sig, a, strings.NewReader("image"), nil); err != nil {
+		t.Fatal(err)
+	}
+	e.add(e.alice, pub(t, a))
+	check := func() error {
+		t.Helper()
+		el, _, _, err := e.svc.SigningKeys(e.ctx, []string{fpOf(a)})
+		if err != nil || len(el) != 1 {
+			t.Fatalf("SigningKeys: %d keys, %v", len(el), err)
+		}
+		_, err = openpgp.CheckArmoredDetachedSignature(el, strings.NewReader("image"), bytes.NewReader(sig.Bytes()), nil)
+		return err
+	}
+	if err := check(); err != nil {
+		t.Fatalf("before the revocation: %v", err)
+	}
+	if err := a.RevokeKey(packet.KeySuperseded, "new key", &packet.Config{Time: fixed(time.Now().Add(time.Hour))}); err != nil {
+		t.Fatal(err)
+	}
+	e.add(e.alice, pub(t, a))
+	if err := check(); err == nil || !strings.Contains(err.Error(), "revoked") {
+		t.Fatalf("a key stored revoked (revocation dated an hour ahead) still checks signatures: %v", err)
+	}
+}
