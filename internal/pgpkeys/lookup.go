@@ -107,6 +107,9 @@ func (s *Service) SigningKeys(ctx context.Context, fingerprints []string) (openp
 			return err
 		}
 		for _, fp := range fingerprints {
+			if _, dup := owners[fp]; dup {
+				continue // asked twice: one entity
+			}
 			k, err := st.GetPGPKey(ctx, fp)
 			if apperr.Is(err, apperr.NotFound) {
 				continue

@@ -237,7 +237,7 @@ func TestSigningKeys(t *testing.T) {
 	missing := strings.Repeat("B", 40)
 	sub := fmt.Sprintf("%X", a.Subkeys[0].PublicKey.Fingerprint)
 
-	el, owners, gen, err = e.svc.SigningKeys(e.ctx, []string{fb, missing, fa, sub})
+	el, owners, gen, err = e.svc.SigningKeys(e.ctx, []string{fb, missing, fa, sub, fb})
 	if err != nil || len(el) != 2 || fpOf(el[0]) != fb || fpOf(el[1]) != fa ||
 		!maps.Equal(owners, map[string]string{fa: "alice", fb: "bob"}) || gen != e.state().gen {
 		t.Fatalf("SigningKeys: %d keys, owners %v, generation %d (held %d), %v", len(el), owners, gen, e.state().gen, err)
