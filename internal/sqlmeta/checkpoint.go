@@ -34,8 +34,7 @@ var walTruncateWait = 250 * time.Millisecond
 // writer's path (OpenSQLite turns the writer's automatic checkpoints off).
 type checkpointer struct {
 	db   *sql.DB
-	quit chan struct{}
-	done chan struct{}
+	loop *every
 	mu   sync.Mutex // one checkpoint at a time
 	// wait and skip back off emptying checkpoints that readers kept from
 	// finishing: each holds writers off for up to walTruncateWait, so
@@ -49,25 +48,11 @@ type checkpointer struct {
 const maxTruncateBackoff = 32
 
 func newCheckpointer(db *sql.DB) *checkpointer {
-	c := &checkpointer{db: db, quit: make(chan struct{}), done: make(chan struct{})}
-	go c.run()
+	c := &checkpointer{db: db}
+	// A failed checkpoint is retried at the next tick; the WAL is still a
+	// complete, durable log meanwhile.
+	c.loop = runEvery(checkpointEvery, func() { _ = c.checkpoint(context.Background()) })
 	return c
-}
-
-func (c *checkpointer) run() {
-	defer close(c.done)
-	t := time.NewTicker(checkpointEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-c.quit:
-			return
-		case <-t.C:
-			// A failed checkpoint is retried at the next tick; the WAL is
-			// still a complete, durable log meanwhile.
-			_ = c.checkpoint(context.Background())
-		}
-	}
 }
 
 // checkpoint copies the WAL into the database without waiting for anyone
@@ -110,8 +95,38 @@ func (c *checkpointer) checkpoint(ctx context.Context) error {
 // stop ends the goroutine and folds the WAL into the database, so a
 // stopped server leaves a compact database file behind.
 func (c *checkpointer) stop() error {
-	close(c.quit)
-	<-c.done
+	c.loop.stop()
 	_, err := c.db.ExecContext(context.Background(), "PRAGMA wal_checkpoint(TRUNCATE)")
 	return errors.Join(err, c.db.Close())
+}
+
+// every runs a function every period in a goroutine until stopped: the
+// checkpointer's and the search index merger's loops.
+type every struct {
+	quit chan struct{}
+	done chan struct{}
+}
+
+func runEvery(period time.Duration, fn func()) *every {
+	e := &every{quit: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(e.done)
+		t := time.NewTicker(period)
+		defer t.Stop()
+		for {
+			select {
+			case <-e.quit:
+				return
+			case <-t.C:
+				fn()
+			}
+		}
+	}()
+	return e
+}
+
+// stop ends the loop and waits for a run in progress.
+func (e *every) stop() {
+	close(e.quit)
+	<-e.done
 }

@@ -38,8 +38,7 @@ var ftsTables = []string{"entities_fts", "collections_fts", "containers_fts", "i
 type ftsMerger struct {
 	db   *sql.DB // the writer pool
 	wal  *walHeader
-	quit chan struct{}
-	done chan struct{}
+	loop *every
 	mu   sync.Mutex
 	// idle is the database's version after a pass that found nothing to
 	// merge: until it changes there is nothing new to merge.
@@ -48,25 +47,11 @@ type ftsMerger struct {
 }
 
 func newFTSMerger(db *sql.DB, wal *walHeader) *ftsMerger {
-	m := &ftsMerger{db: db, wal: wal, quit: make(chan struct{}), done: make(chan struct{})}
-	go m.run()
+	m := &ftsMerger{db: db, wal: wal}
+	// A failed step is tried again at the next tick: a merge interrupted
+	// leaves a consistent index.
+	m.loop = runEvery(mergeEvery, func() { _, _ = m.pass(context.Background()) })
 	return m
-}
-
-func (m *ftsMerger) run() {
-	defer close(m.done)
-	t := time.NewTicker(mergeEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-m.quit:
-			return
-		case <-t.C:
-			// A failed step is tried again at the next tick: a merge
-			// interrupted leaves a consistent index.
-			_, _ = m.pass(context.Background())
-		}
-	}
 }
 
 // pass runs up to mergeSteps steps on each index and reports whether any
@@ -118,7 +103,4 @@ func (m *ftsMerger) step(ctx context.Context, table string) (bool, error) {
 	return after-before > 1, nil
 }
 
-func (m *ftsMerger) stop() {
-	close(m.quit)
-	<-m.done
-}
+func (m *ftsMerger) stop() { m.loop.stop() }
