@@ -2,10 +2,14 @@ package sqlmeta
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/silo-hpc/silo/internal/meta"
 )
@@ -170,5 +174,74 @@ func mustDo(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestReadCacheRevocationUnderLoad: readers look a token up without pause
+// while other writes churn the database; once RevokeToken has returned,
+// no lookup that starts afterwards may find the token live.
+func TestReadCacheRevocationUnderLoad(t *testing.T) {
+	ctx := context.Background()
+	s, err := OpenSQLite(ctx, filepath.Join(t.TempDir(), "silo.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	u := meta.User{Name: "alice", Role: meta.RoleUser}
+	mustDo(t, s.CreateUser(ctx, &u))
+	tok := meta.Token{UserID: u.ID, Hash: "h1"}
+	mustDo(t, s.CreateToken(ctx, &tok))
+
+	// The live token is in the cache before the readers start.
+	for range 2 {
+		if _, _, err := s.GetTokenByHash(ctx, "h1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s.tokensByHash.hits.Load() != 1 {
+		t.Fatal("the token was not cached")
+	}
+
+	// Each reader stops after reads lookups started after the revocation,
+	// or at its first error.
+	const readers, reads = 4, 200
+	var revoked atomic.Bool
+	var wg sync.WaitGroup
+	for range readers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for after := 0; after < reads; {
+				was := revoked.Load()
+				got, _, err := s.GetTokenByHash(ctx, "h1")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if was {
+					if !got.Revoked {
+						t.Error("a lookup started after RevokeToken returned found the token live")
+						return
+					}
+					after++
+				}
+			}
+		}()
+	}
+	churn := func(n int) {
+		for i := range n {
+			mustDo(t, s.CreateToken(ctx, &meta.Token{UserID: u.ID, Hash: fmt.Sprintf("other-%d-%t", i, revoked.Load())}))
+		}
+	}
+	churn(50)
+	mustDo(t, s.RevokeToken(ctx, tok.ID))
+	revoked.Store(true)
+	churn(50)
+	finished := make(chan struct{})
+	go func() { wg.Wait(); close(finished) }()
+	select {
+	case <-finished:
+	case <-time.After(time.Minute):
+		t.Fatal("readers did not finish")
 	}
 }
