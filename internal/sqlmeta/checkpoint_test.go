@@ -19,11 +19,7 @@ func TestCheckpointEmptiesAGrownWAL(t *testing.T) {
 	walLimitPages, walTruncateWait, checkpointEvery = 50, 100*time.Millisecond, time.Hour
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "meta.db")
-	s, err := OpenSQLite(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openTestSQLite(t, path)
 	write := func(n int) {
 		t.Helper()
 		for range n {

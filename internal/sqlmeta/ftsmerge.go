@@ -32,8 +32,8 @@ const (
 	mergeSteps = 16
 )
 
-// ftsTables are the search indexes (0004_search_order).
-var ftsTables = []string{"entities_fts", "collections_fts", "containers_fts", "images_fts"}
+// searchKinds are the kinds a search reads, each from its index.
+var searchKinds = []searchKind{entitySearch, collectionSearch, containerSearch, imageSearch}
 
 type ftsMerger struct {
 	db   *sql.DB // the writer pool
@@ -63,9 +63,9 @@ func (m *ftsMerger) pass(ctx context.Context) (bool, error) {
 		return false, nil
 	}
 	worked := false
-	for _, table := range ftsTables {
+	for _, k := range searchKinds {
 		for range mergeSteps {
-			did, err := m.step(ctx, table)
+			did, err := m.step(ctx, k.fts())
 			if err != nil {
 				return worked, err
 			}

@@ -20,11 +20,7 @@ func TestFTSMergerKeepsOneSegmentPerLevel(t *testing.T) {
 	defer func(d time.Duration) { mergeEvery = d }(mergeEvery)
 	mergeEvery = time.Hour // passes run only when the test asks
 	ctx := context.Background()
-	s, err := OpenSQLite(ctx, filepath.Join(t.TempDir(), "silo.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openTestSQLite(t, filepath.Join(t.TempDir(), "silo.db"))
 	owner := metatest.MkUser(t, s, "alice")
 	for i := range 40 {
 		metatest.MkContainer(t, s, owner, "alice", "tools", fmt.Sprintf("samtools-%02d", i))

@@ -6,12 +6,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/silo-hpc/silo/internal/meta"
+	"github.com/silo-hpc/silo/internal/metatest"
 )
 
 // TestReadCacheSeesEveryCommit checks the read cache (readcache.go) is
@@ -21,59 +23,37 @@ import (
 func TestReadCacheSeesEveryCommit(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "silo.db")
-	s, err := OpenSQLite(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openTestSQLite(t, path)
 	if _, ok := s.wal.version(); !ok {
 		t.Fatal("the WAL-index header is not readable: nothing would be cached")
 	}
-	u := meta.User{Name: "alice", Role: meta.RoleUser}
-	mustDo(t, s.CreateUser(ctx, &u))
+	u := metatest.MkUser(t, s, "alice")
 	tok := meta.Token{UserID: u.ID, Hash: "h1"}
 	mustDo(t, s.CreateToken(ctx, &tok))
 	repo := meta.Repository{Name: "alice/repo"}
 	mustDo(t, s.CreateRepository(ctx, &repo))
-	for _, d := range []string{"sha256:" + hex64('a'), "sha256:" + hex64('b')} {
+	for _, d := range []string{"sha256:" + strings.Repeat("a", 64), "sha256:" + strings.Repeat("b", 64)} {
 		m := meta.Manifest{RepositoryID: repo.ID, Digest: d, MediaType: "application/vnd.oci.image.manifest.v1+json", Content: []byte(`{"d":"` + d + `"}`)}
 		mustDo(t, s.PutManifest(ctx, &m, nil))
 	}
-	mustDo(t, s.PutTag(ctx, &meta.Tag{RepositoryID: repo.ID, Name: "latest", Digest: "sha256:" + hex64('a')}))
+	mustDo(t, s.PutTag(ctx, &meta.Tag{RepositoryID: repo.ID, Name: "latest", Digest: "sha256:" + strings.Repeat("a", 64)}))
 
 	// revoked and tagged read the token and the tag twice: the second
 	// read of each must come from the cache.
 	revoked := func() bool {
 		t.Helper()
-		hits := s.tokensByHash.hits.Load()
-		var got meta.Token
-		for range 2 {
-			var err error
-			if got, _, err = s.GetTokenByHash(ctx, "h1"); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if s.tokensByHash.hits.Load() != hits+1 {
-			t.Fatalf("token lookups served from the cache: %d, want 1", s.tokensByHash.hits.Load()-hits)
-		}
-		return got.Revoked
+		return readTwice(t, &s.tokensByHash.hits, "token", func() (meta.Token, error) {
+			got, _, err := s.GetTokenByHash(ctx, "h1")
+			return got, err
+		}).Revoked
 	}
 	tagged := func() string {
 		t.Helper()
-		hits := s.manifests.hits.Load()
-		var l meta.ManifestLookup
-		for range 2 {
-			var err error
-			if l, err = s.LookupManifest(ctx, "alice/repo", "latest", ""); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if s.manifests.hits.Load() != hits+1 {
-			t.Fatalf("manifest lookups served from the cache: %d, want 1", s.manifests.hits.Load()-hits)
-		}
-		return l.Manifest.Digest
+		return readTwice(t, &s.manifests.hits, "manifest", func() (meta.ManifestLookup, error) {
+			return s.LookupManifest(ctx, "alice/repo", "latest", "")
+		}).Manifest.Digest
 	}
-	if revoked() || tagged() != "sha256:"+hex64('a') {
+	if revoked() || tagged() != "sha256:"+strings.Repeat("a", 64) {
 		t.Fatal("wrong first answers")
 	}
 
@@ -83,44 +63,36 @@ func TestReadCacheSeesEveryCommit(t *testing.T) {
 		t.Fatal("a token revoked by another process still reads live")
 	}
 	helper(t, path, "tag", repo.ID)
-	if got := tagged(); got != "sha256:"+hex64('b') {
+	if got := tagged(); got != "sha256:"+strings.Repeat("b", 64) {
 		t.Fatalf("a tag moved by another process reads %s", got)
 	}
 
 	if u, err := s.GetUser(ctx, u.ID); err != nil || u.Disabled {
 		t.Fatalf("user: %+v, %v", u, err)
 	}
-	hits := s.usersByID.hits.Load()
 	helper(t, path, "disable", u.ID)
-	if got, err := s.GetUser(ctx, u.ID); err != nil || !got.Disabled {
-		t.Fatalf("a user disabled by another process reads %+v, %v", got, err)
-	}
-	if got, _ := s.GetUser(ctx, u.ID); !got.Disabled || s.usersByID.hits.Load() != hits+1 {
-		t.Fatalf("user lookups served from the cache: %d, want 1", s.usersByID.hits.Load()-hits)
+	if got := readTwice(t, &s.usersByID.hits, "user", func() (meta.User, error) { return s.GetUser(ctx, u.ID) }); !got.Disabled {
+		t.Fatalf("a user disabled by another process reads %+v", got)
 	}
 
 	// Another Store of this process, then this one.
-	o, err := OpenSQLite(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer o.Close()
-	mustDo(t, o.PutTag(ctx, &meta.Tag{RepositoryID: repo.ID, Name: "latest", Digest: "sha256:" + hex64('a')}))
-	if got := tagged(); got != "sha256:"+hex64('a') {
+	o := openTestSQLite(t, path)
+	mustDo(t, o.PutTag(ctx, &meta.Tag{RepositoryID: repo.ID, Name: "latest", Digest: "sha256:" + strings.Repeat("a", 64)}))
+	if got := tagged(); got != "sha256:"+strings.Repeat("a", 64) {
 		t.Fatalf("a tag moved by another Store reads %s", got)
 	}
-	mustDo(t, s.DeleteManifest(ctx, repo.ID, "sha256:"+hex64('a')))
+	mustDo(t, s.DeleteManifest(ctx, repo.ID, "sha256:"+strings.Repeat("a", 64)))
 	if l, err := s.LookupManifest(ctx, "alice/repo", "latest", ""); err != nil || l.Found {
 		t.Fatalf("a deleted manifest's tag reads %+v, %v", l, err)
 	}
 
 	// Inside a transaction reads see its own writes, never the cache.
 	mustDo(t, s.InTx(ctx, func(tx meta.Store) error {
-		if err := tx.PutTag(ctx, &meta.Tag{RepositoryID: repo.ID, Name: "latest", Digest: "sha256:" + hex64('b')}); err != nil {
+		if err := tx.PutTag(ctx, &meta.Tag{RepositoryID: repo.ID, Name: "latest", Digest: "sha256:" + strings.Repeat("b", 64)}); err != nil {
 			return err
 		}
 		l, err := tx.LookupManifest(ctx, "alice/repo", "latest", "")
-		if err == nil && l.Manifest.Digest != "sha256:"+hex64('b') {
+		if err == nil && l.Manifest.Digest != "sha256:"+strings.Repeat("b", 64) {
 			t.Errorf("inside the transaction the tag reads %q", l.Manifest.Digest)
 		}
 		return err
@@ -135,11 +107,7 @@ func TestReadCacheHelperProcess(t *testing.T) {
 		t.Skip("the helper of TestReadCacheSeesEveryCommit")
 	}
 	ctx := context.Background()
-	s, err := OpenSQLite(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openTestSQLite(t, path)
 	switch arg := os.Getenv("SILO_READCACHE_ARG"); os.Getenv("SILO_READCACHE_DO") {
 	case "revoke":
 		mustDo(t, s.RevokeToken(ctx, arg))
@@ -149,7 +117,7 @@ func TestReadCacheHelperProcess(t *testing.T) {
 		u.Disabled = true
 		mustDo(t, s.UpdateUser(ctx, &u))
 	case "tag":
-		mustDo(t, s.PutTag(ctx, &meta.Tag{RepositoryID: arg, Name: "latest", Digest: "sha256:" + hex64('b')}))
+		mustDo(t, s.PutTag(ctx, &meta.Tag{RepositoryID: arg, Name: "latest", Digest: "sha256:" + strings.Repeat("b", 64)}))
 	}
 }
 
@@ -162,19 +130,22 @@ func helper(t *testing.T, path, do, arg string) {
 	}
 }
 
-func hex64(c byte) string {
-	b := make([]byte, 64)
-	for i := range b {
-		b[i] = c
-	}
-	return string(b)
-}
-
-func mustDo(t *testing.T, err error) {
+// readTwice reads twice and fails unless exactly the second read came
+// from the cache (hits is the cache's counter).
+func readTwice[V any](t *testing.T, hits *atomic.Int64, what string, read func() (V, error)) V {
 	t.Helper()
-	if err != nil {
-		t.Fatal(err)
+	before := hits.Load()
+	var v V
+	for range 2 {
+		var err error
+		if v, err = read(); err != nil {
+			t.Fatal(err)
+		}
 	}
+	if n := hits.Load() - before; n != 1 {
+		t.Fatalf("%s lookups served from the cache: %d, want 1", what, n)
+	}
+	return v
 }
 
 // TestReadCacheRevocationUnderLoad: readers look a token up without pause
@@ -182,25 +153,16 @@ func mustDo(t *testing.T, err error) {
 // no lookup that starts afterwards may find the token live.
 func TestReadCacheRevocationUnderLoad(t *testing.T) {
 	ctx := context.Background()
-	s, err := OpenSQLite(ctx, filepath.Join(t.TempDir(), "silo.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	u := meta.User{Name: "alice", Role: meta.RoleUser}
-	mustDo(t, s.CreateUser(ctx, &u))
+	s := openTestSQLite(t, filepath.Join(t.TempDir(), "silo.db"))
+	u := metatest.MkUser(t, s, "alice")
 	tok := meta.Token{UserID: u.ID, Hash: "h1"}
 	mustDo(t, s.CreateToken(ctx, &tok))
 
 	// The live token is in the cache before the readers start.
-	for range 2 {
-		if _, _, err := s.GetTokenByHash(ctx, "h1"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if s.tokensByHash.hits.Load() != 1 {
-		t.Fatal("the token was not cached")
-	}
+	readTwice(t, &s.tokensByHash.hits, "token", func() (meta.Token, error) {
+		got, _, err := s.GetTokenByHash(ctx, "h1")
+		return got, err
+	})
 
 	// Each reader stops after reads lookups started after the revocation,
 	// or at its first error.

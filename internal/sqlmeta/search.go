@@ -63,6 +63,9 @@ type searchKind struct {
 	rows string
 }
 
+// fts is the kind's SQLite search index (0004_search_order).
+func (k searchKind) fts() string { return k.table + "_fts" }
+
 var (
 	entitySearch = searchKind{what: "search entities", table: "entities", text: []string{"name", "description"},
 		rows: qualify("e", entityCols) + ` FROM top CROSS JOIN entities e WHERE e.id = top.id ORDER BY top.n DESC`}

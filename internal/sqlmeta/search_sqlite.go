@@ -16,7 +16,7 @@ import (
 // it (textLike, keysHold), and stops after the page; otherwise a label is
 // a condition on each row the index yields.
 func sqliteSearch[T any](ctx context.Context, s *Store, k searchKind, q meta.SearchQuery, by labelPlan, scan func(scanner) (T, error)) ([]T, error) {
-	fts := k.table + "_fts"
+	fts := k.fts()
 	var b sqlText
 	var w where
 	order := "rowid"

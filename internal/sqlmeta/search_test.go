@@ -386,11 +386,7 @@ CREATE INDEX i ON a (x);
 // searches read through it.
 func TestSQLiteSearchPool(t *testing.T) {
 	ctx := context.Background()
-	s, err := OpenSQLite(ctx, filepath.Join(t.TempDir(), "silo.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openTestSQLite(t, filepath.Join(t.TempDir(), "silo.db"))
 	for _, p := range []struct {
 		name string
 		db   *sql.DB

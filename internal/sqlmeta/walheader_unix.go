@@ -45,12 +45,11 @@ const walIndexVersion = 3007000
 // walHeader it returns, even with an error (then it reports no version,
 // and nothing is cached), must be closed after the Store's pools.
 func openWALHeader(ctx context.Context, dsn, path string) (*walHeader, error) {
-	db, err := sql.Open("sqlite", dsn)
+	pools, err := openPools(poolSpec{dsn, 1})
 	if err != nil {
 		return nil, err
 	}
-	db.SetMaxOpenConns(1)
-	w := &walHeader{db: db, fd: -1}
+	w := &walHeader{db: pools[0], fd: -1}
 	fail := func(err error) (*walHeader, error) {
 		if w.mem != nil {
 			unix.Munmap(w.mem)
@@ -58,7 +57,7 @@ func openWALHeader(ctx context.Context, dsn, path string) (*walHeader, error) {
 		}
 		return w, fmt.Errorf("mapping the WAL index of %s: %w", path, err)
 	}
-	if w.conn, err = db.Conn(ctx); err != nil {
+	if w.conn, err = w.db.Conn(ctx); err != nil {
 		return fail(err)
 	}
 	// A read maps the WAL index in this connection, creating the file if
