@@ -5,6 +5,7 @@ go 1.26.8
 require (
 	github.com/ProtonMail/go-crypto v1.3.0
 	github.com/anchore/go-lzo v0.1.0
+	github.com/apptainer/container-key-client v0.8.0
 	github.com/apptainer/container-library-client v1.4.14
 	github.com/chromedp/chromedp v0.23.0
 	github.com/getkin/kin-openapi v0.153.0

@@ -62,6 +62,11 @@ func (b bearer) RoundTrip(req *http.Request) (*http.Response, error) {
 	return http.DefaultTransport.RoundTrip(req)
 }
 
+// Transport is the keyserver transport Singularity and Apptainer both use
+// (their endpoint/keyserver.go): it sets the remote's token as a bearer
+// token ("" for none) in place of whatever the key client set.
+func Transport(token string) http.RoundTripper { return bearer{token} }
+
 // Client is scs-key-client for baseURL (the keystoreAPI URI) with token
 // ("" for none).
 func Client(t testing.TB, baseURL, token string) *client.Client {
