@@ -329,8 +329,14 @@ func pgFilters(k searchKind, q meta.SearchQuery) (string, []any) {
 // starting parallel workers costs more than it saves (each doubled the
 // time of searches at a million containers); a sequential scan is never
 // what a search wants (the search tables are the size of the library);
-// and statement_timeout is searchTimeout. Inside a transaction of the
-// caller's, fn runs in it as it is.
+// statement_timeout is searchTimeout; and each statement is planned once
+// per connection (plan_cache_mode force_generic_plan) rather than for each
+// execution's values: pgSearch's steps already decide what a search reads
+// and keep the planner to it (n+0, COLLATE "C", no sequential scans), and
+// planning each statement anew cost 0.4–0.7 ms of the PostgreSQL server's
+// time per statement (at 100k containers, p50s 5–20 % lower; at a million,
+// no plan changed for the worse). Inside a transaction of the caller's, fn
+// runs in it as it is.
 func searchTx(ctx context.Context, s *Store, what string, fn func(t *Store) error) error {
 	if s.inTx || s.readOnly {
 		return fn(s)
@@ -339,6 +345,7 @@ func searchTx(ctx context.Context, s *Store, what string, fn func(t *Store) erro
 		t := tx.(*Store)
 		if _, err := t.exec(ctx, what, `SELECT set_config('random_page_cost', '1.1', true), set_config('jit', 'off', true),
 			set_config('max_parallel_workers_per_gather', '0', true), set_config('enable_seqscan', 'off', true),
+			set_config('plan_cache_mode', 'force_generic_plan', true),
 			set_config('statement_timeout', ?, true)`, searchTimeout.String()); err != nil {
 			return err
 		}
