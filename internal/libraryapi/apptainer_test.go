@@ -10,9 +10,9 @@ package libraryapi_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"testing"
 
 	alc "github.com/apptainer/container-library-client/client"
@@ -52,29 +52,11 @@ func (c *aptClient) push(t *testing.T, path, ref, arch string, tags ...string) (
 func (c *aptClient) pullBoth(t *testing.T, ref, tag, arch, want string) {
 	t.Helper()
 	ctx := context.Background()
-	dir := t.TempDir()
-	a, err := os.Create(filepath.Join(dir, "a.sif"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	if err := c.DownloadImage(ctx, a, arch, ref, tag, nil); err != nil {
-		t.Fatalf("DownloadImage %s:%s: %v", ref, tag, err)
-	}
-	b, err := os.Create(filepath.Join(dir, "b.sif"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	if err := c.ConcurrentDownloadImage(ctx, b, arch, ref, tag, &alc.Downloader{Concurrency: 3, PartSize: 5 << 20}, nil); err != nil {
-		t.Fatalf("ConcurrentDownloadImage %s:%s: %v", ref, tag, err)
-	}
-	wantHash := fileHash(t, want)
-	for _, got := range []string{a.Name(), b.Name()} {
-		if h := fileHash(t, got); h != wantHash {
-			t.Fatalf("%s: pulled %s, want %s", filepath.Base(got), h, wantHash)
-		}
-	}
+	pullBothWith(t, ref+":"+tag+" ("+arch+")", want,
+		func(w io.Writer) error { return c.DownloadImage(ctx, w, arch, ref, tag, nil) },
+		func(f *os.File) error {
+			return c.ConcurrentDownloadImage(ctx, f, arch, ref, tag, &alc.Downloader{Concurrency: 3, PartSize: 5 << 20}, nil)
+		})
 }
 
 func TestApptainerClientPushPullSearchDelete(t *testing.T) {

@@ -219,23 +219,33 @@ func (c *libClient) mustPush(t testing.TB, path, ref, arch string, tags ...strin
 func (c *libClient) pullBoth(t testing.TB, ref, tag, arch, want string) {
 	t.Helper()
 	ctx := context.Background()
+	pullBothWith(t, ref+":"+tag+" ("+arch+")", want,
+		func(w io.Writer) error { return c.DownloadImage(ctx, w, arch, ref, tag, nil) },
+		func(f *os.File) error {
+			return c.ConcurrentDownloadImage(ctx, f, arch, ref, tag, &client.Downloader{Concurrency: 3, PartSize: 5 << 20}, nil)
+		})
+}
+
+// pullBothWith checks that a client's two downloads, whole (into a
+// writer) and concurrent (ranges into a file), both give want.
+func pullBothWith(t testing.TB, what, want string, whole func(io.Writer) error, ranged func(*os.File) error) {
+	t.Helper()
 	dir := t.TempDir()
 	a, err := os.Create(filepath.Join(dir, "a.sif"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	if err := c.DownloadImage(ctx, a, arch, ref, tag, nil); err != nil {
-		t.Fatalf("DownloadImage %s:%s (%s): %v", ref, tag, arch, err)
+	if err := whole(a); err != nil {
+		t.Fatalf("DownloadImage %s: %v", what, err)
 	}
 	b, err := os.Create(filepath.Join(dir, "b.sif"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	spec := &client.Downloader{Concurrency: 3, PartSize: 5 << 20}
-	if err := c.ConcurrentDownloadImage(ctx, b, arch, ref, tag, spec, nil); err != nil {
-		t.Fatalf("ConcurrentDownloadImage %s:%s (%s): %v", ref, tag, arch, err)
+	if err := ranged(b); err != nil {
+		t.Fatalf("ConcurrentDownloadImage %s: %v", what, err)
 	}
 	wantHash := fileHash(t, want)
 	for _, got := range []string{a.Name(), b.Name()} {
