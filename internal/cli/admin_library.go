@@ -11,6 +11,7 @@ import (
 	"github.com/silo-hpc/silo/internal/library"
 	"github.com/silo-hpc/silo/internal/meta"
 	"github.com/silo-hpc/silo/internal/server"
+	"github.com/silo-hpc/silo/internal/sregistry"
 )
 
 func init() { adminCommandSets = append(adminCommandSets, newAdminLibraryCmds) }
@@ -72,5 +73,24 @@ func newAdminLibraryCmds(env *adminEnv) []*cobra.Command {
 			}),
 		})
 	}
+	collection.AddCommand(&cobra.Command{
+		Use:   "rotate-urls ENTITY/COLLECTION",
+		Short: "End every sregistry image URL handed out for a collection (shub://, sregistry-cli); new ones are given from now on",
+		Long: "Give a collection a new download salt: the image URLs the sregistry API handed out\n" +
+			"for it stop working at once (docs/sregistry.md, \"Downloads\"). Rotate after making a\n" +
+			"collection private if its URLs were handed out while it was public.",
+		Args: cobra.ExactArgs(1),
+		RunE: env.run(func(ctx context.Context, svc *server.Services, args []string) error {
+			ent, col, ok := strings.Cut(args[0], "/")
+			if !ok || strings.Contains(col, "/") {
+				return apperr.New(apperr.Invalid, "invalid collection path %q: want ENTITY/COLLECTION", args[0])
+			}
+			if err := svc.SRegistry.RotateDownloadsAs(ctx, adminPrincipal, sregistry.Name{Entity: ent, Collection: col}); err != nil {
+				return err
+			}
+			env.out.Infof("Collection %s/%s: image URLs handed out before no longer work.", ent, col)
+			return nil
+		}),
+	})
 	return []*cobra.Command{container, collection}
 }

@@ -16,7 +16,8 @@ import (
 )
 
 // TestAdminLibrary runs `silo admin container freeze|unfreeze` and
-// `silo admin collection private|public` against a data directory.
+// `silo admin collection private|public|rotate-urls` against a data
+// directory.
 func TestAdminLibrary(t *testing.T) {
 	ctx := context.Background()
 	cfg := config.Default()
@@ -77,4 +78,35 @@ func TestAdminLibrary(t *testing.T) {
 		t.Fatalf("output %q", out)
 	}
 	run(cli.ExitFatal, "collection", "private", "alice")
+
+	// rotate-urls gives the collection a new download salt each time.
+	salt := func() string {
+		t.Helper()
+		ms, _, err := server.OpenStores(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ms.Close()
+		s, err := ms.GetDownloadSalt(ctx, ref.Collection.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	before := salt()
+	if out := run(0, "collection", "rotate-urls", "alice/tools"); !strings.Contains(out, "INFO:    Collection alice/tools: image URLs handed out before no longer work.") {
+		t.Fatalf("output %q", out)
+	}
+	after := salt()
+	if after == before {
+		t.Fatalf("salt unchanged: %q", after)
+	}
+	run(0, "collection", "rotate-urls", "alice/tools")
+	if salt() == after {
+		t.Fatal("a second rotation kept the salt")
+	}
+	if out := run(cli.ExitFatal, "collection", "rotate-urls", "alice/nope"); !strings.Contains(out, "FATAL:") {
+		t.Fatalf("output %q", out)
+	}
+	run(cli.ExitFatal, "collection", "rotate-urls", "alice")
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/silo-hpc/silo/internal/apperr"
 	"github.com/silo-hpc/silo/internal/version"
 )
 
@@ -27,7 +28,7 @@ func Execute(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		if errors.As(err, &ex) {
 			return ex.code
 		}
-		fmt.Fprintln(stderr, fatalPrefix+oneLine(err.Error()))
+		fmt.Fprintln(stderr, fatalPrefix+oneLine(fatalText(err)))
 		return ExitFatal
 	}
 	return 0
@@ -38,6 +39,18 @@ func Execute(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 type exitError struct{ code int }
 
 func (e *exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// fatalText is what a FATAL line says of err. A service's "not found" and
+// "already exists" are complete sentences, and what they wrap is the
+// store's own wording (a driver's constraint text, sql.ErrNoRows): the
+// message alone, as the HTTP transports answer. Anything else in full,
+// causes included, for whoever has to fix it.
+func fatalText(err error) string {
+	if apperr.Is(err, apperr.NotFound) || apperr.Is(err, apperr.Conflict) {
+		return apperr.MessageOf(err)
+	}
+	return err.Error()
+}
 
 // oneLine keeps a FATAL message on one line, as scripts grep for it.
 func oneLine(s string) string {

@@ -238,9 +238,16 @@ func (s *Service) Delete(ctx context.Context, req DeleteRequest) error {
 // the collection's secret). Owners and admins, with a Silo token.
 func (s *Service) RotateDownloads(ctx context.Context, n Name, authz string) error {
 	p, err := s.reader(ctx, authz)
-	if err == nil {
-		err = bridge.RequireUser(p)
+	if err != nil {
+		return err
 	}
+	return s.RotateDownloadsAs(ctx, p, n)
+}
+
+// RotateDownloadsAs is RotateDownloads for a principal already known (the
+// web UI's session, `silo admin`).
+func (s *Service) RotateDownloadsAs(ctx context.Context, p auth.Principal, n Name) error {
+	err := bridge.RequireUser(p)
 	if err == nil {
 		n, err = normalize(n)
 	}
