@@ -11,7 +11,6 @@ import (
 	"github.com/silo-hpc/silo/internal/library"
 	"github.com/silo-hpc/silo/internal/meta"
 	"github.com/silo-hpc/silo/internal/server"
-	"github.com/silo-hpc/silo/internal/sregistry"
 )
 
 func init() { adminCommandSets = append(adminCommandSets, newAdminLibraryCmds) }
@@ -85,7 +84,7 @@ func newAdminLibraryCmds(env *adminEnv) []*cobra.Command {
 			if !ok || strings.Contains(col, "/") {
 				return apperr.New(apperr.Invalid, "invalid collection path %q: want ENTITY/COLLECTION", args[0])
 			}
-			if err := svc.SRegistry.RotateDownloadsAs(ctx, adminPrincipal, sregistry.Name{Entity: ent, Collection: col}); err != nil {
+			if err := svc.SRegistry.RotateDownloadsAs(ctx, adminPrincipal, ent, col); err != nil {
 				return err
 			}
 			env.out.Infof("Collection %s/%s: image URLs handed out before no longer work.", ent, col)

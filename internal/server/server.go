@@ -130,7 +130,7 @@ func New(svc *Services) *Server {
 	sreg := sregistryapi.New(svc.SRegistry, svc.Config.PublicURL)
 	sreg.Register(mux)
 	keyserver.New(svc.Auth, svc.Keys).Register(mux)
-	webui.New(svc.Auth, svc.Library, svc.Settings, svc.Keys, svc.Config.PublicURL).WithSecrets(svc.SRegistry).Register(mux)
+	webui.New(svc.Auth, svc.Library, svc.Settings, svc.Keys, svc.Config.PublicURL).WithSRegistry(svc.SRegistry).Register(mux)
 	s.handler = s.observe(sreg.Around(mux))
 	return s
 }

@@ -241,12 +241,16 @@ func (s *Service) RotateDownloads(ctx context.Context, n Name, authz string) err
 	if err != nil {
 		return err
 	}
-	return s.RotateDownloadsAs(ctx, p, n)
+	return s.rotateDownloads(ctx, p, n)
 }
 
-// RotateDownloadsAs is RotateDownloads for a principal already known (the
-// web UI's session, `silo admin`).
-func (s *Service) RotateDownloadsAs(ctx context.Context, p auth.Principal, n Name) error {
+// RotateDownloadsAs is RotateDownloads of entity/collection for a
+// principal already known (the web UI's session, `silo admin`).
+func (s *Service) RotateDownloadsAs(ctx context.Context, p auth.Principal, entity, collection string) error {
+	return s.rotateDownloads(ctx, p, Name{Entity: entity, Collection: collection})
+}
+
+func (s *Service) rotateDownloads(ctx context.Context, p auth.Principal, n Name) error {
 	err := bridge.RequireUser(p)
 	if err == nil {
 		n, err = normalize(n)

@@ -128,8 +128,8 @@ func (u *UI) createToken(w http.ResponseWriter, r *http.Request, c *call) error 
 	nt := &newToken{Token: t, Secret: secret}
 	// sregistry-cli's secrets file for the same token, under the
 	// commands (docs/sregistry.md).
-	if u.secrets != nil {
-		b, err := u.secrets.ClientSecrets(r.Context(), c.p, t.ID, c.base)
+	if u.sreg != nil {
+		b, err := u.sreg.ClientSecrets(r.Context(), c.p, t.ID, c.base)
 		if err != nil {
 			return err
 		}

@@ -19,6 +19,7 @@ func (u *UI) libraryRoutes() {
 	u.handle("GET /library/{entity}/{collection}", u.collectionPage)
 	u.handle("POST /library/{entity}/{collection}/-/privacy", u.setPrivacy)
 	u.handle("POST /library/{entity}/{collection}/-/grants", u.setGrant)
+	u.handle("POST /library/{entity}/{collection}/-/rotate-urls", u.rotateURLs)
 	u.handle("GET /library/{entity}/{collection}/-/delete", u.confirmDeleteCollection)
 	u.handle("POST /library/{entity}/{collection}/-/delete", u.deleteCollection)
 	u.handle("GET /library/{entity}/{collection}/{container}", u.containerPage)
@@ -81,6 +82,9 @@ type collectionPage struct {
 	library.CollectionInfo
 	MayWrite bool
 	Grants   []meta.Team
+	// MayRotate: the server speaks sregistry's API, whose image URLs the
+	// owner may end (rotateURLs).
+	MayRotate bool
 }
 
 func (u *UI) collectionPage(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -90,6 +94,7 @@ func (u *UI) collectionPage(w http.ResponseWriter, r *http.Request, c *call) err
 		return err
 	}
 	page := collectionPage{CollectionInfo: info, MayWrite: u.lib.MayWrite(c.p, info.Collection)}
+	page.MayRotate = page.MayWrite && u.sreg != nil
 	if page.MayWrite {
 		if page.Grants, err = u.lib.CollectionTeams(r.Context(), c.p, info.Collection.ID); err != nil {
 			return err
@@ -109,6 +114,19 @@ func (u *UI) setPrivacy(w http.ResponseWriter, r *http.Request, c *call) error {
 		code = "private"
 	}
 	return done(w, r, libraryPath(info.Entity.Name, info.Collection.Name), code)
+}
+
+// rotateURLs ends every sregistry image URL handed out for the collection
+// (the service decides who may: its owner or an admin).
+func (u *UI) rotateURLs(w http.ResponseWriter, r *http.Request, c *call) error {
+	if u.sreg == nil {
+		return apperr.New(apperr.NotFound, "not found")
+	}
+	ent, col, _ := pathOf(r)
+	if err := u.sreg.RotateDownloadsAs(r.Context(), c.p, ent, col); err != nil {
+		return err
+	}
+	return done(w, r, libraryPath(ent, col), "rotated")
 }
 
 func (u *UI) setGrant(w http.ResponseWriter, r *http.Request, c *call) error {

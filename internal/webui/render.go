@@ -88,6 +88,7 @@ var notices = map[string]string{
 	"private":    "The collection is private.",
 	"public":     "The collection is public.",
 	"collection": "The collection is created.",
+	"rotated":    "The collection's image URLs are new: those handed out before (shub://, sregistry-cli) no longer work.",
 	"key":        "Your key is saved on this server's keyserver. Images it signed are checked again.",
 	"keyremoved": "The key is removed from this server's keyserver. Images it signed are checked again.",
 }

@@ -36,21 +36,24 @@ type UI struct {
 	pages     map[string]pageTemplate
 	mux       *http.ServeMux
 	origins   *http.CrossOriginProtection
-	// secrets, when set, renders the ~/.sregistry secrets file for a new
-	// token (docs/sregistry.md); the token page shows it to paste.
-	secrets SecretsSource
+	// sreg, when set, renders the ~/.sregistry secrets file for a new
+	// token (docs/sregistry.md), which the token page shows to paste, and
+	// rotates a collection's image URLs from its page.
+	sreg SRegistry
 }
 
-// SecretsSource builds sregistry-cli's secrets file for one of p's API
-// tokens (the sregistry service does).
-type SecretsSource interface {
+// SRegistry is what the pages need of the sregistry service: sregistry-cli's
+// secrets file for one of p's API tokens, and the rotation of a
+// collection's image URLs (docs/sregistry.md, "Downloads").
+type SRegistry interface {
 	ClientSecrets(ctx context.Context, p auth.Principal, tokenID, baseURL string) ([]byte, error)
+	RotateDownloadsAs(ctx context.Context, p auth.Principal, entity, collection string) error
 }
 
-// WithSecrets makes the token page show sregistry-cli's secrets file for
-// each new token.
-func (u *UI) WithSecrets(s SecretsSource) *UI {
-	u.secrets = s
+// WithSRegistry makes the token page show sregistry-cli's secrets file
+// for each new token, and collection pages offer to rotate image URLs.
+func (u *UI) WithSRegistry(s SRegistry) *UI {
+	u.sreg = s
 	return u
 }
 
