@@ -121,6 +121,14 @@ func hiddenFromForms(t *testing.T, f privateFixture, b *browser) {
 			t.Errorf("POST %s on a private thing: %d", path, pp.status)
 		}
 	}
+	// Forms that name the collection by path rather than by id.
+	for _, action := range []string{"rotate-urls"} {
+		pp := b.post("/library/alice/secret/-/"+action, nil)
+		same(t, "POST "+action, pp, "secret", b.post("/library/alice/nosuch/-/"+action, nil), "nosuch")
+		if pp.status != http.StatusNotFound {
+			t.Errorf("POST %s on a private collection: %d", action, pp.status)
+		}
+	}
 }
 
 // seenByMember: carol, in the granted team, sees it all and changes
@@ -139,6 +147,7 @@ func seenByMember(t *testing.T, e *env, f privateFixture) {
 		http.StatusForbidden, "only the owner")
 	want(t, carol.get("/library/alice/secret/-/delete"), http.StatusOK) // she may look; deleting is refused:
 	want(t, carol.post("/library/alice/secret/-/delete", formOf("id", f.collectionID)), http.StatusForbidden)
+	want(t, carol.post("/library/alice/secret/-/rotate-urls", nil), http.StatusForbidden)
 }
 
 // memberProtocols: the member pulls with the Library API and OCI and
