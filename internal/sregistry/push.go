@@ -91,7 +91,9 @@ func (s *Service) StartPush(ctx context.Context, req PushRequest) (int64, error)
 		return 0, err
 	}
 	cid := newCID()
-	_, err = s.uploads.Start(ctx, kindPermit, strconv.FormatInt(cid, 10), p.UserID, digest.SHA256, pm)
+	// The session ends with the permit's time, so the sweep removes an
+	// abandoned permit then rather than after the uploads' idle timeout.
+	_, err = s.uploads.Start(ctx, kindPermit, strconv.FormatInt(cid, 10), p.UserID, digest.SHA256, pm, upload.Within(permitTTL))
 	return cid, err
 }
 

@@ -147,7 +147,8 @@ func TestClientKeys(t *testing.T) {
 	}
 }
 
-// A push permit waits 15 minutes for its upload.
+// A push permit waits 15 minutes for its upload, and its upload session
+// no longer.
 func TestPermitExpires(t *testing.T) {
 	f := newFixture(t, strings.Repeat("k", 32))
 	key := f.key(t, f.tok)
@@ -160,6 +161,12 @@ func TestPermitExpires(t *testing.T) {
 		cid, err := f.push(sign("alice", key, "push", "tools", ts, "app", "v1"))
 		if err != nil {
 			t.Fatal(err)
+		}
+		// Its session ends with it, for the sweep, not after the
+		// uploads' idle timeout.
+		sess, err := f.srv.Uploads.List(context.Background(), "sregistry-push", strings.TrimSpace(jsonNumber(cid)))
+		if err != nil || len(sess) != 1 || sess[0].ExpiresAt.After(time.Now().Add(16*time.Minute)) {
+			t.Fatalf("the permit's session: %+v %v", sess, err)
 		}
 		f.clock.Add(tc.wait)
 		ts = f.clock.Now().Format("20060102T15Z")

@@ -100,6 +100,9 @@ type Session struct {
 	blobState json.RawMessage
 	// expect is the digest the content is announced to have (Expect).
 	expect digest.Digest
+	// within, when set, replaces the idle timeout until the first write
+	// (Within).
+	within time.Duration
 }
 
 // state is the JSON of a session row.
@@ -113,6 +116,15 @@ type state struct {
 
 // Option adjusts a session at Start.
 type Option func(*Session)
+
+// Within makes a session that no request has touched yet end after d
+// rather than the configured idle timeout (the sweep then removes it);
+// the first request that brings bytes renews it as any other. For
+// sessions that must be used soon or not at all (sregistry's one-time
+// push permits).
+func Within(d time.Duration) Option {
+	return func(s *Session) { s.within = d }
+}
 
 // Expect announces the digest the session's content will be committed
 // under, when the client names it up front (a Library upload): the blob
@@ -134,11 +146,15 @@ func (s *Service) Start(ctx context.Context, kind, target, userID string, alg di
 	if alg == "" {
 		alg = digest.SHA256
 	}
-	sess := Session{ID: newID(), Kind: kind, Target: target, UserID: userID, Algorithm: alg,
-		ExpiresAt: s.cfg.Now().Add(s.cfg.IdleTimeout)}
+	sess := Session{ID: newID(), Kind: kind, Target: target, UserID: userID, Algorithm: alg}
 	for _, o := range opts {
 		o(&sess)
 	}
+	ttl := s.cfg.IdleTimeout
+	if sess.within > 0 {
+		ttl = sess.within
+	}
+	sess.ExpiresAt = s.cfg.Now().Add(ttl)
 	if data != nil {
 		b, err := json.Marshal(data)
 		if err != nil {

@@ -339,3 +339,36 @@ func TestCommitWithTheBlobStoreDown(t *testing.T) {
 		t.Fatalf("retry once the store is back: %+v %v", info, err)
 	}
 }
+
+// Within: a session nothing has written to ends after its own time, not
+// the idle timeout, and the sweep removes it; once written to, it lives
+// as any other.
+func TestWithin(t *testing.T) {
+	svc, ms, _, c := newService(t)
+	ctx := context.Background()
+	short, _ := svc.Start(ctx, "k", "r", "u", "", nil, upload.Within(15*time.Minute))
+	used, _ := svc.Start(ctx, "k", "r", "u", "", nil, upload.Within(15*time.Minute))
+	plain, _ := svc.Start(ctx, "k", "r", "u", "", nil)
+	if want := c.Now().Add(15 * time.Minute); !short.ExpiresAt.Equal(want) {
+		t.Fatalf("expires at %v, want %v", short.ExpiresAt, want)
+	}
+	c.Add(10 * time.Minute)
+	if _, err := appendAt(ctx, svc, used.ID, 0, []byte("abc")); err != nil {
+		t.Fatal(err)
+	}
+	c.Add(6 * time.Minute)
+	if _, err := svc.Get(ctx, short.ID, "k"); !apperr.Is(err, apperr.NotFound) {
+		t.Fatalf("a session past its own time: %v", err)
+	}
+	for _, id := range []string{used.ID, plain.ID} {
+		if _, err := svc.Get(ctx, id, "k"); err != nil {
+			t.Fatalf("session %s: %v", id, err)
+		}
+	}
+	if n, err := svc.Sweep(ctx); err != nil || n != 1 {
+		t.Fatalf("sweep: %d %v", n, err)
+	}
+	if _, err := ms.GetUpload(ctx, short.ID); !apperr.Is(err, apperr.NotFound) {
+		t.Fatalf("swept row: %v", err)
+	}
+}
