@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,11 +17,15 @@ import (
 	"github.com/silo-hpc/silo/internal/libraryapi"
 )
 
-// metrics are the per-route request counters and latencies.
+// metrics are the per-route request counters, latencies and bytes moved.
 type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	inFlight prometheus.Gauge
+	// received and sent count request and response bodies' bytes: a
+	// registry's traffic is its pushes and pulls (downloads served with
+	// sendfile included).
+	received, sent *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -35,9 +40,28 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "silo_http_requests_in_flight", Help: "HTTP requests being served.",
 		}),
+		received: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "silo_http_request_body_bytes_total", Help: "Bytes of request bodies read, by route (pushes).",
+		}, []string{"route", "method"}),
+		sent: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "silo_http_response_body_bytes_total", Help: "Bytes of response bodies written, by route (pulls).",
+		}, []string{"route", "method"}),
 	}
-	reg.MustRegister(m.requests, m.duration, m.inFlight)
+	reg.MustRegister(m.requests, m.duration, m.inFlight, m.received, m.sent)
 	return m
+}
+
+// countingBody counts what a handler reads of a request body (atomically:
+// a handler may read it from another goroutine until it returns).
+type countingBody struct {
+	io.ReadCloser
+	n atomic.Int64
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.n.Add(int64(n))
+	return n, err
 }
 
 // recorder captures the status and size a handler wrote. It keeps
@@ -114,6 +138,10 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		ctx := httpx.WithLogger(httpx.WithRequestID(r.Context(), id), log)
 		r = r.WithContext(ctx)
 		rec := &recorder{ResponseWriter: w}
+		body := &countingBody{ReadCloser: r.Body}
+		if r.Body != nil {
+			r.Body = body
+		}
 		path := logPath(r.URL.Path)
 		s.metrics.inFlight.Inc()
 		defer func() {
@@ -144,6 +172,12 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			elapsed := time.Since(start)
 			s.metrics.requests.WithLabelValues(route, r.Method, strconv.Itoa(code)).Inc()
 			s.metrics.duration.WithLabelValues(route, r.Method).Observe(elapsed.Seconds())
+			if n := body.n.Load(); n > 0 {
+				s.metrics.received.WithLabelValues(route, r.Method).Add(float64(n))
+			}
+			if rec.bytes > 0 {
+				s.metrics.sent.WithLabelValues(route, r.Method).Add(float64(rec.bytes))
+			}
 			// Only the path is logged: queries and headers may carry secrets.
 			log.LogAttrs(ctx, levelFor(code), "request", slog.String("method", r.Method), slog.String("path", path),
 				slog.Int("status", code), slog.Int64("bytes", rec.bytes), slog.Duration("duration", elapsed),

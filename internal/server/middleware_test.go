@@ -2,18 +2,72 @@ package server
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/silo-hpc/silo/internal/libraryapi"
 )
+
+// The bytes of request and response bodies are counted by route, a file
+// served with http.ServeContent (sendfile) included.
+func TestObserveBytes(t *testing.T) {
+	s := &Server{Services: &Services{Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, metrics: newMetrics(prometheus.NewRegistry())}
+	f, err := os.CreateTemp(t.TempDir(), "blob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write(bytes.Repeat([]byte("b"), 70_000))
+	mux := http.NewServeMux()
+	mux.HandleFunc("PUT /up/{id}", func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, r.Body)
+		fmt.Fprintf(w, "%d", n)
+	})
+	mux.HandleFunc("GET /blob", func(w http.ResponseWriter, r *http.Request) { http.ServeContent(w, r, "", time.Time{}, f) })
+	ts := httptest.NewServer(s.observe(mux))
+	for range 2 {
+		req, _ := http.NewRequest("PUT", ts.URL+"/up/1", bytes.NewReader(make([]byte, 12_345)))
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+	}
+	res, err := http.Get(ts.URL + "/blob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := io.Copy(io.Discard, res.Body); n != 70_000 {
+		t.Fatalf("downloaded %d bytes", n)
+	}
+	res.Body.Close()
+	// The counts are taken when a handler returns, which may be after its
+	// client has read the whole answer: Close waits for the handlers.
+	ts.Close()
+	for _, c := range []struct {
+		what string
+		got  float64
+		want float64
+	}{
+		{"received by PUT", testutil.ToFloat64(s.metrics.received.WithLabelValues("PUT /up/{id}", "PUT")), 2 * 12_345},
+		{"sent by PUT", testutil.ToFloat64(s.metrics.sent.WithLabelValues("PUT /up/{id}", "PUT")), 2 * 5},
+		{"sent by GET", testutil.ToFloat64(s.metrics.sent.WithLabelValues("GET /blob", "GET")), 70_000},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s: %v, want %v", c.what, c.got, c.want)
+		}
+	}
+}
 
 func TestObserve(t *testing.T) {
 	var logs bytes.Buffer
@@ -42,6 +96,7 @@ func TestObserve(t *testing.T) {
 	if resp.Header.Get("X-Request-ID") != "abc-123" {
 		t.Fatalf("request id not kept: %q", resp.Header.Get("X-Request-ID"))
 	}
+	ts.Close() // the log line and the counts come after the answer: wait for them
 	out := logs.String()
 	for _, want := range []string{`"msg":"panic serving request"`, `"request_id":"abc-123"`, `"path":"/ok/2"`, `"status":500`} {
 		if !strings.Contains(out, want) {
@@ -78,6 +133,7 @@ func TestObserveRedactsCapabilityURL(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
+	ts.Close() // the log lines come after the answers: wait for them
 	out := logs.String()
 	if strings.Contains(out, capability) {
 		t.Fatalf("capability upload id reached the log:\n%s", out)

@@ -115,6 +115,7 @@ func New(svc *Services) *Server {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s := &Server{Services: svc, metrics: newMetrics(reg)}
 	registerGCMetrics(reg, svc.Collector.Stats())
+	registerPoolMetrics(reg, svc.Meta)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", s.ready)

@@ -421,6 +421,20 @@ func (s *Store) Close() error {
 
 // searcher is the Store a search reads through: outside a transaction,
 // on SQLite, one whose reads go to the search pool.
+// Pools names the store's connection pools, for their statistics
+// (server metrics): "write" (every pool on PostgreSQL), and on SQLite
+// "read" and "search".
+func (s *Store) Pools() map[string]*sql.DB {
+	pools := map[string]*sql.DB{"write": s.db}
+	if s.rd != s.db {
+		pools["read"] = s.rd
+	}
+	if s.srch != nil {
+		pools["search"] = s.srch
+	}
+	return pools
+}
+
 func (s *Store) searcher() *Store {
 	if s.srch == nil || s.tx != nil {
 		return s

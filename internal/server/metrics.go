@@ -1,7 +1,10 @@
 package server
 
 import (
+	"database/sql"
+
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/silo-hpc/silo/internal/gc"
 )
@@ -29,4 +32,18 @@ func registerGCMetrics(reg prometheus.Registerer, st *gc.Stats) {
 		gauge("silo_gc_last_run_timestamp_seconds", "When the last blob garbage collection ended (Unix time).",
 			func() float64 { return float64(st.LastRun.Load()) }),
 	)
+}
+
+// registerPoolMetrics exposes the database connection pools' statistics
+// (open, in use, idle, waits and time waited: go_sql_* with db_name
+// "silo_write", "silo_read", "silo_search"), when the store has pools:
+// waits on a pool are what a saturated database looks like from here.
+func registerPoolMetrics(reg prometheus.Registerer, store any) {
+	p, ok := store.(interface{ Pools() map[string]*sql.DB })
+	if !ok {
+		return
+	}
+	for name, db := range p.Pools() {
+		reg.MustRegister(collectors.NewDBStatsCollector(db, "silo_"+name))
+	}
 }
