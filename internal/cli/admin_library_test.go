@@ -53,12 +53,19 @@ func TestAdminLibrary(t *testing.T) {
 		}
 		return errOut.String()
 	}
-	check := func(frozen, private bool) {
+	// stores opens the data directory's metadata as another process
+	// would; the caller closes it.
+	stores := func() meta.Store {
 		t.Helper()
 		ms, _, err := server.OpenStores(ctx, cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
+		return ms
+	}
+	check := func(frozen, private bool) {
+		t.Helper()
+		ms := stores()
 		defer ms.Close()
 		k, _ := ms.GetContainer(ctx, ref.Container.ID)
 		c, _ := ms.GetCollection(ctx, ref.Collection.ID)
@@ -82,10 +89,7 @@ func TestAdminLibrary(t *testing.T) {
 	// rotate-urls gives the collection a new download salt each time.
 	salt := func() string {
 		t.Helper()
-		ms, _, err := server.OpenStores(ctx, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
+		ms := stores()
 		defer ms.Close()
 		s, err := ms.GetDownloadSalt(ctx, ref.Collection.ID)
 		if err != nil {
