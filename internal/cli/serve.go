@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/silo-hpc/silo/internal/auth"
 	"github.com/silo-hpc/silo/internal/config"
+	"github.com/silo-hpc/silo/internal/gcpace"
 	"github.com/silo-hpc/silo/internal/server"
 	"github.com/silo-hpc/silo/internal/version"
 )
@@ -129,7 +129,7 @@ func newServeCmd(out *Out) *cobra.Command {
 func runServer(ctx context.Context, cfg config.Config, out *Out) error {
 	log := newLogger(cfg, out)
 	if _, set := os.LookupEnv("GOGC"); !set {
-		debug.SetGCPercent(serveGCPercent)
+		gcpace.Keep(serveGCPercent, serveGCCeiling)
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -158,13 +158,16 @@ func runServer(ctx context.Context, cfg config.Config, out *Out) error {
 	return srv.Serve(ctx, ln, 30*time.Second)
 }
 
-// serveGCPercent is the server's GOGC unless the environment sets one. Its
-// live heap is a few MiB (bodies stream through fixed buffers), and Go's
-// default (100: collect when the heap has doubled, at 4 MiB at least)
-// collected about once per search answering 400 rows. Five times the live
-// heap keeps memory constant and small (docs/configuration.md, "Go's
-// garbage collector", has the figures).
-const serveGCPercent = 400
+// The server's GOGC unless the environment sets one (internal/gcpace):
+// 400 while the heap goal that gives stays under 256 MiB, less above, and
+// Go's default 100 once the live heap is 128 MiB. Its live heap is a few
+// MiB, and Go's default collected about once per search answering 400
+// rows; the ceiling keeps a large live heap (S3 pushes' parts) from
+// growing fivefold (docs/configuration.md, "Go's garbage collector").
+const (
+	serveGCPercent = 400
+	serveGCCeiling = 256 << 20
+)
 
 // printBootstrap shows the first admin credentials once. They go to the
 // terminal, not to the structured log.
