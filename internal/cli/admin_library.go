@@ -56,9 +56,9 @@ func newAdminLibraryCmds(env *adminEnv) []*cobra.Command {
 			Args:  cobra.ExactArgs(1),
 			RunE: env.run(func(ctx context.Context, svc *server.Services, args []string) error {
 				lib := svc.Library
-				ent, col, ok := strings.Cut(args[0], "/")
-				if !ok || strings.Contains(col, "/") {
-					return apperr.New(apperr.Invalid, "invalid collection path %q: want ENTITY/COLLECTION", args[0])
+				ent, col, err := collectionArg(args[0])
+				if err != nil {
+					return err
 				}
 				info, err := lib.GetCollection(ctx, adminPrincipal, ent, col)
 				if err != nil {
@@ -80,9 +80,9 @@ func newAdminLibraryCmds(env *adminEnv) []*cobra.Command {
 			"collection private if its URLs were handed out while it was public.",
 		Args: cobra.ExactArgs(1),
 		RunE: env.run(func(ctx context.Context, svc *server.Services, args []string) error {
-			ent, col, ok := strings.Cut(args[0], "/")
-			if !ok || strings.Contains(col, "/") {
-				return apperr.New(apperr.Invalid, "invalid collection path %q: want ENTITY/COLLECTION", args[0])
+			ent, col, err := collectionArg(args[0])
+			if err != nil {
+				return err
 			}
 			if err := svc.SRegistry.RotateDownloadsAs(ctx, adminPrincipal, ent, col); err != nil {
 				return err
@@ -92,4 +92,13 @@ func newAdminLibraryCmds(env *adminEnv) []*cobra.Command {
 		}),
 	})
 	return []*cobra.Command{container, collection}
+}
+
+// collectionArg splits an ENTITY/COLLECTION argument.
+func collectionArg(arg string) (ent, col string, err error) {
+	ent, col, ok := strings.Cut(arg, "/")
+	if !ok || strings.Contains(col, "/") {
+		return "", "", apperr.New(apperr.Invalid, "invalid collection path %q: want ENTITY/COLLECTION", arg)
+	}
+	return ent, col, nil
 }

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/silo-hpc/silo/internal/periodic"
 )
 
 // checkpointEvery is how often the WAL is copied into the database file.
@@ -34,7 +36,7 @@ var walTruncateWait = 250 * time.Millisecond
 // writer's path (OpenSQLite turns the writer's automatic checkpoints off).
 type checkpointer struct {
 	db   *sql.DB
-	loop *every
+	loop *periodic.Loop
 	mu   sync.Mutex // one checkpoint at a time
 	// wait and skip back off emptying checkpoints that readers kept from
 	// finishing: each holds writers off for up to walTruncateWait, so
@@ -51,7 +53,7 @@ func newCheckpointer(db *sql.DB) *checkpointer {
 	c := &checkpointer{db: db}
 	// A failed checkpoint is retried at the next tick; the WAL is still a
 	// complete, durable log meanwhile.
-	c.loop = runEvery(checkpointEvery, func() { _ = c.checkpoint(context.Background()) })
+	c.loop = periodic.Run(checkpointEvery, func() { _ = c.checkpoint(context.Background()) })
 	return c
 }
 
@@ -95,38 +97,7 @@ func (c *checkpointer) checkpoint(ctx context.Context) error {
 // stop ends the goroutine and folds the WAL into the database, so a
 // stopped server leaves a compact database file behind.
 func (c *checkpointer) stop() error {
-	c.loop.stop()
+	c.loop.Stop()
 	_, err := c.db.ExecContext(context.Background(), "PRAGMA wal_checkpoint(TRUNCATE)")
 	return errors.Join(err, c.db.Close())
-}
-
-// every runs a function every period in a goroutine until stopped: the
-// checkpointer's and the search index merger's loops.
-type every struct {
-	quit chan struct{}
-	done chan struct{}
-}
-
-func runEvery(period time.Duration, fn func()) *every {
-	e := &every{quit: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(e.done)
-		t := time.NewTicker(period)
-		defer t.Stop()
-		for {
-			select {
-			case <-e.quit:
-				return
-			case <-t.C:
-				fn()
-			}
-		}
-	}()
-	return e
-}
-
-// stop ends the loop and waits for a run in progress.
-func (e *every) stop() {
-	close(e.quit)
-	<-e.done
 }

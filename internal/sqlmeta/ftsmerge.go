@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"sync"
 	"time"
+
+	"github.com/silo-hpc/silo/internal/periodic"
 )
 
 // FTS5 writes each transaction's index entries as a new segment and
@@ -38,7 +40,7 @@ var searchKinds = []searchKind{entitySearch, collectionSearch, containerSearch, 
 type ftsMerger struct {
 	db   *sql.DB // the writer pool
 	wal  *walHeader
-	loop *every
+	loop *periodic.Loop
 	mu   sync.Mutex
 	// idle is the database's version after a pass that found nothing to
 	// merge: until it changes there is nothing new to merge.
@@ -50,7 +52,7 @@ func newFTSMerger(db *sql.DB, wal *walHeader) *ftsMerger {
 	m := &ftsMerger{db: db, wal: wal}
 	// A failed step is tried again at the next tick: a merge interrupted
 	// leaves a consistent index.
-	m.loop = runEvery(mergeEvery, func() { _, _ = m.pass(context.Background()) })
+	m.loop = periodic.Run(mergeEvery, func() { _, _ = m.pass(context.Background()) })
 	return m
 }
 
@@ -103,4 +105,4 @@ func (m *ftsMerger) step(ctx context.Context, table string) (bool, error) {
 	return after-before > 1, nil
 }
 
-func (m *ftsMerger) stop() { m.loop.stop() }
+func (m *ftsMerger) stop() { m.loop.Stop() }

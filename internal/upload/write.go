@@ -11,6 +11,7 @@ import (
 	"github.com/silo-hpc/silo/internal/apperr"
 	"github.com/silo-hpc/silo/internal/blob"
 	"github.com/silo-hpc/silo/internal/meta"
+	"github.com/silo-hpc/silo/internal/periodic"
 )
 
 // Append describes bytes to add at the end of a session.
@@ -38,15 +39,14 @@ type lease struct {
 	s      *Service
 	id     string
 	holder string
-	stop   chan struct{}
-	done   chan struct{}
+	loop   *periodic.Loop // the renewal
 }
 
 // claim takes session id's lease for this request, returning the row,
 // and keeps renewing the lease until release: a stream may take longer
 // than one lease.
 func (s *Service) claim(ctx context.Context, id string) (*lease, meta.Upload, error) {
-	l := &lease{s: s, id: id, holder: newID()[:32], stop: make(chan struct{}), done: make(chan struct{})}
+	l := &lease{s: s, id: id, holder: newID()[:32]}
 	now := s.cfg.Now()
 	row, err := s.meta.ClaimUpload(ctx, id, l.holder, now.Add(s.cfg.Lease), now)
 	if apperr.Is(err, apperr.NotFound) {
@@ -55,32 +55,22 @@ func (s *Service) claim(ctx context.Context, id string) (*lease, meta.Upload, er
 	if err != nil {
 		return nil, row, err
 	}
-	go l.renew(context.WithoutCancel(ctx))
+	l.renew(context.WithoutCancel(ctx))
 	return l, row, nil
 }
 
+// renew keeps the lease for as long as the request runs.
 func (l *lease) renew(ctx context.Context) {
-	defer close(l.done)
-	t := time.NewTicker(l.s.cfg.Lease / 3)
-	defer t.Stop()
-	for {
-		select {
-		case <-l.stop:
-			return
-		case <-t.C:
-			now := l.s.cfg.Now()
-			if _, err := l.s.meta.ClaimUpload(ctx, l.id, l.holder, now.Add(l.s.cfg.Lease), now); err != nil {
-				l.s.log.Warn("renewing an upload lease", "err", err)
-			}
+	l.loop = periodic.Run(l.s.cfg.Lease/3, func() {
+		now := l.s.cfg.Now()
+		if _, err := l.s.meta.ClaimUpload(ctx, l.id, l.holder, now.Add(l.s.cfg.Lease), now); err != nil {
+			l.s.log.Warn("renewing an upload lease", "err", err)
 		}
-	}
+	})
 }
 
 // halt stops renewing; the lease itself ends with release, or lapses.
-func (l *lease) halt() {
-	close(l.stop)
-	<-l.done
-}
+func (l *lease) halt() { l.loop.Stop() }
 
 // release saves sess (or, with sess nil, the row as it is) and ends the
 // lease. It runs even when the request was cancelled: what the session
