@@ -7,7 +7,13 @@
 #
 #   bash bench/concurrency/run.sh
 #   ZOT_BIN=/path/to/zot DURATION=5s ROUNDS=2 bash bench/concurrency/run.sh
+#   ZOT_COMMIT=true ...   zot with its "commit" storage option (it syncs
+#       what it writes, as Silo does), off by default in zot
+#   BENCH_DIR=/mnt/x ...  the registries' data on another filesystem
 #   PROFILE=cpu.pprof bash bench/concurrency/run.sh   # Silo CPU profile of one round
+#   TRACE=push.trace ONLY=push bash bench/concurrency/run.sh
+#       Silo execution trace of the first seconds (TRACE_SECONDS, 3): where
+#       requests wait (go tool trace -pprof=syscall|sync|sched push.trace)
 #   BASE_REF=main ONLY=push bash bench/concurrency/run.sh
 #       also runs Silo built from that git ref ("silo@main") in the same
 #       run: on a shared machine rates drift ±30 % between runs, so a change
@@ -82,7 +88,7 @@ if [ -n "${BASE_REF:-}" ]; then wait_up "$base_port"; fi
 if [ -n "${ZOT_BIN:-}" ]; then
 	zot_port=$(free_port)
 	cat > "$tmp/zot.json" <<JSON
-{"distSpecVersion": "1.1.0", "storage": {"rootDirectory": "$tmp/zot", "gc": false, "dedupe": false},
+{"distSpecVersion": "1.1.0", "storage": {"rootDirectory": "$tmp/zot", "gc": false, "dedupe": false, "commit": ${ZOT_COMMIT:-false}},
  "http": {"address": "127.0.0.1", "port": "$zot_port"}, "log": {"level": "error"}}
 JSON
 	"$ZOT_BIN" serve "$tmp/zot.json" > "$tmp/zot.log" 2>&1 &
@@ -97,5 +103,10 @@ if [ -n "${PROFILE:-}" ]; then
 	curl -s -o "$PROFILE" "http://127.0.0.1:$pprof_port/debug/pprof/profile?seconds=${PROFILE_SECONDS:-25}" &
 	profiler=$!
 fi
+if [ -n "${TRACE:-}" ]; then
+	(sleep 1 && curl -s -o "$TRACE" "http://127.0.0.1:$pprof_port/debug/pprof/trace?seconds=${TRACE_SECONDS:-3}") &
+	tracer=$!
+fi
 "$tmp/bench" -duration "${DURATION:-10s}" -rounds "${ROUNDS:-3}" -only "${ONLY:-}" "${targets[@]}"
 if [ -n "$profiler" ]; then wait "$profiler"; fi
+if [ -n "${TRACE:-}" ]; then wait "$tracer"; fi
