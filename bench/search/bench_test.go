@@ -42,6 +42,7 @@ var (
 	onlyDB     = flag.String("db", "", "sqlite or postgres (default both)")
 	keepDir    = flag.String("dir", "", "SQLite data directory to generate into and keep, or to reuse")
 	keepPG     = flag.String("pg", "", "PostgreSQL database URL to generate into and keep, or to reuse")
+	only       = flag.String("only", "", "time only the queries whose name contains this")
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
@@ -143,6 +144,9 @@ func measure(b *testing.B, bin, dir string, env []string, toks tokens) {
 		{"label/dense+text", labelDense, ""},
 		{"broad", "value=" + broadQuery, ""},
 	} {
+		if !strings.Contains(q.name, *only) {
+			continue
+		}
 		n := *runs
 		if q.name == "broad" {
 			n = min(n, 5)
