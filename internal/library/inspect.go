@@ -55,6 +55,8 @@ func (s *Service) InspectImage(ctx context.Context, p auth.Principal, ref, arch 
 // LabelQuery is GET /v1/labels's query.
 type LabelQuery struct {
 	Key, Value string
+	// Fold ignores case (meta.LabelQuery).
+	Fold bool
 	// Page (from 1) and Limit (1 to SearchLimit), as the search's; zero
 	// means the first page of SearchLimit.
 	Page, Limit int
@@ -68,7 +70,7 @@ func (s *Service) ListLabels(ctx context.Context, p auth.Principal, q LabelQuery
 	if err != nil {
 		return nil, err
 	}
-	return s.meta.ListLabels(ctx, meta.LabelQuery{Key: q.Key, Value: q.Value, Viewer: viewerOf(p),
+	return s.meta.ListLabels(ctx, meta.LabelQuery{Key: q.Key, Value: q.Value, Fold: q.Fold, Viewer: viewerOf(p),
 		Limit: limit, Offset: offset})
 }
 

@@ -207,9 +207,13 @@ type LabelRow struct {
 // LabelQuery filters label listings; Key and Value "" match any.
 type LabelQuery struct {
 	Key, Value string
-	Viewer     Viewer
-	Limit      int
-	Offset     int
+	// Fold matches Key and Value ignoring case (the database's lower():
+	// ASCII letters on SQLite), for sregistry's clients, which lowercase
+	// what they ask (docs/sregistry.md, Limits).
+	Fold   bool
+	Viewer Viewer
+	Limit  int
+	Offset int
 }
 
 // SIFMetadata stores what was read from SIF images.

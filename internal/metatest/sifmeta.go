@@ -109,6 +109,11 @@ func testLabelListing(t *testing.T, s meta.Store) {
 	wantNames(t, "key and value", list(meta.LabelQuery{Key: "Maintainer", Value: "bob"}), "Maintainer=bob@alice/tools/lib")
 	wantNames(t, "exact, not a pattern", list(meta.LabelQuery{Key: "Maint%"}))
 	wantNames(t, "case matters", list(meta.LabelQuery{Key: "maintainer"}))
+	wantNames(t, "folded key", list(meta.LabelQuery{Key: "mAINTAINER", Fold: true}),
+		"Maintainer=alice@alice/tools/app", "Maintainer=bob@alice/tools/lib")
+	wantNames(t, "folded key and value", list(meta.LabelQuery{Key: "maintainer", Value: "BOB", Fold: true}),
+		"Maintainer=bob@alice/tools/lib")
+	wantNames(t, "folded, still exact", list(meta.LabelQuery{Key: "maint%", Fold: true}))
 	wantNames(t, "page", list(meta.LabelQuery{Limit: 2, Offset: 1}),
 		"Maintainer=bob@alice/tools/lib", "Version=1.0@alice/tools/app")
 }

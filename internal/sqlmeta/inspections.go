@@ -40,11 +40,20 @@ func (s *Store) ListUninspected(ctx context.Context, version int, after string, 
 func (s *Store) ListLabels(ctx context.Context, q meta.LabelQuery) ([]meta.LabelRow, error) {
 	var inner where
 	inner.add(`i.id = l.image_id AND i.uploaded = ?`, true)
+	// Folded comparisons are those of the labels_fold index
+	// (0012_label_fold).
+	eq := func(col, v string) {
+		if q.Fold {
+			inner.add(`lower(`+col+`) = lower(?)`, v)
+		} else {
+			inner.add(col+` = ?`, v)
+		}
+	}
 	if q.Key != "" {
-		inner.add(`l.key = ?`, q.Key)
+		eq("l.key", q.Key)
 	}
 	if q.Value != "" {
-		inner.add(`l.value = ?`, q.Value)
+		eq("l.value", q.Value)
 	}
 	var b sqlText
 	b.add(`SELECT ` + containerHitCols + `, x.key, x.value FROM (SELECT DISTINCT l.key, l.value, i.container_id AS k_id

@@ -156,6 +156,9 @@ const maxLabelRows = 10000
 
 // Labels answers GET /api/labels/search[/<key>/key][/<value>/value]
 // (SR §3.5), over the library's label listing (privacy in the query).
+// Case is ignored: sregistry stores labels lowercased and its client
+// lowercases the key and value it asks for, while Silo keeps labels as
+// the SIF has them ("Maintainer").
 func (s *Service) Labels(ctx context.Context, key, value, authz string) ([]Label, error) {
 	p, err := s.reader(ctx, authz)
 	if err != nil {
@@ -163,7 +166,7 @@ func (s *Service) Labels(ctx context.Context, key, value, authz string) ([]Label
 	}
 	var rows []meta.LabelRow
 	for n := 1; len(rows) < maxLabelRows; n++ {
-		page, err := s.lib.ListLabels(ctx, p, library.LabelQuery{Key: key, Value: value, Limit: library.SearchLimit, Page: n})
+		page, err := s.lib.ListLabels(ctx, p, library.LabelQuery{Key: key, Value: value, Fold: true, Limit: library.SearchLimit, Page: n})
 		if err != nil {
 			return nil, err
 		}

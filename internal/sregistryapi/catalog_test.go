@@ -96,10 +96,12 @@ func TestSearch(t *testing.T) {
 }
 
 // Label searches (SR §3.5) list the containers whose images carry a
-// label; private ones only to who may read them.
+// label; private ones only to who may read them. The client lowercases
+// what it asks (sregistry stores labels lowercased), so case is ignored
+// and the labels come back as the SIF has them.
 func TestLabels(t *testing.T) {
 	e := newEnv(t)
-	path, _ := makeLabelledSIF(t, map[string]string{"maintainer": "vanessasaur", "whatami": "dinosaur"}, "Bootstrap: docker\nFrom: alpine\n")
+	path, _ := makeLabelledSIF(t, map[string]string{"Maintainer": "VanessaSaur", "whatami": "dinosaur"}, "Bootstrap: docker\nFrom: alpine\n")
 	c := e.cli("alice")
 	for _, n := range []string{"tacos", "nachos"} {
 		if res := c.push(path, "dinosaur", n, "latest"); res.status2 != 200 {
@@ -109,10 +111,10 @@ func TestLabels(t *testing.T) {
 	e.libPush("alice", path, "alice/hidden/secret", "latest")
 	e.setPrivate("alice", "alice/hidden", true)
 	for _, tc := range []struct{ key, value, want string }{
-		{"", "", `[{"key":"maintainer","value":"vanessasaur","containers":["dinosaur/nachos:latest","dinosaur/tacos:latest"]},{"key":"whatami","value":"dinosaur","containers":["dinosaur/nachos:latest","dinosaur/tacos:latest"]}]`},
-		{"maintainer", "", `[{"key":"maintainer","value":"vanessasaur","containers":["dinosaur/nachos:latest","dinosaur/tacos:latest"]}]`},
+		{"", "", `[{"key":"Maintainer","value":"VanessaSaur","containers":["dinosaur/nachos:latest","dinosaur/tacos:latest"]},{"key":"whatami","value":"dinosaur","containers":["dinosaur/nachos:latest","dinosaur/tacos:latest"]}]`},
+		{"maintainer", "", `[{"key":"Maintainer","value":"VanessaSaur","containers":["dinosaur/nachos:latest","dinosaur/tacos:latest"]}]`},
 		{"", "dinosaur", `[{"key":"whatami","value":"dinosaur","containers":["dinosaur/nachos:latest","dinosaur/tacos:latest"]}]`},
-		{"maintainer", "vanessasaur", `[{"key":"maintainer","value":"vanessasaur","containers":["dinosaur/nachos:latest","dinosaur/tacos:latest"]}]`},
+		{"MAINTAINER", "VanessaSaur", `[{"key":"Maintainer","value":"VanessaSaur","containers":["dinosaur/nachos:latest","dinosaur/tacos:latest"]}]`},
 		{"maintainer", "nobody", `[]`},
 	} {
 		if st, b := e.cli("").labels(tc.key, tc.value); st != 200 || strings.TrimSpace(string(b)) != tc.want {
