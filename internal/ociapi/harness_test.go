@@ -51,6 +51,7 @@ type req struct {
 	header       map[string]string
 	user, pass   string // Basic credentials; "-" as user means none
 	bearer       string
+	chunked      bool // send the body without a length (chunked encoding)
 }
 
 // do sends r as admin unless r says otherwise, and returns the response
@@ -64,6 +65,9 @@ func (e *env) do(r req) (*http.Response, []byte) {
 	var body io.Reader
 	if r.body != nil {
 		body = bytes.NewReader(r.body)
+	}
+	if r.chunked {
+		body = io.MultiReader(body) // hides the length from NewRequest
 	}
 	hr, err := http.NewRequest(r.method, u, body)
 	if err != nil {

@@ -240,6 +240,28 @@ func TestChunkLongerThanRange(t *testing.T) {
 	if resp.Header.Get("Range") != "0-0" {
 		t.Fatalf("session holds %q after a refused chunk", resp.Header.Get("Range"))
 	}
+	// A range whose length overflows is no range.
+	e.must(416, req{method: "PATCH", path: loc, body: randomBytes(20), chunked: true,
+		header: map[string]string{"Content-Range": "0-9223372036854775807", "Content-Type": "application/octet-stream"}})
+	resp, _ = e.must(204, req{method: "GET", path: loc})
+	if resp.Header.Get("Range") != "0-0" {
+		t.Fatalf("session holds %q after a refused chunk", resp.Header.Get("Range"))
+	}
+	// Without a Content-Length the range's end is still the chunk's end:
+	// the bytes it announced are kept (as a short body's are) and the rest
+	// refused, so the status says where to resume.
+	first := randomBytes(20)
+	e.must(416, req{method: "PATCH", path: loc, body: first, chunked: true,
+		header: map[string]string{"Content-Range": "0-9", "Content-Type": "application/octet-stream"}})
+	resp, _ = e.must(204, req{method: "GET", path: loc})
+	if resp.Header.Get("Range") != "0-9" {
+		t.Fatalf("session holds %q after a chunk longer than its range", resp.Header.Get("Range"))
+	}
+	rest := randomBytes(5)
+	resp, _ = e.must(202, req{method: "PATCH", path: loc, body: rest, chunked: true,
+		header: map[string]string{"Content-Range": "10-14", "Content-Type": "application/octet-stream"}})
+	blob := append(first[:10:10], rest...)
+	e.must(201, req{method: "PUT", path: withQuery(e.location(resp), "digest", digest.FromBytes(blob).String())})
 }
 
 // Defect 5: manifests that are not manifests, or that name blobs never

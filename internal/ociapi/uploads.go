@@ -54,6 +54,9 @@ func chunk(r *http.Request) (registry.Chunk, error) {
 		return c, apperr.E(apperr.Invalid, apperr.Range, "invalid Content-Range %q", v)
 	}
 	n := end - start + 1
+	if n < 0 { // 0-9223372036854775807 overflows
+		return c, apperr.E(apperr.Invalid, apperr.Range, "invalid Content-Range %q", v)
+	}
 	if r.ContentLength >= 0 && r.ContentLength != n {
 		return c, apperr.E(apperr.Invalid, apperr.Range, "Content-Range %q covers %d bytes, the body has %d", v, n, r.ContentLength)
 	}

@@ -76,11 +76,17 @@ func TestAppendAndCommit(t *testing.T) {
 	if !apperr.Is(err, apperr.Invalid) || got.Offset != 13 {
 		t.Fatalf("short body: %+v %v", got, err)
 	}
-	want := digest.FromString("hello world!!")
+	// A body longer than announced keeps the announced bytes and is
+	// refused (a chunked body past its Content-Range).
+	got, err = svc.Append(ctx, upload.Append{ID: sess.ID, Kind: "k", At: -1, Body: strings.NewReader("!!!!"), Length: 2})
+	if !apperr.Is(err, apperr.Invalid) || apperr.SubjectOf(err) != apperr.Range || got.Offset != 15 {
+		t.Fatalf("long body: %+v %v", got, err)
+	}
+	want := digest.FromString("hello world!!!!")
 	if _, _, err := svc.Commit(ctx, upload.Commit{ID: sess.ID, Kind: "other", Digest: want, Size: -1, At: -1, Length: -1}); !apperr.Is(err, apperr.NotFound) {
 		t.Fatalf("commit as another kind: %v", err)
 	}
-	info, _, err := svc.Commit(ctx, upload.Commit{ID: sess.ID, Kind: "k", Digest: want, Size: 13, At: -1, Length: -1})
+	info, _, err := svc.Commit(ctx, upload.Commit{ID: sess.ID, Kind: "k", Digest: want, Size: 15, At: -1, Length: -1})
 	if err != nil || info.Digest != want {
 		t.Fatalf("commit: %+v %v", info, err)
 	}
