@@ -2,7 +2,6 @@ package bridge
 
 import (
 	"encoding/json"
-	"mime"
 
 	"github.com/opencontainers/go-digest"
 
@@ -11,17 +10,9 @@ import (
 )
 
 // ManifestRow builds the stored row of a manifest: the registry stores
-// pushed ones and the mirror its own, the same way. The media type is the
-// one the client pushed with (GET must answer with it), else the body's,
-// else the OCI manifest type the spec defaults to.
-func ManifestRow(d digest.Digest, contentType string, body []byte, m oci.Manifest) meta.Manifest {
-	mt, _, err := mime.ParseMediaType(contentType)
-	if err != nil || mt == "" {
-		mt = m.MediaType
-	}
-	if mt == "" {
-		mt = oci.MediaTypeImageManifest
-	}
+// pushed ones and the mirror its own, the same way. mt is the media type
+// GET answers with (for a pushed one, oci.MediaTypeOf).
+func ManifestRow(d digest.Digest, mt string, body []byte, m oci.Manifest) meta.Manifest {
 	row := meta.Manifest{Digest: d.String(), MediaType: mt, Content: body, ArtifactType: m.ArtifactType}
 	if m.Config != nil {
 		row.ConfigMediaType = m.Config.MediaType

@@ -117,3 +117,41 @@ func TestManifest(t *testing.T) {
 		t.Fatalf("empty index: %v", err)
 	}
 }
+
+// A pushed manifest is served as its own mediaType; a Content-Type naming
+// another manifest type, or the other kind, is refused.
+func TestMediaTypeOf(t *testing.T) {
+	image := Manifest{SchemaVersion: 2, MediaType: MediaTypeImageManifest, Config: &Descriptor{}}
+	bare := Manifest{SchemaVersion: 2, Config: &Descriptor{}}
+	index := Manifest{SchemaVersion: 2, Manifests: []Descriptor{}}
+	artifact := Manifest{SchemaVersion: 2, MediaType: "application/vnd.example+json", Config: &Descriptor{}}
+	for _, tc := range []struct {
+		ct   string
+		m    Manifest
+		want string // "" for refused
+	}{
+		{MediaTypeImageManifest, image, MediaTypeImageManifest},
+		{MediaTypeImageManifest + "; charset=utf-8", image, MediaTypeImageManifest},
+		{"", image, MediaTypeImageManifest},
+		{"application/json", image, MediaTypeImageManifest},
+		{MediaTypeImageIndex, image, ""},
+		{MediaTypeDockerManifest, image, ""},
+		{MediaTypeDockerManifest, bare, MediaTypeDockerManifest},
+		{MediaTypeImageIndex, bare, ""},
+		{"", bare, MediaTypeImageManifest},
+		{"", index, MediaTypeImageIndex},
+		{MediaTypeDockerManifestList, index, MediaTypeDockerManifestList},
+		{MediaTypeImageManifest, index, ""},
+		{"application/vnd.other+json", bare, "application/vnd.other+json"},
+		{MediaTypeImageManifest, artifact, ""},
+		{"application/vnd.example+json", artifact, "application/vnd.example+json"},
+	} {
+		got, err := MediaTypeOf(tc.ct, tc.m)
+		switch {
+		case tc.want == "" && (err == nil || !apperr.Is(err, apperr.Invalid) || apperr.SubjectOf(err) != apperr.Manifest):
+			t.Errorf("MediaTypeOf(%q, %+v) = %q, %v; want MANIFEST_INVALID", tc.ct, tc.m, got, err)
+		case tc.want != "" && (err != nil || got != tc.want):
+			t.Errorf("MediaTypeOf(%q, %+v) = %q, %v; want %q", tc.ct, tc.m, got, err, tc.want)
+		}
+	}
+}

@@ -290,6 +290,35 @@ func TestManifestValidation(t *testing.T) {
 	}
 }
 
+// A manifest is stored and served as its own type: a Content-Type naming
+// another manifest type (or the other kind) is MANIFEST_INVALID and
+// stores nothing; an index pushed with neither mediaType nor Content-Type
+// is served as an index.
+func TestManifestContentType(t *testing.T) {
+	e := newEnv(t)
+	cfg := e.pushBlob("admin/ct", []byte("{}"))
+	m := fmt.Sprintf(`{"schemaVersion":2,"mediaType":%q,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":%q,"size":2},"layers":[]}`, ociManifest, cfg)
+	for _, ct := range []string{"application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.v2+json"} {
+		_, b := e.must(400, req{method: "PUT", path: "/v2/admin/ct/manifests/wrong", body: []byte(m), header: map[string]string{"Content-Type": ct}})
+		if ociErrorCode(t, b) != "MANIFEST_INVALID" {
+			t.Errorf("%s: %s", ct, b)
+		}
+	}
+	e.must(404, req{method: "GET", path: "/v2/admin/ct/manifests/" + digest.FromString(m).String()})
+	e.must(404, req{method: "GET", path: "/v2/admin/ct/manifests/wrong"})
+	resp, _ := e.must(201, req{method: "PUT", path: "/v2/admin/ct/manifests/right", body: []byte(m), header: map[string]string{"Content-Type": "application/json"}})
+	resp, _ = e.must(200, req{method: "GET", path: "/v2/admin/ct/manifests/right", header: map[string]string{"Accept": ociManifest}})
+	if got := resp.Header.Get("Content-Type"); got != ociManifest {
+		t.Fatalf("served as %q", got)
+	}
+	idx := fmt.Sprintf(`{"schemaVersion":2,"manifests":[{"mediaType":%q,"digest":%q,"size":%d}]}`, ociManifest, digest.FromString(m), len(m))
+	e.must(201, req{method: "PUT", path: "/v2/admin/ct/manifests/idx", body: []byte(idx)})
+	resp, _ = e.must(200, req{method: "GET", path: "/v2/admin/ct/manifests/idx"})
+	if got := resp.Header.Get("Content-Type"); got != "application/vnd.oci.image.index.v1+json" {
+		t.Fatalf("index served as %q", got)
+	}
+}
+
 // Defect 5: an expired upload session is gone.
 func TestExpiredUploadSession(t *testing.T) {
 	e := newEnv(t)

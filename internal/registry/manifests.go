@@ -104,12 +104,11 @@ type PutManifestResult struct {
 
 // pushed is a parsed manifest PUT.
 type pushed struct {
-	name, tag   string
-	d           digest.Digest
-	row         meta.Manifest
-	m           oci.Manifest
-	sif         bridge.SIF // read before the transaction, for a SIF in a library container
-	contentType string
+	name, tag string
+	d         digest.Digest
+	row       meta.Manifest
+	m         oci.Manifest
+	sif       bridge.SIF // read before the transaction, for a SIF in a library container
 }
 
 // PutManifest stores a manifest byte-exact under its digest and, when
@@ -147,7 +146,7 @@ func (s *Service) PutManifest(ctx context.Context, c Caller, name, reference, co
 }
 
 func parsePush(name, reference, contentType string, body []byte) (pushed, error) {
-	p := pushed{name: name, contentType: contentType}
+	p := pushed{name: name}
 	var err error
 	if p.d, p.tag, err = manifestDigest(reference, body); err != nil {
 		return p, err
@@ -155,7 +154,11 @@ func parsePush(name, reference, contentType string, body []byte) (pushed, error)
 	if p.m, err = oci.ParseManifest(body); err != nil {
 		return p, err
 	}
-	p.row = bridge.ManifestRow(p.d, contentType, body, p.m)
+	mt, err := oci.MediaTypeOf(contentType, p.m)
+	if err != nil {
+		return p, err
+	}
+	p.row = bridge.ManifestRow(p.d, mt, body, p.m)
 	return p, nil
 }
 
