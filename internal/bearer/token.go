@@ -108,12 +108,20 @@ type TokenResponse struct {
 	Scope        string
 }
 
+// MaxScopes bounds the scopes of one token request: each is a database
+// look-up and a claim in the token, and clients ask for one to a few (a
+// push mounting from other repositories asks for those too).
+const MaxScopes = 64
+
 // Token authenticates a token request and issues a token for the
 // intersection of the asked scopes and what the principal may do. Bad
 // credentials are always an error, even with no scope: that is how
 // `registry login` tells a wrong password (docs/protocols/oci-and-auth.md
 // §3.2, §4.2).
 func (s *Service) Token(ctx context.Context, req TokenRequest) (TokenResponse, error) {
+	if len(req.Scopes) > MaxScopes {
+		return TokenResponse{}, apperr.New(apperr.Invalid, "a token request may ask for at most %d scopes, not %d", MaxScopes, len(req.Scopes))
+	}
 	var p auth.Principal
 	var err error
 	switch {

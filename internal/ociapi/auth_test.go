@@ -2,6 +2,7 @@ package ociapi_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/silo-hpc/silo/internal/bearer"
 	"github.com/silo-hpc/silo/internal/config"
 	"github.com/silo-hpc/silo/internal/meta"
 	"github.com/silo-hpc/silo/internal/servertest"
@@ -80,6 +82,19 @@ func TestTokenGet(t *testing.T) {
 	// The access token works; the refresh token is not an access token.
 	e.must(200, req{method: "GET", path: "/v2/", bearer: tb.Token})
 	e.must(401, req{method: "GET", path: "/v2/", bearer: tb.RefreshToken})
+	// Basic credentials that do not decode are refused, not anonymous.
+	_, body = e.must(401, req{method: "GET", path: "/v2/token?scope=repository:admin/x:pull", user: "-", header: map[string]string{"Authorization": "Basic !!!"}})
+	if ociErrorCode(t, body) != "UNAUTHORIZED" {
+		t.Fatalf("malformed Basic: %s", body)
+	}
+	// A token request asks for a bounded number of scopes (each is a
+	// look-up and a claim).
+	many := "/v2/token?"
+	for i := range bearer.MaxScopes + 1 {
+		many += fmt.Sprintf("scope=repository:admin/r%d:pull&", i)
+	}
+	e.must(400, req{method: "GET", path: many})
+	e.must(200, req{method: "GET", path: strings.Replace(many, "scope=repository:admin/r0:pull&", "", 1)})
 }
 
 // The token endpoint, OAuth2 POST form: password and refresh_token grants.

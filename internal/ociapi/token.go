@@ -3,6 +3,7 @@ package ociapi
 import (
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/silo-hpc/silo/internal/apperr"
@@ -33,7 +34,13 @@ func (a *API) token(w http.ResponseWriter, r *http.Request) error {
 	switch r.Method {
 	case http.MethodGet:
 		q := r.URL.Query()
-		req.Username, req.Password, _ = r.BasicAuth()
+		var ok bool
+		req.Username, req.Password, ok = r.BasicAuth()
+		// Empty credentials ("Basic Og==") are anonymous; Basic ones that
+		// do not decode are a wrong password, not an anonymous token.
+		if h := r.Header.Get("Authorization"); !ok && len(h) >= 6 && strings.EqualFold(h[:6], "basic ") {
+			return apperr.New(apperr.Unauthenticated, "malformed Basic credentials")
+		}
 		req.Service, req.Scopes = q.Get("service"), oci.ParseScopes(q["scope"]...)
 		req.Offline = q.Get("offline_token") == "true"
 	case http.MethodPost:
