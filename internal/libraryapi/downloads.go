@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/silo-hpc/silo/internal/blob"
+	"github.com/silo-hpc/silo/internal/httpx"
 )
 
 // download implements L11, GET /v1/imagefile/{ref}?arch= (LA §7): 200 with
@@ -31,8 +32,7 @@ func (a *API) download(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("ETag", `"`+img.Digest+`"`)
 	w.Header().Set("Docker-Content-Digest", img.Digest)
-	http.ServeContent(w, r, "", img.UpdatedAt, f)
-	return nil
+	return httpx.ServeContent(w, r, img.UpdatedAt, f)
 }
 
 // startsDownload says a request starts a download, for the download

@@ -2,7 +2,9 @@ package libraryapi_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -22,6 +24,25 @@ func TestDownloadCount(t *testing.T) {
 		t.Fatalf("range: %v", err)
 	} else {
 		res.Body.Close()
+	}
+	// A range past the end is 416 in the API's error envelope, with the
+	// size in Content-Range (and is no download).
+	req.Header.Set("Range", "bytes=999999999-")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var env struct {
+		Error struct {
+			Code    int    `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	err = json.NewDecoder(res.Body).Decode(&env)
+	res.Body.Close()
+	if err != nil || res.StatusCode != http.StatusRequestedRangeNotSatisfiable || env.Error.Code != 416 || env.Error.Message == "" ||
+		!strings.HasPrefix(res.Header.Get("Content-Range"), "bytes */") {
+		t.Fatalf("unsatisfiable range: %d %+v %v (Content-Range %q)", res.StatusCode, env, err, res.Header.Get("Content-Range"))
 	}
 	if res, err := http.Head(e.srv.URL + "/v1/imagefile/alice/dl/app:latest"); err != nil || res.StatusCode != http.StatusOK {
 		t.Fatalf("head: %v", err)

@@ -16,9 +16,12 @@ import (
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code := apperr.CodeOf(err)
 	status := httpx.Status(code)
-	if code == apperr.Denied && apperr.SubjectOf(err) == apperr.Quota {
+	switch {
+	case code == apperr.Denied && apperr.SubjectOf(err) == apperr.Quota:
 		// Sylabs' API answers a push over quota with 507 "Over quota".
 		status = http.StatusInsufficientStorage
+	case code == apperr.Invalid && apperr.SubjectOf(err) == apperr.Range:
+		status = http.StatusRequestedRangeNotSatisfiable
 	}
 	httpx.WriteEnvelopeError(w, r, status, err, "library api")
 }

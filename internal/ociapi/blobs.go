@@ -10,7 +10,10 @@ import (
 
 // getBlob serves GET and HEAD of a blob (end-2; spec "Pulling blobs").
 // GET goes through http.ServeContent, which answers Range requests with
-// 206/416 as the spec asks.
+// 206/416 as the spec asks. Its 416 keeps http.ServeContent's text body
+// (as the distribution registry's does): the spec gives no error code for
+// an unsatisfiable range, where the Library API's envelope has one
+// (httpx.ServeContent).
 func (a *API) getBlob(w http.ResponseWriter, r *http.Request, name, d string) error {
 	c, err := a.caller(r)
 	if err != nil {
