@@ -32,6 +32,16 @@ func Status(code apperr.Code) int {
 	}
 }
 
+// StatusOf is Status of err's code, except that a range ServeContent
+// could not satisfy (apperr.Invalid about apperr.Range) is 416.
+func StatusOf(err error) int {
+	code := apperr.CodeOf(err)
+	if code == apperr.Invalid && apperr.SubjectOf(err) == apperr.Range {
+		return http.StatusRequestedRangeNotSatisfiable
+	}
+	return Status(code)
+}
+
 // WriteJSON writes v as JSON with status.
 func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")

@@ -14,14 +14,10 @@ import (
 // client decodes, {"error":{"code":N,"message":"..."}} with N the HTTP
 // status (LA §1.2, §12.13).
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
-	code := apperr.CodeOf(err)
-	status := httpx.Status(code)
-	switch {
-	case code == apperr.Denied && apperr.SubjectOf(err) == apperr.Quota:
+	status := httpx.StatusOf(err)
+	if apperr.CodeOf(err) == apperr.Denied && apperr.SubjectOf(err) == apperr.Quota {
 		// Sylabs' API answers a push over quota with 507 "Over quota".
 		status = http.StatusInsufficientStorage
-	case code == apperr.Invalid && apperr.SubjectOf(err) == apperr.Range:
-		status = http.StatusRequestedRangeNotSatisfiable
 	}
 	httpx.WriteEnvelopeError(w, r, status, err, "library api")
 }

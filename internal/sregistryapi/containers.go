@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/silo-hpc/silo/internal/httpx"
 	"github.com/silo-hpc/silo/internal/meta"
 	"github.com/silo-hpc/silo/internal/sregistry"
 )
@@ -93,8 +94,7 @@ func (a *API) download(w http.ResponseWriter, r *http.Request, p params) error {
 	w.Header().Set("Content-Disposition", `attachment; filename="`+d.Filename+`"`)
 	w.Header().Set("ETag", `"`+d.Digest.String()+`"`)
 	// The blob reader itself, so a file reaches sendfile.
-	http.ServeContent(w, r, "", d.ModTime, d.ReadSeekCloser)
-	return nil
+	return httpx.ServeContent(w, r, d.ModTime, d.ReadSeekCloser)
 }
 
 // deleteContainer implements sregistry-cli's delete (SR §3.4): 204.

@@ -14,11 +14,11 @@ import (
 // API's (httpx.Status), except that authentication problems are 403,
 // never 401: sregistry-cli exits on a 401 instead of retrying with its
 // signature (SR §3.1, §7).
-func statusOf(code apperr.Code) int {
-	if code == apperr.Unauthenticated {
+func statusOf(err error) int {
+	if apperr.CodeOf(err) == apperr.Unauthenticated {
 		return http.StatusForbidden
 	}
-	return httpx.Status(code)
+	return httpx.StatusOf(err)
 }
 
 // methodError is a path served with another method.
@@ -36,7 +36,7 @@ var errNoEndpoint = apperr.New(apperr.NotFound, "Not found.")
 // Private and missing things reach it with the same error, so they get
 // the same answer.
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
-	status := statusOf(apperr.CodeOf(err))
+	status := statusOf(err)
 	msg := apperr.MessageOf(err)
 	var me methodError
 	if errors.As(err, &me) {

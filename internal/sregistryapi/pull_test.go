@@ -3,6 +3,7 @@ package sregistryapi_test
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -119,6 +120,19 @@ func TestDownloadURL(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusPartialContent || n != 1000 || !equal(part[:n], data[1000:2000]) {
 		t.Fatalf("range: %d, %d bytes", res.StatusCode, n)
+	}
+	// A range past the end is 416 in sregistry's {"detail"} format.
+	req, _ = http.NewRequest("GET", m.Image, nil)
+	req.Header.Set("Range", "bytes=999999999-")
+	res, err = noRedirects.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var detail struct{ Detail string }
+	err = json.NewDecoder(res.Body).Decode(&detail)
+	res.Body.Close()
+	if err != nil || res.StatusCode != http.StatusRequestedRangeNotSatisfiable || detail.Detail == "" {
+		t.Fatalf("unsatisfiable range: %d %+v %v", res.StatusCode, detail, err)
 	}
 	bad := m.Image[:len(m.Image)-1] + map[bool]string{true: "1", false: "0"}[strings.HasSuffix(m.Image, "0")]
 	for _, u := range []string{bad, strings.Replace(m.Image, "/download/", "/download/0", 1), m.Image + "/x"} {
