@@ -222,14 +222,15 @@ func copyLimited(w io.Writer, body io.Reader, length, max int64) (int64, error) 
 	if err == nil && length >= 0 && n != length {
 		err = apperr.E(apperr.Invalid, apperr.Upload, "the request brought %d bytes, %d were announced", n, length)
 	}
-	// A body without a Content-Length (chunked) may run past the length
-	// its Content-Range announced: the announced bytes are kept, as a
-	// short body's are, and the request is refused.
-	if err == nil && length >= 0 && more(body) {
-		err = apperr.E(apperr.Invalid, apperr.Range, "the request brought more than the %d bytes it announced", length)
-	}
-	if err == nil && length < 0 && limit >= 0 && n == limit && more(body) {
-		err = apperr.E(apperr.Invalid, apperr.Size, "more than %d bytes were sent", limit)
+	if err == nil && limit >= 0 && n == limit && more(body) {
+		if length >= 0 {
+			// A body without a Content-Length (chunked) ran past the
+			// length its Content-Range announced: the announced bytes are
+			// kept, as a short body's are, and the request is refused.
+			err = apperr.E(apperr.Invalid, apperr.Range, "the request brought more than the %d bytes it announced", length)
+		} else {
+			err = apperr.E(apperr.Invalid, apperr.Size, "more than %d bytes were sent", limit)
+		}
 	}
 	return n, err
 }
